@@ -1,0 +1,303 @@
+/**
+ * Serves a fetch handler (`(request: Request) => Response`) from `node:http` or `node:http2`,
+ * streaming response bodies as they are produced and turning a client that leaves into an aborted
+ * `request.signal` and a cancelled body, so a {@linkcode ServerSentEventTarget} fires `close`.
+ *
+ * @example Serve an event stream on port 8000
+ * ```ts
+ * import { sendEvents } from "sendevents";
+ * import { serve } from "sendevents/node";
+ *
+ * const server = await serve((request) => {
+ *   const { response, target } = sendEvents(request);
+ *   target.dispatchMessage("hello");
+ *   return response;
+ * }, { port: 8000 });
+ * console.log(`listening on ${server.url}`);
+ * ```
+ *
+ * @module
+ */
+import * as http from "node:http";
+import * as http2 from "node:http2";
+import type { AddressInfo } from "node:net";
+import { Readable } from "node:stream";
+
+/** A fetch handler, as Deno, Bun and Workers call it. */
+export type FetchHandler = (request: Request) => Response | Promise<Response>;
+
+/** A request from either server. */
+export type NodeRequest = http.IncomingMessage | http2.Http2ServerRequest;
+/** A response from either server. */
+export type NodeResponse = http.ServerResponse | http2.Http2ServerResponse;
+
+/** Options for {@linkcode createListener}. */
+export interface ListenerOptions {
+  /**
+   * Turns an error thrown by the handler into a response. By default the error is logged with
+   * `console.error` and the client gets a bare `500`.
+   */
+  onError?: (error: unknown, request: Request) => Response | Promise<Response>;
+}
+
+/** Options for {@linkcode serve}. */
+export interface ServeOptions extends ListenerOptions {
+  /** The port; `0` (the default) picks a free one. */
+  port?: number;
+  /** The address to bind; loopback by default. */
+  hostname?: string;
+  /**
+   * Serve HTTP/2: `true` for cleartext HTTP/2 (h2c, prior knowledge), or the `key` and `cert`
+   * of a TLS server, which also answers HTTP/1.1 clients through ALPN.
+   */
+  http2?: boolean | { key: string | Buffer; cert: string | Buffer };
+}
+
+/** A running server from {@linkcode serve}. */
+export interface NodeServer {
+  /** The underlying Node server. */
+  readonly server: http.Server | http2.Http2Server | http2.Http2SecureServer;
+  /** The bound port. */
+  readonly port: number;
+  /** The server's base URL, such as `http://127.0.0.1:8000/`. */
+  readonly url: URL;
+  /** Stops accepting connections, ends the open ones and resolves once the server is closed. */
+  close(): Promise<void>;
+}
+
+/**
+ * Header fields that describe one HTTP/1.1 connection. RFC 9113 §8.2.2 forbids them in HTTP/2,
+ * where Node throws `ERR_HTTP2_INVALID_CONNECTION_HEADERS` if a response carries them.
+ */
+const CONNECTION_HEADERS = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "transfer-encoding",
+  "upgrade",
+]);
+
+function noop(): void {}
+
+function toRequest(
+  req: NodeRequest,
+  res: NodeResponse,
+): { request: Request; abort: AbortController } {
+  const isHttp2 = req.httpVersionMajor >= 2;
+  const raw = req.rawHeaders;
+  const headers = new Headers();
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.charCodeAt(0) === 58 /* ":" pseudo-header */) continue;
+    headers.append(name, raw[i + 1]!);
+  }
+  const authority = isHttp2
+    ? ((req.headers[":authority"] as string | undefined) ?? headers.get("host"))
+    : headers.get("host");
+  const encrypted = (req.socket as { encrypted?: boolean } | null)?.encrypted === true;
+  const scheme = isHttp2
+    ? ((req.headers[":scheme"] as string | undefined) ?? "http")
+    : encrypted
+      ? "https"
+      : "http";
+  const url = `${scheme}://${authority ?? "localhost"}${req.url ?? "/"}`;
+  const abort = new AbortController();
+  const method = req.method ?? "GET";
+  const init: RequestInit & { duplex?: "half" } = { method, headers, signal: abort.signal };
+  if (method !== "GET" && method !== "HEAD") {
+    init.body = Readable.toWeb(req as Readable) as ReadableStream<Uint8Array>;
+    init.duplex = "half";
+  }
+  // The client left before the response was complete: tell the handler.
+  res.once("close", () => {
+    if (!res.writableFinished) abort.abort();
+  });
+  return { request: new Request(url, init), abort };
+}
+
+function writeHead(res: NodeResponse, response: Response, isHttp2: boolean): void {
+  const headers: Record<string, string | string[]> = {};
+  for (const [name, value] of response.headers) {
+    if (isHttp2 && CONNECTION_HEADERS.has(name)) continue;
+    if (name === "set-cookie") headers[name] = response.headers.getSetCookie();
+    else headers[name] = value;
+  }
+  // HTTP/2 has no reason phrase; Node warns if one is given.
+  if (isHttp2) (res as http2.Http2ServerResponse).writeHead(response.status, headers);
+  else
+    (res as http.ServerResponse).writeHead(
+      response.status,
+      response.statusText || undefined,
+      headers,
+    );
+}
+
+/** Waits until `res` can take more data, or has closed. Removes both listeners either way. */
+function drained(res: NodeResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.on("drain", done);
+    res.on("close", done);
+  });
+}
+
+async function pipeBody(body: ReadableStream<Uint8Array>, res: NodeResponse): Promise<void> {
+  const reader = body.getReader();
+  const onClose = (): void => {
+    // The client left or the socket failed: cancelling the body tells its source.
+    if (!res.writableFinished) reader.cancel().catch(noop);
+  };
+  res.once("close", onClose);
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (res.destroyed) return;
+      if (!(res as http.ServerResponse).write(value)) await drained(res);
+    }
+    if (!res.destroyed) res.end();
+  } catch {
+    // The body errored (for an event stream: a client too slow, closed with "overflow"). Ending
+    // the response normally would tell the client all is well: abort the connection instead.
+    if (!res.destroyed) res.destroy();
+  } finally {
+    res.off("close", onClose);
+  }
+}
+
+/**
+ * Makes a `(req, res)` listener for an existing `node:http` or `node:http2` server from a fetch
+ * handler.
+ *
+ * Response bodies are streamed chunk by chunk with backpressure. When the client leaves, the
+ * request's `signal` aborts and the response body is cancelled. Over HTTP/2, headers that are
+ * only valid in HTTP/1.1 (`Connection`, `Keep-Alive`, `Transfer-Encoding`, ...) are dropped.
+ *
+ * @param handler The fetch handler.
+ * @param options `onError`, called when the handler throws.
+ * @returns A listener for `server.on("request", listener)`.
+ *
+ * @example Add an event stream to an existing server
+ * ```ts
+ * import { createServer } from "node:http";
+ * import { sendEvents } from "sendevents";
+ * import { createListener } from "sendevents/node";
+ *
+ * const listener = createListener((request) => sendEvents(request).response);
+ * createServer(listener).listen(8000, "127.0.0.1");
+ * ```
+ */
+export function createListener(
+  handler: FetchHandler,
+  options: ListenerOptions = {},
+): (req: NodeRequest, res: NodeResponse) => void {
+  if (typeof handler !== "function") {
+    throw new TypeError(
+      `Cannot create listener: the handler must be a function, received ${typeof handler}`,
+    );
+  }
+  const onError =
+    options.onError ??
+    ((error: unknown) => {
+      console.error(error);
+      return new Response(null, { status: 500 });
+    });
+  return (req, res) => {
+    const isHttp2 = req.httpVersionMajor >= 2;
+    const { request } = toRequest(req, res);
+    const respond = async (): Promise<void> => {
+      let response: Response;
+      try {
+        response = await handler(request);
+      } catch (error) {
+        response = await onError(error, request);
+      }
+      if (res.destroyed) {
+        await response.body?.cancel().catch(noop);
+        return;
+      }
+      writeHead(res, response, isHttp2);
+      if (response.body === null || req.method === "HEAD") {
+        await response.body?.cancel().catch(noop);
+        res.end();
+        return;
+      }
+      // Send the headers now: an event stream's client waits for them before anything else.
+      (res as http.ServerResponse).flushHeaders?.();
+      await pipeBody(response.body, res);
+    };
+    respond().catch((error: unknown) => {
+      console.error(error);
+      if (!res.headersSent) {
+        res.statusCode = 500;
+        res.end();
+      } else res.destroy();
+    });
+  };
+}
+
+/**
+ * Starts a `node:http` (or `node:http2`) server for a fetch handler.
+ *
+ * @param handler The fetch handler.
+ * @param options Port, address, HTTP/2 and error handling.
+ * @returns The running server, once it listens.
+ *
+ * @example Serve on a free port on loopback
+ * ```ts
+ * import { sendEvents } from "sendevents";
+ * import { serve } from "sendevents/node";
+ *
+ * const { url, close } = await serve((request) => sendEvents(request).response);
+ * console.log(url.href);
+ * await close();
+ * ```
+ */
+export async function serve(
+  handler: FetchHandler,
+  options: ServeOptions = {},
+): Promise<NodeServer> {
+  const listener = createListener(handler, options);
+  const tls = typeof options.http2 === "object" ? options.http2 : undefined;
+  const server = tls
+    ? http2.createSecureServer({ ...tls, allowHTTP1: true }, listener)
+    : options.http2
+      ? http2.createServer(listener)
+      : http.createServer({ noDelay: true }, listener);
+  const sessions = new Set<http2.Http2Session>();
+  if (options.http2) {
+    server.on("session", (session: http2.Http2Session) => {
+      sessions.add(session);
+      session.once("close", () => sessions.delete(session));
+    });
+  }
+  const hostname = options.hostname ?? "127.0.0.1";
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, hostname, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = hostname.includes(":") ? `[${hostname}]` : hostname;
+  const url = new URL(`${tls ? "https" : "http"}://${host}:${port}/`);
+  let closing: Promise<void> | undefined;
+  return {
+    server,
+    port,
+    url,
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        if ("closeAllConnections" in server) server.closeAllConnections();
+        for (const session of sessions) session.destroy();
+      });
+      return closing;
+    },
+  };
+}

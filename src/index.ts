@@ -1,0 +1,42 @@
+/**
+ * Server-Sent Events for every web-standards runtime: {@linkcode sendEvents} takes a `Request`
+ * and returns a streaming `Response` fed by a {@linkcode ServerSentEventTarget}.
+ *
+ * @example Serve a clock
+ * ```ts
+ * import { sendEvents } from "sendevents";
+ *
+ * export function handler(request: Request): Response {
+ *   const { response, target } = sendEvents(request);
+ *   const timer = setInterval(() => target.dispatchMessage(new Date().toISOString()), 1000);
+ *   target.addEventListener("close", () => clearInterval(timer));
+ *   return response;
+ * }
+ * ```
+ *
+ * @module
+ */
+export { acceptsEventStream } from "./accepts-event-stream.js";
+export { readLastEventId } from "./last-event-id.js";
+export {
+  DEFAULT_HEADERS,
+  type SendEventsOptions,
+  type SendEventsResult,
+  sendEvents,
+} from "./send-events.js";
+export {
+  type JsonReplacer,
+  ServerSentEvent,
+  type ServerSentEventInit,
+} from "./server-sent-event.js";
+export {
+  type ServerSentEventListener,
+  ServerSentEventTarget,
+  type ServerSentEventTargetOptions,
+  type StreamCloseListener,
+} from "./server-sent-event-target.js";
+export {
+  type CloseReason,
+  StreamCloseEvent,
+  type StreamCloseEventInit,
+} from "./stream-close-event.js";

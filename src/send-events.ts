@@ -1,0 +1,112 @@
+import { readLastEventId } from "./last-event-id.js";
+import {
+  internals,
+  type ServerSentEventTarget,
+  type ServerSentEventTargetOptions,
+} from "./server-sent-event-target.js";
+
+/**
+ * The headers every event stream is sent with, as oak defines them, plus `X-Accel-Buffering: no`,
+ * which stops nginx from buffering the stream. `Connection` and `Keep-Alive` are HTTP/1.1 only:
+ * HTTP/2 and HTTP/3 forbid them, and the Node adapter drops them there.
+ */
+export const DEFAULT_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  "content-type": "text/event-stream",
+  "cache-control": "no-cache",
+  connection: "Keep-Alive",
+  "keep-alive": "timeout=9007199254740991",
+  "x-accel-buffering": "no",
+});
+
+/** Options for {@linkcode sendEvents}. */
+export interface SendEventsOptions extends ServerSentEventTargetOptions {
+  /**
+   * Extra response headers. A header named here replaces the default of the same name
+   * (`Cache-Control`, say); the others are added.
+   */
+  headers?: HeadersInit;
+  /**
+   * The platform's way to keep working after the response is returned. Cloudflare Workers stop a
+   * request's timers once the handler returns unless the work is registered: pass
+   * `ctx.waitUntil.bind(ctx)` there, and the stream's end is registered, so keep-alives run and
+   * `close` fires.
+   */
+  waitUntil?: (promise: Promise<unknown>) => void;
+}
+
+/** What {@linkcode sendEvents} returns. */
+export interface SendEventsResult<Events extends object> {
+  /** A `200` streaming response: return it from the handler. */
+  response: Response;
+  /** Dispatch events on it to send them. */
+  target: ServerSentEventTarget<Events>;
+}
+
+/**
+ * Answers a request with an event stream: returns a streaming `Response` and the
+ * {@linkcode ServerSentEventTarget} that feeds it.
+ *
+ * The response's headers reach the client at once, before any event (the body opens with a
+ * comment, which clients ignore). The client leaving (the request's `signal` aborting, or the
+ * runtime cancelling the body) fires `close` on the target.
+ *
+ * @param request The incoming request. Its `Last-Event-ID` becomes `target.lastEventId`; its
+ *   `signal` tells when the client leaves.
+ * @param options Extra headers, keep-alive interval, queue bounds, `waitUntil`.
+ * @returns The response to return and the target to dispatch on.
+ * @throws {TypeError} If `request` is not a `Request` or `options.headers` is malformed.
+ * @throws {RangeError} If `keepAlive`, `highWaterMark` or `maxBufferedAmount` is out of range.
+ *
+ * @example A fetch handler that sends a message and a named event
+ * ```ts
+ * import { sendEvents, ServerSentEvent } from "sendevents";
+ *
+ * export default {
+ *   fetch(request: Request): Response {
+ *     const { response, target } = sendEvents(request);
+ *     target.dispatchMessage({ hello: "world" });
+ *     target.dispatchEvent(new ServerSentEvent("ping", { at: Date.now() }, { id: 1 }));
+ *     return response;
+ *   },
+ * };
+ * ```
+ */
+export function sendEvents<Events extends object = Record<string, unknown>>(
+  request: Request,
+  options: SendEventsOptions = {},
+): SendEventsResult<Events> {
+  if (
+    request === null ||
+    typeof request !== "object" ||
+    typeof request.headers?.get !== "function"
+  ) {
+    throw new TypeError(`Cannot send events: expected a Request, received ${String(request)}`);
+  }
+  if (options.waitUntil !== undefined && typeof options.waitUntil !== "function") {
+    throw new TypeError(
+      `Cannot send events: "waitUntil" must be a function, received ${typeof options.waitUntil}`,
+    );
+  }
+  const headers = new Headers(DEFAULT_HEADERS);
+  if (options.headers !== undefined) {
+    const extra = new Headers(options.headers);
+    for (const name of new Set(extra.keys())) {
+      if (name === "set-cookie") {
+        headers.delete(name);
+        for (const cookie of extra.getSetCookie()) headers.append(name, cookie);
+      } else {
+        headers.set(name, extra.get(name)!);
+      }
+    }
+  }
+  const { target, readable, closed } = internals.create({
+    lastEventId: readLastEventId(request.headers),
+    ...options,
+  });
+  internals.bindRequest(target, request.signal ?? undefined);
+  options.waitUntil?.(closed);
+  return {
+    response: new Response(readable, { status: 200, headers }),
+    target: target as unknown as ServerSentEventTarget<Events>,
+  };
+}

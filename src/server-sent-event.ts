@@ -1,0 +1,108 @@
+import {
+  assertEventType,
+  assertRetry,
+  encodeFrame,
+  formatEvent,
+  normalizeId,
+  serializeData,
+} from "./format.js";
+
+/** The replacer argument of `JSON.stringify`, in either of its two forms. */
+export type JsonReplacer =
+  | ((this: unknown, key: string, value: unknown) => unknown)
+  | (string | number)[]
+  | null;
+
+/** Options for {@linkcode ServerSentEvent}, beside the standard `EventInit` ones. */
+export interface ServerSentEventInit extends EventInit {
+  /**
+   * Sent as the `id:` field; the client stores it and sends it back as `Last-Event-ID` when it
+   * reconnects. `0` and `""` are sent too (`""` clears the client's last event id).
+   */
+  id?: string | number;
+  /** Sent as the `retry:` field: the client's reconnection time, in milliseconds. */
+  retry?: number;
+  /** Passed to `JSON.stringify` when the data is not a string. */
+  replacer?: JsonReplacer;
+  /** Passed to `JSON.stringify` when the data is not a string. Line breaks it adds are kept. */
+  space?: string | number;
+}
+
+let frameOf: (event: ServerSentEvent) => Uint8Array;
+
+/**
+ * An event that a {@linkcode ServerSentEventTarget} sends to its client, where `EventSource`
+ * raises it as a `MessageEvent` of the same type.
+ *
+ * Everything is validated when the event is made, so a bad type, id or payload throws here and
+ * never reaches a stream. The event is encoded to bytes once, the first time it is sent; sending
+ * the same event to many targets reuses those bytes.
+ *
+ * @typeParam Type The event type; `"message"` is what `EventSource.onmessage` receives.
+ * @typeParam Data The payload before serialisation.
+ *
+ * @example Send a named event with an id
+ * ```ts
+ * import { sendEvents, ServerSentEvent } from "sendevents";
+ *
+ * const { response, target } = sendEvents(new Request("http://localhost/"));
+ * target.dispatchEvent(new ServerSentEvent("ping", { hello: "world" }, { id: 1 }));
+ * // event: ping\nid: 1\ndata: {"hello":"world"}\n\n
+ * await target.close();
+ * ```
+ */
+export class ServerSentEvent<Type extends string = string, Data = unknown> extends Event {
+  /** The payload as it goes on the wire: the string itself, or its JSON. */
+  readonly data: string;
+  /** The `id:` field, or `undefined` when the event has none. */
+  readonly id: string | undefined;
+  /** The `retry:` field in milliseconds, or `undefined` when the event has none. */
+  readonly retry: number | undefined;
+  declare readonly type: Type;
+  #frame: Uint8Array | undefined;
+
+  static {
+    frameOf = (event) => {
+      if (event.#frame === undefined) {
+        event.#frame = encodeFrame(
+          formatEvent({ type: event.type, data: event.data, id: event.id, retry: event.retry }),
+        );
+      }
+      return event.#frame;
+    };
+  }
+
+  /**
+   * @param type The event type. Must not be empty or contain CR or LF.
+   * @param data A string is sent as is; anything else as `JSON.stringify(data, replacer, space)`.
+   * @param init `id`, `retry`, the JSON options, and `cancelable` for local listeners.
+   * @throws {TypeError} If the type is empty or has CR/LF, the id has CR, LF or NUL, or the data
+   *   has no JSON form (`undefined`, a cycle, a BigInt, a throwing `toJSON`).
+   * @throws {RangeError} If `retry` is not a non-negative safe integer, or `id` is a non-finite number.
+   */
+  constructor(type: Type, data: Data, init: ServerSentEventInit = {}) {
+    const action = "Cannot create event";
+    assertEventType(type, action);
+    const text = serializeData(
+      data,
+      `${action} ${JSON.stringify(type)}`,
+      init.replacer,
+      init.space,
+    );
+    const id = init.id === undefined ? undefined : normalizeId(init.id, action);
+    if (init.retry !== undefined) assertRetry(init.retry, action);
+    super(type, init);
+    this.data = text;
+    this.id = id;
+    this.retry = init.retry;
+  }
+}
+
+/**
+ * The encoded bytes of an event, computed on first use and cached on the event.
+ *
+ * @internal Shared with the target and channels; not exported from the package.
+ */
+export function encodeServerSentEvent(event: ServerSentEvent): Uint8Array {
+  return frameOf(event);
+}

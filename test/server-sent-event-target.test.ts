@@ -1,0 +1,281 @@
+import { afterEach, describe, expect, test, vi } from "vitest";
+import {
+  ServerSentEvent,
+  type ServerSentEventTarget,
+  StreamCloseEvent,
+  sendEvents,
+} from "../src/index.ts";
+import { delay, once, parse, readUntil } from "./helpers/stream.ts";
+
+const open: { response: Response; target: ServerSentEventTarget }[] = [];
+function start(init?: RequestInit | Request, options?: Parameters<typeof sendEvents>[1]) {
+  const request = init instanceof Request ? init : new Request("http://localhost/sse", init);
+  const result = sendEvents(request, options);
+  open.push(result);
+  return result;
+}
+afterEach(async () => {
+  // Every test leaves its streams ended; a body nobody read is cancelled as a leaving client would.
+  for (const { response, target } of open.splice(0)) {
+    if (!target.closed && !response.body!.locked) await response.body!.cancel();
+    expect(target.closed).toBe(true);
+  }
+});
+
+describe("ServerSentEventTarget", () => {
+  test("ServerSentEventTarget opens the body with a comment before any event", async () => {
+    const { response } = start();
+    const reader = response.body!.getReader();
+    const { value } = await reader.read();
+    expect(new TextDecoder().decode(value)).toBe(":\n\n");
+    await reader.cancel();
+  });
+
+  test("ServerSentEventTarget sends messages, comments and events in order and close() ends the body", async () => {
+    const { response, target } = start();
+    expect(target.dispatchMessage({ hello: "world" })).toBe(true);
+    expect(target.dispatchComment("debug text")).toBe(true);
+    expect(target.dispatchEvent(new ServerSentEvent("ping", "x", { id: 1, retry: 3000 }))).toBe(
+      true,
+    );
+    const closing = target.close();
+    expect(await response.text()).toBe(
+      ':\n\ndata: {"hello":"world"}\n\n: debug text\n\nevent: ping\nid: 1\nretry: 3000\ndata: x\n\n',
+    );
+    await closing;
+    expect(target.closed).toBe(true);
+  });
+
+  test("ServerSentEventTarget fires close once with reason server and aborts its signal", async () => {
+    const { response, target } = start();
+    const listener = vi.fn();
+    target.addEventListener("close", listener);
+    const bodyDone = response.text();
+    await target.close();
+    await target.close();
+    await bodyDone;
+    expect(listener).toHaveBeenCalledTimes(1);
+    const event = listener.mock.calls[0]![0] as StreamCloseEvent;
+    expect(event).toBeInstanceOf(StreamCloseEvent);
+    expect(event.reason).toBe("server");
+    expect(target.signal.aborted).toBe(true);
+  });
+
+  test("ServerSentEventTarget close() waits until the queued events are taken by the reader", async () => {
+    const { response, target } = start();
+    target.dispatchMessage("queued");
+    let resolved = false;
+    const closing = target.close().then(() => {
+      resolved = true;
+    });
+    await delay(20);
+    expect(resolved).toBe(false);
+    expect(await response.text()).toBe(":\n\ndata: queued\n\n");
+    await closing;
+    expect(resolved).toBe(true);
+  });
+
+  test("ServerSentEventTarget fires close with reason client when the body is cancelled", async () => {
+    const { response, target } = start();
+    const closed = once<StreamCloseEvent>(target, "close");
+    const reader = response.body!.getReader();
+    await reader.read();
+    await reader.cancel();
+    expect((await closed).reason).toBe("client");
+    expect(target.dispatchMessage("late")).toBe(false);
+    expect(target.dispatchComment("late")).toBe(false);
+    expect(target.dispatchEvent(new ServerSentEvent("x", "late"))).toBe(false);
+  });
+
+  test("ServerSentEventTarget fires close with reason client when the request aborts", async () => {
+    const controller = new AbortController();
+    const { response, target } = start({ signal: controller.signal });
+    const closed = once<StreamCloseEvent>(target, "close");
+    const reader = response.body!.getReader();
+    await reader.read();
+    controller.abort();
+    expect((await closed).reason).toBe("client");
+    // The body ends rather than hanging.
+    expect((await reader.read()).done).toBe(true);
+  });
+
+  test("ServerSentEventTarget fires close on a request that was aborted before sendEvents, after listeners attach", async () => {
+    const controller = new AbortController();
+    controller.abort();
+    const { target } = start({ signal: controller.signal });
+    const event = await once<StreamCloseEvent>(target, "close");
+    expect(event.reason).toBe("client");
+  });
+
+  test("ServerSentEventTarget removes its listener from the request signal when it closes", async () => {
+    const request = new Request("http://localhost/sse");
+    const add = vi.spyOn(request.signal, "addEventListener");
+    const remove = vi.spyOn(request.signal, "removeEventListener");
+    const { response, target } = start(request);
+    const body = response.text();
+    await target.close();
+    await body;
+    expect(add).toHaveBeenCalledTimes(1);
+    expect(remove).toHaveBeenCalledWith("abort", add.mock.calls[0]![1]);
+  });
+
+  test("ServerSentEventTarget raises events on local listeners before sending them", async () => {
+    const { response, target } = start();
+    const seen: string[] = [];
+    target.addEventListener("ping", (event) => seen.push(`${event.type}:${event.data}`));
+    target.addEventListener("message", (event) => seen.push(`${event.type}:${event.data}`));
+    target.dispatchEvent(new ServerSentEvent("ping", 1));
+    target.dispatchMessage("m");
+    expect(seen).toEqual(["ping:1", "message:m"]);
+    void target.close();
+    expect(parse(await response.text()).events.map((e) => e.data)).toEqual(["1", "m"]);
+  });
+
+  test("ServerSentEventTarget keeps a cancelled event off the wire and returns false", async () => {
+    const { response, target } = start();
+    target.addEventListener("secret", (event) => {
+      if (event.data.includes("hide")) event.preventDefault();
+    });
+    target.addEventListener("message", (event) => event.preventDefault());
+    expect(
+      target.dispatchEvent(new ServerSentEvent("secret", "hide me", { cancelable: true })),
+    ).toBe(false);
+    expect(
+      target.dispatchEvent(new ServerSentEvent("secret", "show me", { cancelable: true })),
+    ).toBe(true);
+    expect(target.dispatchMessage("cancelled", { cancelable: true })).toBe(false);
+    // Not cancelable: preventDefault() has no effect, as on any EventTarget.
+    expect(target.dispatchMessage("kept")).toBe(true);
+    void target.close();
+    expect(parse(await response.text()).events.map((e) => e.data)).toEqual(["show me", "kept"]);
+  });
+
+  test("ServerSentEventTarget sends an event named close without raising its own close listeners", async () => {
+    const { response, target } = start();
+    const listener = vi.fn();
+    target.addEventListener("close", listener);
+    target.dispatchEvent(new ServerSentEvent("close", "bye"));
+    expect(listener).not.toHaveBeenCalled();
+    void target.close();
+    const text = await response.text();
+    expect(text).toContain("event: close\ndata: bye\n\n");
+    expect(listener).toHaveBeenCalledTimes(1);
+  });
+
+  test("ServerSentEventTarget throws at once on bad input and keeps the stream intact", async () => {
+    const { response, target } = start();
+    expect(() => target.dispatchMessage(undefined)).toThrow(TypeError);
+    expect(() => target.dispatchMessage(1n)).toThrow(TypeError);
+    expect(() => target.dispatchMessage("x", { id: "a\nb" })).toThrow(TypeError);
+    expect(() => target.dispatchMessage("x", { retry: -5 })).toThrow(RangeError);
+    expect(() => target.dispatchComment(5 as unknown as string)).toThrow(TypeError);
+    target.dispatchMessage("after");
+    void target.close();
+    expect(await response.text()).toBe(":\n\ndata: after\n\n");
+  });
+
+  test("ServerSentEventTarget returns false without throwing after it closed", async () => {
+    const { response, target } = start();
+    const body = response.text();
+    await target.close();
+    await body;
+    expect(target.dispatchMessage("x")).toBe(false);
+    expect(target.dispatchComment("x")).toBe(false);
+    expect(target.dispatchEvent(new ServerSentEvent("x", "y"))).toBe(false);
+  });
+
+  test("ServerSentEventTarget counts bufferedAmount in bytes and ready waits for the reader", async () => {
+    const { response, target } = start(undefined, {
+      highWaterMark: 100,
+      maxBufferedAmount: 10_000,
+    });
+    const reader = response.body!.getReader();
+    await reader.read(); // the opening comment
+    // The next read is not issued yet: everything queues.
+    target.dispatchMessage("x".repeat(200));
+    expect(target.bufferedAmount).toBe("data: \n\n".length + 200);
+    let ready = false;
+    const waiting = target.ready.then(() => {
+      ready = true;
+    });
+    await delay(10);
+    expect(ready).toBe(false);
+    const { value } = await reader.read();
+    expect(value!.byteLength).toBe(208);
+    await waiting;
+    expect(ready).toBe(true);
+    expect(target.bufferedAmount).toBe(0);
+    await reader.cancel();
+  });
+
+  test("ServerSentEventTarget coalesces events queued between reads into one chunk", async () => {
+    const { response, target } = start();
+    const reader = response.body!.getReader();
+    await reader.read();
+    for (let i = 0; i < 100; i++) target.dispatchMessage(i);
+    const { value } = await reader.read();
+    expect(parse(new TextDecoder().decode(value)).events).toHaveLength(100);
+    await reader.cancel();
+  });
+
+  test("ServerSentEventTarget closes a client that stops reading with reason overflow", async () => {
+    const { response, target } = start(undefined, { highWaterMark: 1024, maxBufferedAmount: 4096 });
+    const reader = response.body!.getReader();
+    await reader.read();
+    const closed = once<StreamCloseEvent>(target, "close");
+    let sent = 0;
+    while (target.dispatchMessage("y".repeat(100))) sent++;
+    expect(sent).toBe(Math.floor(4096 / 108));
+    expect((await closed).reason).toBe("overflow");
+    expect(target.bufferedAmount).toBe(0);
+    await expect(reader.read()).rejects.toThrow(/overflow/);
+  });
+
+  test("ServerSentEventTarget sends a keep-alive comment on idle streams only", async () => {
+    const { response, target } = start(undefined, { keepAlive: 30 });
+    const reader = response.body!.getReader();
+    let text = await readUntil(reader, (t) => t.length > 0);
+    text = await readUntil(reader, (t) => t.split(":\n\n").length > 3, text);
+    expect(text.startsWith(":\n\n:\n\n:\n\n")).toBe(true);
+    await reader.cancel();
+    expect(target.closed).toBe(true);
+  });
+
+  test("ServerSentEventTarget notices a reader that is gone on the next keep-alive", async () => {
+    // A runtime that only learns of a disconnect when a write fails cancels the body then.
+    let cancelOnNextChunk = false;
+    const { response, target } = start(undefined, { keepAlive: 20 });
+    const closed = once<StreamCloseEvent>(target, "close");
+    const sink = new WritableStream<Uint8Array>({
+      write() {
+        if (cancelOnNextChunk) throw new Error("EPIPE");
+      },
+    });
+    const piping = response.body!.pipeTo(sink).catch(() => undefined);
+    await delay(5);
+    cancelOnNextChunk = true;
+    expect((await closed).reason).toBe("client");
+    await piping;
+  });
+
+  test("ServerSentEventTarget lets a producer await ready without outrunning the reader", async () => {
+    const { response, target } = start(undefined, { highWaterMark: 256, maxBufferedAmount: 1024 });
+    const produced = (async () => {
+      for (let i = 0; i < 2000; i++) {
+        await target.ready;
+        if (!target.dispatchMessage(i)) return i;
+      }
+      await target.close();
+      return 2000;
+    })();
+    const events = parse(await response.text()).events;
+    expect(await produced).toBe(2000);
+    expect(events.map((e) => Number(e.data))).toEqual(Array.from({ length: 2000 }, (_, i) => i));
+  });
+
+  test("ServerSentEventTarget cannot be constructed directly", async () => {
+    const { target } = start();
+    const Ctor = target.constructor as unknown as new (...args: unknown[]) => unknown;
+    expect(() => new Ctor(Symbol("x"), {})).toThrow(TypeError);
+  });
+});

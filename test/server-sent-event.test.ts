@@ -1,0 +1,69 @@
+import { describe, expect, test } from "vitest";
+import { encodeServerSentEvent, ServerSentEvent } from "../src/server-sent-event.ts";
+
+const text = (event: ServerSentEvent) => new TextDecoder().decode(encodeServerSentEvent(event));
+
+describe("ServerSentEvent", () => {
+  test("ServerSentEvent is an Event with the type, the wire data, id and retry", () => {
+    const event = new ServerSentEvent("ping", { hello: "world" }, { id: 1, retry: 3000 });
+    expect(event).toBeInstanceOf(Event);
+    expect(event.type).toBe("ping");
+    expect(event.data).toBe('{"hello":"world"}');
+    expect(event.id).toBe("1");
+    expect(event.retry).toBe(3000);
+    expect(event.cancelable).toBe(false);
+    expect(text(event)).toBe('event: ping\nid: 1\nretry: 3000\ndata: {"hello":"world"}\n\n');
+  });
+
+  test("ServerSentEvent sends a string as is and uses replacer and space for the rest", () => {
+    expect(new ServerSentEvent("message", "plain").data).toBe("plain");
+    const event = new ServerSentEvent("message", { a: 1, b: 2 }, { replacer: ["b"], space: 1 });
+    expect(event.data).toBe('{\n "b": 2\n}');
+    expect(text(event)).toBe('data: {\ndata:  "b": 2\ndata: }\n\n');
+  });
+
+  test("ServerSentEvent keeps id 0 and an empty id", () => {
+    expect(new ServerSentEvent("message", "", { id: 0 }).id).toBe("0");
+    expect(text(new ServerSentEvent("message", "", { id: "" }))).toBe("id: \ndata: \n\n");
+    expect(new ServerSentEvent("message", "").id).toBeUndefined();
+  });
+
+  test("ServerSentEvent is cancelable when asked", () => {
+    expect(new ServerSentEvent("message", "", { cancelable: true }).cancelable).toBe(true);
+  });
+
+  test("ServerSentEvent encodes once and caches the bytes", () => {
+    const event = new ServerSentEvent("message", "x");
+    expect(encodeServerSentEvent(event)).toBe(encodeServerSentEvent(event));
+  });
+
+  test("ServerSentEvent throws TypeError for an event type with CR or LF", () => {
+    expect(() => new ServerSentEvent("a\nevent: evil", "x")).toThrow(TypeError);
+    expect(() => new ServerSentEvent("a\rb", "x")).toThrow(
+      /must not contain CR or LF, received "a\\rb"/,
+    );
+  });
+
+  test("ServerSentEvent throws TypeError for an id with CR, LF or NUL", () => {
+    expect(() => new ServerSentEvent("m", "x", { id: "1\ndata: evil" })).toThrow(TypeError);
+    expect(() => new ServerSentEvent("m", "x", { id: "1\0" })).toThrow(
+      /"id" must not contain CR, LF or NUL/,
+    );
+  });
+
+  test("ServerSentEvent throws RangeError for a retry that is not a non-negative integer", () => {
+    expect(() => new ServerSentEvent("m", "x", { retry: -1 })).toThrow(RangeError);
+    expect(() => new ServerSentEvent("m", "x", { retry: 1.5 })).toThrow(/received 1.5/);
+    expect(new ServerSentEvent("m", "x", { retry: 0 }).retry).toBe(0);
+  });
+
+  test("ServerSentEvent throws TypeError for undefined, cyclic or BigInt data", () => {
+    const cyclic: { self?: unknown } = {};
+    cyclic.self = cyclic;
+    expect(() => new ServerSentEvent("m", undefined)).toThrow(TypeError);
+    expect(() => new ServerSentEvent("m", cyclic)).toThrow(
+      /Cannot create event "m": data \[object Object\] cannot be serialised/,
+    );
+    expect(() => new ServerSentEvent("m", 1n)).toThrow(TypeError);
+  });
+});

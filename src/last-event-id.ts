@@ -7,9 +7,11 @@ const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 /**
  * Reads a request's `Last-Event-ID` header as the id the client last saw.
  *
- * Header values arrive as byte strings (one character per byte), while `EventSource` sends the
- * id as UTF-8, so the bytes are decoded as UTF-8. Anything that cannot be an id we sent (over
- * 1024 characters, invalid UTF-8, CR, LF or NUL) reads as `""`, the value of "no id".
+ * Header values arrive as byte strings (one character per byte). Browsers send the id as UTF-8,
+ * as the HTML standard asks, so bytes that form valid UTF-8 are decoded as such; other bytes are
+ * read one character per byte (Latin-1), which is what clients built on `fetch` send for ids in
+ * that range. Anything that cannot be an id we sent (over 1024 characters, CR, LF or NUL) reads as
+ * `""`, the value of "no id".
  *
  * @param headers The request's headers.
  * @returns The id, or `""`.
@@ -46,7 +48,7 @@ export function readLastEventId(headers: Headers): string {
     try {
       id = UTF8.decode(bytes);
     } catch {
-      return "";
+      // Not UTF-8: keep the Latin-1 reading.
     }
   }
   return valid(id);

@@ -59,6 +59,8 @@ export class ServerSentEvent<Type extends string = string, Data = unknown> exten
   /** The `retry:` field in milliseconds, or `undefined` when the event has none. */
   readonly retry: number | undefined;
   declare readonly type: Type;
+  /** Type-only: ties `Data` to the event so a target's event map can check it. Never set. */
+  declare protected readonly payloadType?: Data;
   #frame: Uint8Array | undefined;
 
   static {

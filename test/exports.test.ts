@@ -1,0 +1,28 @@
+import { describe, expect, test } from "vitest";
+import * as node from "../adapters/node.ts";
+import * as root from "../src/index.ts";
+
+describe("exports", () => {
+  test('exports of "sendevents" are exactly the public API', () => {
+    expect(Object.keys(root).sort()).toMatchInlineSnapshot(`
+      [
+        "DEFAULT_HEADERS",
+        "ServerSentEvent",
+        "ServerSentEventTarget",
+        "StreamCloseEvent",
+        "acceptsEventStream",
+        "readLastEventId",
+        "sendEvents",
+      ]
+    `);
+  });
+
+  test('exports of "sendevents/node" are exactly the public API', () => {
+    expect(Object.keys(node).sort()).toMatchInlineSnapshot(`
+      [
+        "createListener",
+        "serve",
+      ]
+    `);
+  });
+});

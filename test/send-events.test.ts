@@ -1,0 +1,112 @@
+import { describe, expect, test } from "vitest";
+import { DEFAULT_HEADERS, sendEvents } from "../src/index.ts";
+
+const request = () => new Request("http://localhost/sse");
+
+describe("sendEvents", () => {
+  test("sendEvents returns a 200 response with the seed's default headers", async () => {
+    const { response } = sendEvents(request());
+    expect(response.status).toBe(200);
+    expect(Object.fromEntries(response.headers)).toEqual({
+      "content-type": "text/event-stream",
+      "cache-control": "no-cache",
+      connection: "Keep-Alive",
+      "keep-alive": "timeout=9007199254740991",
+      "x-accel-buffering": "no",
+    });
+    expect(DEFAULT_HEADERS["content-type"]).toBe("text/event-stream");
+    await response.body!.cancel();
+  });
+
+  test("sendEvents adds caller headers and lets them replace the defaults of the same name", async () => {
+    const headers = new Headers([
+      ["X-Custom-Header", "custom value"],
+      ["Cache-Control", "no-store"],
+      ["Set-Cookie", "a=1"],
+      ["Set-Cookie", "b=2"],
+    ]);
+    const { response } = sendEvents(request(), { headers });
+    expect(response.headers.get("x-custom-header")).toBe("custom value");
+    expect(response.headers.get("cache-control")).toBe("no-store");
+    expect(response.headers.getSetCookie()).toEqual(["a=1", "b=2"]);
+    expect(response.headers.get("content-type")).toBe("text/event-stream");
+    await response.body!.cancel();
+  });
+
+  test("sendEvents accepts headers as a record or as pairs", async () => {
+    const one = sendEvents(request(), {
+      headers: { "Content-Type": "text/event-stream; charset=utf-8" },
+    });
+    expect(one.response.headers.get("content-type")).toBe("text/event-stream; charset=utf-8");
+    const two = sendEvents(request(), { headers: [["x-a", "1"]] });
+    expect(two.response.headers.get("x-a")).toBe("1");
+    await one.response.body!.cancel();
+    await two.response.body!.cancel();
+  });
+
+  test("sendEvents reads Last-Event-ID into target.lastEventId", async () => {
+    const { response, target } = sendEvents(
+      new Request("http://localhost/", { headers: { "Last-Event-ID": "41" } }),
+    );
+    expect(target.lastEventId).toBe("41");
+    await response.body!.cancel();
+  });
+
+  test("sendEvents throws a TypeError for something that is not a Request", () => {
+    expect(() => sendEvents(undefined as unknown as Request)).toThrow(
+      new TypeError("Cannot send events: expected a Request, received undefined"),
+    );
+    expect(() => sendEvents("http://x" as unknown as Request)).toThrow(TypeError);
+  });
+
+  test("sendEvents throws a RangeError naming a bad keepAlive, highWaterMark or maxBufferedAmount", () => {
+    expect(() => sendEvents(request(), { keepAlive: 0 })).toThrow(
+      new RangeError(
+        'Cannot send events: "keepAlive" must be an integer of at least 1, received 0',
+      ),
+    );
+    expect(() => sendEvents(request(), { keepAlive: Number.NaN })).toThrow(RangeError);
+    expect(() => sendEvents(request(), { highWaterMark: -1 })).toThrow(/"highWaterMark"/);
+    expect(() => sendEvents(request(), { highWaterMark: 100, maxBufferedAmount: 50 })).toThrow(
+      /"maxBufferedAmount" must be an integer of at least 100, received 50/,
+    );
+  });
+
+  test("sendEvents throws a TypeError for malformed headers and a waitUntil that is not a function", () => {
+    expect(() => sendEvents(request(), { headers: { "bad header": "x" } })).toThrow(TypeError);
+    expect(() =>
+      sendEvents(request(), { waitUntil: 5 as unknown as (promise: Promise<unknown>) => void }),
+    ).toThrow(/"waitUntil" must be a function, received number/);
+  });
+
+  test("sendEvents hands the stream's end to waitUntil", async () => {
+    const registered: Promise<unknown>[] = [];
+    const { response, target } = sendEvents(request(), { waitUntil: (p) => registered.push(p) });
+    expect(registered).toHaveLength(1);
+    let settled = false;
+    void registered[0]!.then(() => {
+      settled = true;
+    });
+    await Promise.resolve();
+    expect(settled).toBe(false);
+    const body = response.text();
+    await target.close();
+    await body;
+    await registered[0];
+    expect(settled).toBe(true);
+  });
+
+  test("sendEvents keeps keepAlive false from starting a timer", async () => {
+    const { response, target } = sendEvents(request(), { keepAlive: false });
+    const reader = response.body!.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toBe(":\n\n");
+    const nextRead = reader.read();
+    const raced = await Promise.race([
+      nextRead,
+      new Promise((r) => setTimeout(() => r("idle"), 50)),
+    ]);
+    expect(raced).toBe("idle");
+    await reader.cancel();
+    expect(target.closed).toBe(true);
+  });
+});

@@ -1,0 +1,203 @@
+// The load client: a separate process speaking raw HTTP/1.1 over node:net, counting events by
+// their "data:" lines (every bench event has exactly one; some servers write "data:" without the
+// space). Prints one JSON result on stdout.
+//   node client.mjs <scenario> <port> '<json options>'
+import { connect } from "node:net";
+import { now } from "./shared.mjs";
+
+const [scenario, portText, optionsText = "{}"] = process.argv.slice(2);
+const port = Number(portText);
+const options = JSON.parse(optionsText);
+const MARK = "data:";
+// Several source addresses, so tens of thousands of connections do not run out of ephemeral ports.
+const LOCAL_ADDRESSES = Array.from({ length: 8 }, (_, i) => `127.0.0.${i + 2}`);
+let nextAddress = 0;
+
+function open(path, onText, { method = "GET" } = {}) {
+  const socket = connect({
+    host: "127.0.0.1",
+    port,
+    localAddress: LOCAL_ADDRESSES[nextAddress++ % 8],
+  });
+  socket.setNoDelay(true);
+  socket.setEncoding("latin1");
+  let carry = "";
+  socket.on("data", (chunk) => {
+    // Keep the tail, so a mark cut in two by the network is still found once.
+    const text = carry + chunk;
+    onText(text, carry.length);
+    carry = text.slice(-(MARK.length - 1));
+  });
+  socket.on("error", () => {});
+  socket.write(
+    `${method} ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n`,
+  );
+  return socket;
+}
+
+/** Counts marks in text that start at or after `from` (the carried tail was counted already). */
+function countMarks(text, from, onMark) {
+  let count = 0;
+  let at = text.indexOf(MARK, Math.max(0, from - MARK.length + 1));
+  while (at !== -1) {
+    if (at + MARK.length > from) {
+      count++;
+      onMark?.(text, at + MARK.length);
+    }
+    at = text.indexOf(MARK, at + MARK.length);
+  }
+  return count;
+}
+
+async function request(method, path) {
+  const response = await fetch(`http://127.0.0.1:${port}${path}`, { method });
+  return await response.text();
+}
+
+async function serverStats() {
+  return JSON.parse(await request("GET", "/stats"));
+}
+
+function percentile(sorted, p) {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+/** Opens `count` subscribers, at most `batch` connecting at once; resolves when all have "ready". */
+async function subscribe(count, onEvent) {
+  const sockets = [];
+  const batch = 200;
+  for (let start = 0; start < count; start += batch) {
+    const group = [];
+    for (let i = start; i < Math.min(count, start + batch); i++) {
+      group.push(
+        new Promise((resolve, reject) => {
+          let ready = false;
+          const socket = open("/subscribe", (text, from) => {
+            countMarks(text, from, (t, at) => {
+              if (!ready) {
+                ready = true;
+                resolve();
+              } else onEvent?.(i, t, at);
+            });
+          });
+          socket.on("close", () => !ready && reject(new Error("subscriber closed before ready")));
+          sockets.push(socket);
+        }),
+      );
+    }
+    await Promise.all(group);
+  }
+  return sockets;
+}
+
+const scenarios = {
+  async throughput({ n }) {
+    const before = await serverStats();
+    let count = 0;
+    const start = now();
+    await new Promise((resolve) => {
+      const socket = open(`/throughput?n=${n}`, (text, from) => {
+        count += countMarks(text, from);
+        if (count >= n) {
+          socket.destroy();
+          resolve();
+        }
+      });
+      socket.on("close", resolve);
+    });
+    const seconds = (now() - start) / 1000;
+    const after = await serverStats();
+    return {
+      count,
+      expected: n,
+      eventsPerSecond: count / seconds,
+      cpuMicrosPerEvent: (after.cpu - before.cpu) / n,
+    };
+  },
+
+  async fanout({ clients, m }) {
+    const counts = new Uint32Array(clients);
+    const latencies = new Float64Array(clients * m);
+    let filled = 0;
+    let done = 0;
+    let finish;
+    const finished = new Promise((resolve) => {
+      finish = resolve;
+    });
+    let last = 0;
+    const sockets = await subscribe(clients, (i, text, at) => {
+      const from = text.charCodeAt(at) === 32 ? at + 1 : at;
+      const t = Number(text.slice(from, text.indexOf(" ", from)));
+      const received = now();
+      if (filled < latencies.length) latencies[filled++] = received - t;
+      if (++counts[i] === m) {
+        last = received;
+        if (++done === clients) finish();
+      }
+    });
+    const start = now();
+    await request("POST", `/broadcast?m=${m}`);
+    const timeout = setTimeout(finish, 60_000);
+    await finished;
+    clearTimeout(timeout);
+    for (const socket of sockets) socket.destroy();
+    const sorted = latencies.subarray(0, filled).sort();
+    const count = counts.reduce((a, b) => a + b, 0);
+    return {
+      count,
+      expected: clients * m,
+      deliveriesPerSecond: count / ((last - start) / 1000),
+      p50: percentile(sorted, 50),
+      p99: percentile(sorted, 99),
+    };
+  },
+
+  async connects({ duration, concurrency }) {
+    const before = await serverStats();
+    let completed = 0;
+    const deadline = now() + duration;
+    async function loop() {
+      while (now() < deadline) {
+        await new Promise((resolve) => {
+          const socket = open("/once", (text, from) => {
+            if (countMarks(text, from) > 0) {
+              completed++;
+              socket.destroy();
+            }
+          });
+          socket.on("close", resolve);
+        });
+      }
+    }
+    const start = now();
+    await Promise.all(Array.from({ length: concurrency }, loop));
+    const seconds = (now() - start) / 1000;
+    const after = await serverStats();
+    return {
+      count: completed,
+      connectsPerSecond: completed / seconds,
+      cpuMicrosPerConnect: (after.cpu - before.cpu) / completed,
+    };
+  },
+
+  async memory({ clients }) {
+    await request("POST", "/gc");
+    const base = await serverStats();
+    const sockets = await subscribe(clients);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await request("POST", "/gc");
+    const loaded = await serverStats();
+    for (const socket of sockets) socket.destroy();
+    return {
+      count: loaded.subscribers,
+      expected: clients,
+      bytesPerConnection: (loaded.rss - base.rss) / clients,
+      heapPerConnection: (loaded.heapUsed - base.heapUsed) / clients,
+    };
+  },
+};
+
+const result = await scenarios[scenario](options);
+process.stdout.write(`${JSON.stringify(result)}\n`);
+process.exit(0);

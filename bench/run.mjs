@@ -1,0 +1,284 @@
+// Runs every bench server in its own process and drives it from a separate load-client process,
+// then prints each figure as a median of the runs and as a ratio to raw node:http.
+//   node bench/run.mjs            quick mode (under a minute)
+//   node bench/run.mjs --full     full mode (under ten minutes), writes bench/RESULTS.md
+//   node bench/run.mjs --smoke    tiny sizes: checks every server answers and every count is exact
+import { spawn } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const bin = (name) => join(here, "..", "node_modules", ".bin", name);
+const args = new Set(process.argv.slice(2));
+const mode = args.has("--full") ? "full" : args.has("--smoke") ? "smoke" : "quick";
+const only = process.argv
+  .find((a) => a.startsWith("--only="))
+  ?.slice(7)
+  .split(",");
+
+const node = (file) => [process.execPath, ["--expose-gc", join(here, "servers", file)]];
+const SERVERS = [
+  { name: "raw node:http", id: "raw", cmd: node("raw.mjs") },
+  { name: "sendevents/node", id: "sendevents-node", cmd: node("sendevents-node.mjs") },
+  {
+    name: "sendevents via @hono/node-server",
+    id: "sendevents-hono-node",
+    cmd: node("sendevents-hono-node.mjs"),
+  },
+  { name: "Hono streamSSE (Node)", id: "hono-node", cmd: node("hono-node.mjs") },
+  { name: "better-sse", id: "better-sse", cmd: node("better-sse.mjs") },
+  { name: "h3 event stream", id: "h3", cmd: node("h3.mjs") },
+  {
+    name: "sendevents (Deno)",
+    id: "sendevents-deno",
+    cmd: [
+      bin("deno"),
+      ["run", "-A", "--v8-flags=--expose-gc", join(here, "servers", "sendevents-deno.mjs")],
+    ],
+  },
+  {
+    name: "Hono streamSSE (Deno)",
+    id: "hono-deno",
+    cmd: [
+      bin("deno"),
+      ["run", "-A", "--v8-flags=--expose-gc", join(here, "servers", "hono-deno.mjs")],
+    ],
+  },
+  {
+    name: "sendevents (Bun)",
+    id: "sendevents-bun",
+    cmd: [bin("bun"), ["run", join(here, "servers", "sendevents-bun.mjs")]],
+  },
+  {
+    name: "Hono streamSSE (Bun)",
+    id: "hono-bun",
+    cmd: [bin("bun"), ["run", join(here, "servers", "hono-bun.mjs")]],
+  },
+].filter((s) => !only || only.includes(s.id));
+
+// The memory scenario's largest size is capped by the per-process open-file limit of this machine
+// (20,000 here, and it cannot be raised): the server needs one descriptor per connection.
+const SIZES = {
+  smoke: { runs: 1, throughput: 500, fanout: [[20, 5]], connects: [300, 4], memory: [50] },
+  quick: {
+    runs: 1,
+    throughput: 50_000,
+    fanout: [[1000, 20]],
+    connects: [1500, 16],
+    memory: [2000],
+  },
+  full: {
+    runs: 3,
+    throughput: 200_000,
+    fanout: [
+      [1000, 50],
+      [5000, 20],
+    ],
+    connects: [3000, 32],
+    memory: [5000, 19_000],
+  },
+}[mode];
+
+function startServer(server) {
+  const [command, argv] = server.cmd;
+  const child = spawn(command, argv, {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, PORT: "0" },
+  });
+  let stderr = "";
+  child.stderr.on("data", (d) => {
+    stderr += d;
+  });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`${server.name} did not start: ${stderr}`)),
+      20_000,
+    );
+    let out = "";
+    child.stdout.on("data", (d) => {
+      out += d;
+      const match = /listening (\d+)/.exec(out);
+      if (match) {
+        clearTimeout(timer);
+        resolve({ child, port: Number(match[1]), stderr: () => stderr });
+      }
+    });
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${server.name} exited with ${code}: ${stderr}`));
+    });
+  });
+}
+
+function runClient(scenario, port, options) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [join(here, "client.mjs"), scenario, String(port), JSON.stringify(options)],
+      {
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    );
+    let out = "";
+    child.stdout.on("data", (d) => {
+      out += d;
+    });
+    const timer = setTimeout(() => child.kill("SIGKILL"), mode === "smoke" ? 20_000 : 120_000);
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(JSON.parse(out));
+      else reject(new Error(`client ${scenario} exited with ${code}`));
+    });
+  });
+}
+
+function stop(child) {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve();
+    child.once("exit", resolve);
+    child.kill("SIGTERM");
+    setTimeout(() => child.kill("SIGKILL"), 2000).unref();
+  });
+}
+
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+};
+
+// Each case: [label, scenario, options, [figure, higher-is-better]...]
+const CASES = [
+  [
+    `throughput, 1 connection, ${SIZES.throughput} events`,
+    "throughput",
+    { n: SIZES.throughput },
+    [
+      ["eventsPerSecond", true],
+      ["cpuMicrosPerEvent", false],
+    ],
+  ],
+  ...SIZES.fanout.map(([clients, m]) => [
+    `fan-out, ${clients} clients × ${m} events`,
+    "fanout",
+    { clients, m },
+    [
+      ["deliveriesPerSecond", true],
+      ["p50", false],
+      ["p99", false],
+    ],
+  ]),
+  [
+    `connects/s, ${SIZES.connects[1]} at once`,
+    "connects",
+    { duration: SIZES.connects[0], concurrency: SIZES.connects[1] },
+    [
+      ["connectsPerSecond", true],
+      ["cpuMicrosPerConnect", false],
+    ],
+  ],
+  ...SIZES.memory.map((clients) => [
+    `idle memory, ${clients} connections`,
+    "memory",
+    { clients },
+    [["bytesPerConnection", false]],
+  ]),
+];
+
+const results = new Map(); // `${case}|${server}|${figure}` -> number[]
+const failures = [];
+for (let run = 0; run < SIZES.runs; run++) {
+  for (const [label, scenario, options, figures] of CASES) {
+    for (const server of SERVERS) {
+      let running;
+      try {
+        running = await startServer(server);
+        const result = await runClient(scenario, running.port, options);
+        if (result.expected !== undefined && result.count !== result.expected) {
+          failures.push(
+            `${server.name}, ${label}: counted ${result.count}, expected ${result.expected}`,
+          );
+        }
+        for (const [figure] of figures) {
+          const key = `${label}|${server.id}|${figure}`;
+          results.set(key, [...(results.get(key) ?? []), result[figure]]);
+        }
+        process.stderr.write(
+          `run ${run + 1}/${SIZES.runs} ${label} ${server.name}: ${JSON.stringify(result)}\n`,
+        );
+      } catch (error) {
+        failures.push(`${server.name}, ${label}: ${error.message}`);
+      } finally {
+        if (running) await stop(running.child);
+      }
+    }
+  }
+}
+
+const format = (value) =>
+  value === undefined || Number.isNaN(value)
+    ? "—"
+    : value >= 100
+      ? Math.round(value).toLocaleString("en-US")
+      : value.toFixed(value >= 10 ? 1 : 2);
+const lines = [];
+for (const [label, , , figures] of CASES) {
+  for (const [figure, higher] of figures) {
+    lines.push(`\n### ${label}: ${figure} (${higher ? "higher" : "lower"} is better)\n`);
+    lines.push("| server | median | ratio to raw |", "|---|---:|---:|");
+    const raw = results.get(`${label}|raw|${figure}`);
+    const rawMedian = raw ? median(raw) : undefined;
+    for (const server of SERVERS) {
+      const values = results.get(`${label}|${server.id}|${figure}`);
+      if (!values) {
+        lines.push(`| ${server.name} | failed | — |`);
+        continue;
+      }
+      const value = median(values);
+      const ratio = rawMedian ? value / rawMedian : undefined;
+      lines.push(
+        `| ${server.name} | ${format(value)} | ${ratio === undefined ? "—" : `${ratio.toFixed(2)}×`} |`,
+      );
+    }
+  }
+}
+const table = lines.join("\n");
+console.log(table);
+if (mode === "full") {
+  const versions = async (cmd, argv) =>
+    await new Promise((resolve) => {
+      const child = spawn(cmd, argv);
+      let out = "";
+      child.stdout.on("data", (d) => {
+        out += d;
+      });
+      child.on("exit", () => resolve(out.split("\n")[0].trim()));
+    });
+  const pkg = (name) =>
+    JSON.parse(readText(join(here, "..", "node_modules", name, "package.json"))).version;
+  const header = [
+    "# Benchmark results",
+    "",
+    `Full mode (\`npm run bench -- --full\`), ${new Date().toISOString().slice(0, 10)}. Each figure is the median of ${SIZES.runs} runs;`,
+    "every server runs in its own process, driven by a separate load-client process over 127.0.0.1.",
+    "Ratios are to raw `node:http` writing preformatted frames, measured in the same run.",
+    "",
+    `- Machine: ${cpus().length} × ${cpus()[0]?.model ?? "unknown CPU"}, ${Math.round(totalmem() / 2 ** 30)} GiB`,
+    `- Node ${process.version}, ${await versions(bin("deno"), ["--version"])}, Bun ${await versions(bin("bun"), ["--version"])}`,
+    `- hono ${pkg("hono")}, @hono/node-server ${pkg("@hono/node-server")}, better-sse ${pkg("better-sse")}, h3 ${pkg("h3")}`,
+    "",
+  ].join("\n");
+  writeFileSync(
+    join(here, "RESULTS.md"),
+    `${header}${table}\n${failures.length ? `\n## Failures\n\n${failures.map((f) => `- ${f}`).join("\n")}\n` : ""}`,
+  );
+}
+if (failures.length) {
+  console.error(`\n${failures.length} failure(s):\n${failures.join("\n")}`);
+  process.exit(1);
+}
+
+function readText(path) {
+  return readFileSync(path, "utf8");
+}

@@ -1,0 +1,11 @@
+// sendevents on Bun.serve. idleTimeout 0: the bench holds silent connections open.
+import { announce } from "../shared.mjs";
+import { handler } from "./sendevents-app.mjs";
+
+const server = Bun.serve({
+  port: Number(process.env.PORT ?? 0),
+  hostname: "127.0.0.1",
+  idleTimeout: 0,
+  fetch: handler,
+});
+announce(server.port);

@@ -1,0 +1,12 @@
+// sendevents on Deno.serve.
+import { announce } from "../shared.mjs";
+import { handler } from "./sendevents-app.mjs";
+
+Deno.serve(
+  {
+    port: Number(Deno.env.get("PORT") ?? 0),
+    hostname: "127.0.0.1",
+    onListen: ({ port }) => announce(port),
+  },
+  handler,
+);

@@ -1,0 +1,41 @@
+// What every bench server sends, so that each does the same work: one event per message, whose
+// data is "<dispatch time in ms> <index> <padding>". The load client counts events by their
+// "data: " lines and reads the dispatch time back for latency.
+export const PAD = "x".repeat(48);
+
+/** Wall-clock milliseconds with sub-millisecond precision, comparable across processes. */
+export function now() {
+  return performance.timeOrigin + performance.now();
+}
+
+export function payload(i, t = 0) {
+  return `${t} ${i} ${PAD}`;
+}
+
+/** The server's own counters, for /stats. */
+export function stats(extra = {}) {
+  const memory = process.memoryUsage();
+  const cpu = process.cpuUsage();
+  return JSON.stringify({
+    rss: memory.rss,
+    heapUsed: memory.heapUsed,
+    cpu: cpu.user + cpu.system,
+    ...extra,
+  });
+}
+
+/** Prints the bound port on stdout: the bench runner waits for this line. */
+export function announce(port) {
+  process.stdout.write(`listening ${port}\n`);
+}
+
+export function query(url, name, fallback) {
+  const value = new URL(url, "http://x").searchParams.get(name);
+  return value === null ? fallback : Number(value);
+}
+
+/** Runs a full garbage collection where the runtime allows it (node --expose-gc, Bun, Deno's V8 flag). */
+export function collect() {
+  if (typeof globalThis.gc === "function") globalThis.gc();
+  else globalThis.Bun?.gc(true);
+}

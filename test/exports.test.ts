@@ -1,4 +1,5 @@
 import { describe, expect, test } from "vitest";
+import * as hono from "../adapters/hono.ts";
 import * as node from "../adapters/node.ts";
 import * as root from "../src/index.ts";
 
@@ -22,6 +23,15 @@ describe("exports", () => {
       [
         "createListener",
         "serve",
+      ]
+    `);
+  });
+
+  test('exports of "sendevents/hono" are exactly the public API', () => {
+    expect(Object.keys(hono).sort()).toMatchInlineSnapshot(`
+      [
+        "events",
+        "serverSentEvents",
       ]
     `);
   });

@@ -1,0 +1,247 @@
+/**
+ * Server-Sent Events for Hono: oak's {@linkcode ServerSentEventTarget} in a Hono route, on every
+ * runtime Hono runs on (Node through `@hono/node-server`, Deno, Bun, Cloudflare Workers).
+ *
+ * Two shapes, one behaviour:
+ *
+ * - {@linkcode events}`(callback)` is a route handler: the callback gets the context and the
+ *   target, and the stream is the route's response.
+ * - {@linkcode serverSentEvents}`()` is a middleware that puts `c.var.sendEvents()` on the
+ *   context, as oak has `ctx.sendEvents()`: call it in the handler when you are ready to stream.
+ *
+ * Unlike `streamSSE` from `hono/streaming`, the stream does not end when a callback returns: it
+ * stays open until `target.close()` or the client leaves, and the target's `close` event fires
+ * either way.
+ *
+ * @example Stream a clock
+ * ```ts
+ * import { Hono } from "hono";
+ * import { events } from "sendevents/hono";
+ *
+ * const app = new Hono();
+ * app.get("/clock", events((c, target) => {
+ *   const timer = setInterval(() => target.dispatchMessage({ now: Date.now() }), 1000);
+ *   target.addEventListener("close", () => clearInterval(timer));
+ * }));
+ * export default app;
+ * ```
+ *
+ * @module
+ */
+import type { Context, Env, Handler, Input, MiddlewareHandler } from "hono";
+import { type SendEventsOptions, sendEvents } from "../src/send-events.js";
+import { internals, type ServerSentEventTarget } from "../src/server-sent-event-target.js";
+
+/** Options for {@linkcode events} and {@linkcode serverSentEvents}. */
+export interface EventsOptions extends SendEventsOptions {
+  /**
+   * Called when the callback of {@linkcode events} rejects after the response was returned. The
+   * stream is then closed with reason `"error"` (the client's `EventSource` reconnects) and nothing
+   * of the error reaches the client. By default the error is logged with `console.error`.
+   *
+   * Errors thrown before the response is returned go to Hono's `app.onError` instead.
+   */
+  onError?: (error: unknown, c: Context) => void;
+}
+
+/** What {@linkcode events} calls with the route's context and its event target. */
+export type EventsCallback<
+  E extends Env,
+  P extends string,
+  I extends Input,
+  Events extends object,
+> = (c: Context<E, P, I>, target: ServerSentEventTarget<Events>) => void | Promise<void>;
+
+/**
+ * The function {@linkcode serverSentEvents} puts on the context as `c.var.sendEvents`. The first
+ * call makes the route's response an event stream (it sets `c.res`) and returns its target; later
+ * calls return the same target.
+ */
+export type SendEventsFunction = <Events extends object = Record<string, unknown>>(
+  options?: SendEventsOptions,
+) => ServerSentEventTarget<Events>;
+
+/** The Hono `Env` that {@linkcode serverSentEvents} adds to the routes it runs before. */
+export interface ServerSentEventsEnv extends Env {
+  Variables: { sendEvents: SendEventsFunction };
+}
+
+function noop(): void {}
+
+/** Cloudflare Workers' `waitUntil`, if this context has one. */
+function platformWaitUntil(c: Context): ((promise: Promise<unknown>) => void) | undefined {
+  let context: { waitUntil?: unknown } | undefined;
+  try {
+    // The getter throws where the runtime passed no execution context (Node, Deno, Bun).
+    context = c.executionCtx;
+  } catch {
+    return undefined;
+  }
+  const waitUntil = context?.waitUntil;
+  if (typeof waitUntil !== "function") return undefined;
+  return (promise) => waitUntil.call(context, promise);
+}
+
+/** Opens the stream for this context: the core's response and target, plus Hono's quirks. */
+function open<Events extends object>(
+  c: Context,
+  options: SendEventsOptions,
+): { response: Response; target: ServerSentEventTarget<Events> } {
+  const waitUntil = options.waitUntil ?? platformWaitUntil(c);
+  const { response, target } = sendEvents<Events>(
+    c.req.raw,
+    waitUntil === undefined ? options : { ...options, waitUntil },
+  );
+  if (c.req.method === "HEAD") {
+    // Hono answers HEAD by running the GET route and dropping its body without cancelling it
+    // (hono 4.13, hono-base.ts), so nothing would ever end this stream. End it now, after the
+    // caller has had the chance to add its `close` listener.
+    queueMicrotask(() => {
+      internals.end(target as ServerSentEventTarget, "client").then(noop, noop);
+    });
+    return { response: new Response(null, response), target };
+  }
+  return { response, target };
+}
+
+function report(error: unknown, c: Context, options: EventsOptions): void {
+  try {
+    if (options.onError) options.onError(error, c);
+    else console.error(error);
+  } catch (secondary) {
+    console.error(secondary);
+  }
+}
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    (typeof value === "object" || typeof value === "function") &&
+    typeof (value as { then?: unknown }).then === "function"
+  );
+}
+
+/**
+ * Makes a route handler that answers with an event stream and hands its
+ * {@linkcode ServerSentEventTarget} to `callback`.
+ *
+ * The response is returned as soon as `callback` returns (or returns a promise), so events reach
+ * the client as they are dispatched, even from a long-running async callback. The stream stays
+ * open until `target.close()` or the client leaves, whatever `callback` does. On Cloudflare Workers
+ * the stream's end is registered with `c.executionCtx.waitUntil`, so keep-alives and `close` work
+ * after the handler has returned.
+ *
+ * If `callback` throws, the stream is closed with reason `"error"` and the error goes to Hono's
+ * `app.onError`, as from any handler. If the promise it returns rejects later, the stream is closed
+ * with reason `"error"` and `options.onError` (by default `console.error`) gets the error; the
+ * client only sees the stream end.
+ *
+ * A `HEAD` request gets the event stream's headers and no body; its target closes at once.
+ *
+ * @param callback Gets the context and the target; dispatch on the target to send events.
+ * @param options Headers, keep-alive interval, queue bounds, `waitUntil`, `onError`.
+ * @returns A Hono handler.
+ * @throws {TypeError} If `callback` is not a function.
+ *
+ * @example Send a message and a named event, then wait for more
+ * ```ts
+ * import { Hono } from "hono";
+ * import { ServerSentEvent } from "sendevents";
+ * import { events } from "sendevents/hono";
+ *
+ * const app = new Hono();
+ * app.get("/rooms/:room", events((c, target) => {
+ *   target.dispatchMessage({ room: c.req.param("room") });
+ *   target.dispatchEvent(new ServerSentEvent("joined", { at: Date.now() }, { id: 1 }));
+ * }));
+ * ```
+ */
+export function events<
+  Events extends object = Record<string, unknown>,
+  // biome-ignore lint/suspicious/noExplicitAny: Hono's own default, so the route decides the type.
+  E extends Env = any,
+  // biome-ignore lint/suspicious/noExplicitAny: Hono's own default, so the route decides the type.
+  P extends string = any,
+  I extends Input = Input,
+>(callback: EventsCallback<E, P, I, Events>, options: EventsOptions = {}): Handler<E, P, I> {
+  if (typeof callback !== "function") {
+    throw new TypeError(
+      `Cannot create events handler: the callback must be a function, received ${typeof callback}`,
+    );
+  }
+  const { onError: _, ...streamOptions } = options;
+  return function eventsHandler(c: Context<E, P, I>): Response {
+    const { response, target } = open<Events>(c, streamOptions);
+    let result: unknown;
+    try {
+      result = callback(c, target);
+    } catch (error) {
+      internals.end(target as ServerSentEventTarget, "error", error).then(noop, noop);
+      throw error;
+    }
+    if (isPromiseLike(result)) {
+      result.then(noop, (error: unknown) => {
+        if (!target.closed) report(error, c, options);
+        internals.end(target as ServerSentEventTarget, "error", error).then(noop, noop);
+      });
+    }
+    return response;
+  };
+}
+
+/**
+ * A middleware that puts `c.var.sendEvents()` on the context: oak's `ctx.sendEvents()` for Hono.
+ *
+ * Calling `c.var.sendEvents(options?)` makes the route's response an event stream (it sets
+ * `c.res`, keeping headers other middleware already set) and returns its
+ * {@linkcode ServerSentEventTarget}; the handler then returns `c.res`, or nothing from an async
+ * handler. Until it is called the route is an ordinary one: it can still answer `401`, `404` or
+ * anything else, and an error thrown goes to `app.onError`.
+ *
+ * Hono sends the response once the handler returns, so events dispatched before that are sent
+ * together then; start long-running work without awaiting it. If the handler throws after opening
+ * the stream, the client gets Hono's error response and the target closes with reason `"error"`.
+ *
+ * @param options Defaults for every stream opened through it; `c.var.sendEvents(options)`
+ *   overrides them per call.
+ * @returns A Hono middleware whose `Env` types `c.var.sendEvents`.
+ *
+ * @example Open the stream only for a known user
+ * ```ts
+ * import { Hono } from "hono";
+ * import { serverSentEvents } from "sendevents/hono";
+ *
+ * const app = new Hono();
+ * app.get("/feed/:user", serverSentEvents(), (c) => {
+ *   if (c.req.param("user") !== "ada") return c.text("Unknown user", 404);
+ *   const target = c.var.sendEvents();
+ *   target.dispatchMessage({ hello: "ada" });
+ *   return c.res;
+ * });
+ * ```
+ */
+export function serverSentEvents(
+  options: EventsOptions = {},
+): MiddlewareHandler<ServerSentEventsEnv> {
+  const { onError: _, ...defaults } = options;
+  return async function serverSentEvents(c, next) {
+    let opened: ServerSentEventTarget | undefined;
+    const sendEventsFunction = (init?: SendEventsOptions): ServerSentEventTarget => {
+      if (opened !== undefined) return opened;
+      const { response, target } = open<Record<string, unknown>>(
+        c,
+        init === undefined ? defaults : { ...defaults, ...init },
+      );
+      opened = target;
+      c.res = response;
+      return target;
+    };
+    c.set("sendEvents", sendEventsFunction as SendEventsFunction);
+    await next();
+    // The handler threw after opening the stream: Hono answered with its error response, so
+    // nobody will read this stream.
+    if (opened !== undefined && c.error !== undefined) {
+      await internals.end(opened, "error", c.error);
+    }
+  };
+}

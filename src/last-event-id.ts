@@ -25,8 +25,12 @@ const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
  * ```
  */
 export function readLastEventId(headers: Headers): string {
-  const raw = headers.get("last-event-id");
-  if (raw === null || raw === "") return "";
+  return parseLastEventId(headers.get("last-event-id"));
+}
+
+/** @internal {@linkcode readLastEventId} for a raw header value (an adapter's own headers). */
+export function parseLastEventId(raw: string | null | undefined): string {
+  if (raw === null || raw === undefined || raw === "") return "";
   // Bytes can only grow in UTF-8, so the length check is safe before decoding.
   if (raw.length > MAX_LAST_EVENT_ID_LENGTH * 4) return "";
   let id = raw;

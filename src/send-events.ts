@@ -1,9 +1,11 @@
-import { readLastEventId } from "./last-event-id.js";
+import { adapterOf } from "./adapter-request.js";
+import { parseLastEventId, readLastEventId } from "./last-event-id.js";
 import {
   internals,
   type ServerSentEventTarget,
   type ServerSentEventTargetOptions,
 } from "./server-sent-event-target.js";
+import { bindBody } from "./stream-group.js";
 
 /**
  * The headers every event stream is sent with, as oak defines them, plus `X-Accel-Buffering: no`,
@@ -32,6 +34,12 @@ export interface SendEventsOptions extends ServerSentEventTargetOptions {
    * `close` fires.
    */
   waitUntil?: (promise: Promise<unknown>) => void;
+  /**
+   * Milliseconds after which the stream is closed cleanly (`close()`, reason `"server"`), so it
+   * ends on our terms before a platform cuts it (Vercel functions at 300 s, for example). The
+   * client reconnects with its `Last-Event-ID`. No limit by default.
+   */
+  maxDuration?: number;
 }
 
 /** What {@linkcode sendEvents} returns. */
@@ -55,7 +63,8 @@ export interface SendEventsResult<Events extends object> {
  * @param options Extra headers, keep-alive interval, queue bounds, `waitUntil`.
  * @returns The response to return and the target to dispatch on.
  * @throws {TypeError} If `request` is not a `Request` or `options.headers` is malformed.
- * @throws {RangeError} If `keepAlive`, `highWaterMark` or `maxBufferedAmount` is out of range.
+ * @throws {RangeError} If `keepAlive`, `highWaterMark`, `maxBufferedAmount` or `maxDuration` is
+ *   out of range.
  *
  * @example A fetch handler that sends a message and a named event
  * ```ts
@@ -87,26 +96,70 @@ export function sendEvents<Events extends object = Record<string, unknown>>(
       `Cannot send events: "waitUntil" must be a function, received ${typeof options.waitUntil}`,
     );
   }
+  const { maxDuration } = options;
+  if (
+    maxDuration !== undefined &&
+    (typeof maxDuration !== "number" || !Number.isSafeInteger(maxDuration) || maxDuration < 1)
+  ) {
+    throw new RangeError(
+      `Cannot send events: "maxDuration" must be an integer of at least 1, received ${String(maxDuration)}`,
+    );
+  }
+  const adapter = adapterOf(request);
+  // Built before the target, so malformed headers throw with nothing opened. An adapter has the
+  // default headers ready-made, so they are only built here when the caller adds some.
+  const headers =
+    adapter === undefined || options.headers !== undefined
+      ? responseHeaders(options.headers)
+      : undefined;
+  const target = internals.create({
+    lastEventId: adapter
+      ? parseLastEventId(adapter.header("last-event-id"))
+      : readLastEventId(request.headers),
+    ...options,
+  });
+  let response: Response;
+  if (adapter !== undefined) {
+    response = adapter.respond(target, headers);
+    adapter.onLeave(() => void internals.end(target, "client"));
+  } else {
+    const readable = internals.readable(target);
+    bindBody(readable, target);
+    response = new Response(readable, { status: 200, headers: headers! });
+    internals.bindRequest(target, request.signal ?? undefined);
+  }
+  if (maxDuration !== undefined) closeAfter(target, maxDuration);
+  if (options.waitUntil !== undefined) options.waitUntil(internals.closed(target));
+  return { response, target: target as unknown as ServerSentEventTarget<Events> };
+}
+
+/**
+ * The response headers of an event stream: the defaults, with the caller's headers over them (a
+ * caller header replaces the default of the same name; `Set-Cookie` headers are all kept).
+ *
+ * @internal Used by sendEvents and adapters.
+ * @throws {TypeError} If `extra` is malformed.
+ */
+export function responseHeaders(extra: HeadersInit | undefined): Headers {
   const headers = new Headers(DEFAULT_HEADERS);
-  if (options.headers !== undefined) {
-    const extra = new Headers(options.headers);
-    for (const name of new Set(extra.keys())) {
+  if (extra !== undefined) {
+    const own = new Headers(extra);
+    for (const name of new Set(own.keys())) {
       if (name === "set-cookie") {
         headers.delete(name);
-        for (const cookie of extra.getSetCookie()) headers.append(name, cookie);
+        for (const cookie of own.getSetCookie()) headers.append(name, cookie);
       } else {
-        headers.set(name, extra.get(name)!);
+        headers.set(name, own.get(name)!);
       }
     }
   }
-  const { target, readable, closed } = internals.create({
-    lastEventId: readLastEventId(request.headers),
-    ...options,
-  });
-  internals.bindRequest(target, request.signal ?? undefined);
-  options.waitUntil?.(closed);
-  return {
-    response: new Response(readable, { status: 200, headers }),
-    target: target as unknown as ServerSentEventTarget<Events>,
-  };
+  return headers;
+}
+
+/** Closes `target` cleanly once `ms` have passed; the timer goes when the stream ends sooner. */
+function closeAfter(target: ServerSentEventTarget, ms: number): void {
+  const timer = setTimeout(() => {
+    void target.close();
+  }, ms);
+  target.addEventListener("close", () => clearTimeout(timer), { once: true });
 }

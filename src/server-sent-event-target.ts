@@ -2,9 +2,12 @@ import {
   encodeFrame,
   formatComment,
   formatEvent,
+  formatRetry,
   KEEP_ALIVE_FRAME,
   serializeData,
 } from "./format.js";
+import { KeepAliveWheel, type KeepAliveMember } from "./keep-alive.js";
+import { counters } from "./metrics.js";
 import {
   encodeServerSentEvent,
   ServerSentEvent,
@@ -63,17 +66,35 @@ export type ServerSentEventListener<Type extends string, Data> =
 
 type MessageData<Events> = "message" extends keyof Events ? Events["message"] : unknown;
 
-let createTarget: (init: TargetInit) => {
-  target: ServerSentEventTarget;
-  readable: ReadableStream<Uint8Array>;
-  closed: Promise<void>;
-};
+/**
+ * What drains a target's queue: the response body's `ReadableStream` on the fetch path, or an
+ * adapter that writes straight to a socket. The target calls it; it calls `internals.pull` when it
+ * can take more.
+ */
+export interface TargetSink {
+  /** Bytes (or the end) are waiting: pull when you can. Called once until the next pull. */
+  wake(): void;
+  /** Takes everything queued since the last pull, as one chunk. */
+  write(chunk: Uint8Array): void;
+  /** Ends the body normally: everything dispatched has been written. */
+  end(): void;
+  /** Ends the body abruptly (overflow, error): the client must see a failed stream, not an end. */
+  abort(error: unknown): void;
+  /** The client is gone: release the body quietly. */
+  leave(): void;
+}
+
+let createTarget: (init: TargetInit) => ServerSentEventTarget;
+let attachSink: (target: ServerSentEventTarget, sink: TargetSink) => void;
+let pullTarget: (target: ServerSentEventTarget) => void;
+let closedPromise: (target: ServerSentEventTarget) => Promise<void>;
 let bindRequest: (target: ServerSentEventTarget, signal: AbortSignal | undefined) => void;
 let endTarget: (
   target: ServerSentEventTarget,
   reason: CloseReason,
   error?: unknown,
 ) => Promise<void>;
+let sendRetry: (target: ServerSentEventTarget, retry: number) => boolean;
 const CONSTRUCT = Symbol("construct");
 
 function concat(chunks: Uint8Array[], length: number): Uint8Array {
@@ -126,28 +147,28 @@ export class ServerSentEventTarget<
   #state = OPEN;
   #queue: Uint8Array[] = [];
   #queuedBytes = 0;
-  #controller!: ReadableStreamDefaultController<Uint8Array>;
-  #pullPending = false;
-  #flushScheduled = false;
+  #sink: TargetSink | undefined;
+  /** `wake()` was called and no pull has happened since. */
+  #woken = false;
   #highWaterMark: number;
   #maxBufferedAmount: number;
-  #abort = new AbortController();
+  #abort: AbortController | undefined;
+  #closeReason: CloseReason | undefined;
   #ready: Promise<void> = RESOLVED;
   #resolveReady: (() => void) | undefined;
-  #resolveClosed!: () => void;
-  #closed: Promise<void>;
-  #keepAliveTimer: ReturnType<typeof setInterval> | undefined;
-  #active = false;
-  #cleanups: (() => void)[] = [];
+  #closed: Promise<void> | undefined;
+  #resolveClosed: (() => void) | undefined;
+  #wheel: KeepAliveWheel | undefined;
+  #pulse: KeepAliveMember | undefined;
+  #cleanups: (() => void)[] | undefined;
   #lastEventId: string;
   #listened = new Set<string>();
-  #readable: ReadableStream<Uint8Array>;
 
   static {
-    createTarget = (init) => {
-      const target = new ServerSentEventTarget(CONSTRUCT, init);
-      return { target, readable: target.#readable, closed: target.#closed };
-    };
+    createTarget = (init) => new ServerSentEventTarget(CONSTRUCT, init);
+    attachSink = (target, sink) => target.#attach(sink);
+    pullTarget = (target) => target.#pull();
+    closedPromise = (target) => target.#closedPromise();
   }
 
   private constructor(key: typeof CONSTRUCT, init: TargetInit) {
@@ -170,29 +191,17 @@ export class ServerSentEventTarget<
     );
     const keepAlive = init.keepAlive ?? DEFAULT_KEEP_ALIVE;
     if (keepAlive !== false) checkSize("keepAlive", keepAlive, 1);
-    this.#closed = new Promise((resolve) => {
-      this.#resolveClosed = resolve;
-    });
-    // High-water mark 0: the runtime's read is the only thing that pulls, so a pull means "the
-    // runtime took everything so far", and all events queued since the last read leave as one chunk.
-    this.#readable = new ReadableStream<Uint8Array>(
-      {
-        start: (controller) => {
-          this.#controller = controller;
-        },
-        pull: () => {
-          this.#pullPending = true;
-          if (this.#queuedBytes > 0 || this.#state === CLOSING) this.#flush();
-        },
-        cancel: () => {
-          this.#finish("client");
-        },
-      },
-      { highWaterMark: 0 },
-    );
+    counters.open++;
+    counters.opened++;
+    // The body opens with a comment, which clients ignore: runtimes that hold the headers until
+    // the first body byte (Bun, workerd) then send them at once.
     this.#push(KEEP_ALIVE_FRAME);
     if (keepAlive !== false) {
-      this.#keepAliveTimer = setInterval(this.#keepAlive, keepAlive);
+      const wheel = KeepAliveWheel.for(keepAlive);
+      const pulse: KeepAliveMember = { lastTick: 0, ping: this.#ping };
+      wheel.add(pulse);
+      this.#wheel = wheel;
+      this.#pulse = pulse;
     }
   }
 
@@ -203,6 +212,11 @@ export class ServerSentEventTarget<
 
   /** Aborted when the stream ends: pass it to `fetch`, timers or sources feeding this target. */
   get signal(): AbortSignal {
+    // Made on first use: most streams never need one.
+    if (this.#abort === undefined) {
+      this.#abort = new AbortController();
+      if (this.#state === CLOSED) this.#abort.abort(closeError(this.#closeReason!));
+    }
     return this.#abort.signal;
   }
 
@@ -255,7 +269,7 @@ export class ServerSentEventTarget<
       // A plain Event is only raised locally, as on any EventTarget.
       return super.dispatchEvent(event);
     }
-    if (this.#state !== OPEN) return false;
+    if (this.#state !== OPEN) return this.#refuse();
     if (event.type !== "close" && this.#listened.has(event.type)) {
       if (!super.dispatchEvent(event)) return false;
       if (this.#state !== OPEN) return false;
@@ -285,18 +299,19 @@ export class ServerSentEventTarget<
   dispatchMessage(data: MessageData<Events>, init?: ServerSentEventInit): boolean {
     if (this.#listened.has("message") || init?.cancelable) {
       const event = new ServerSentEvent("message", data, init);
-      if (this.#state !== OPEN) return false;
+      if (this.#state !== OPEN) return this.#refuse();
       if (!super.dispatchEvent(event)) return false;
-      if (this.#state !== OPEN) return false;
+      if (this.#state !== OPEN) return this.#refuse();
       return this.#push(encodeServerSentEvent(event));
     }
     // Nobody listens: skip building an Event, but validate exactly as the constructor does.
     if (init !== undefined) {
       const event = new ServerSentEvent("message", data, init);
-      return this.#state === OPEN && this.#push(encodeServerSentEvent(event));
+      if (this.#state !== OPEN) return this.#refuse();
+      return this.#push(encodeServerSentEvent(event));
     }
     const text = serializeData(data, 'Cannot create event "message"');
-    if (this.#state !== OPEN) return false;
+    if (this.#state !== OPEN) return this.#refuse();
     return this.#push(encodeFrame(formatEvent({ type: "message", data: text })));
   }
 
@@ -313,7 +328,7 @@ export class ServerSentEventTarget<
         `Cannot send comment: the text must be a string, received ${typeof text}`,
       );
     }
-    if (this.#state !== OPEN) return false;
+    if (this.#state !== OPEN) return this.#refuse();
     return this.#push(encodeFrame(formatComment(text)));
   }
 
@@ -327,10 +342,11 @@ export class ServerSentEventTarget<
     if (this.#state === OPEN) {
       this.#state = CLOSING;
       this.#stopKeepAlive();
-      if (this.#queuedBytes === 0) this.#flush();
-      // Otherwise the next pull hands over the rest and closes.
+      // What is queued is handed over first; the sink ends the body on the pull that empties it.
+      if (this.#queuedBytes === 0) this.#end();
+      else this.#wake();
     }
-    return this.#closed;
+    return this.#closedPromise();
   }
 
   override addEventListener(
@@ -363,45 +379,69 @@ export class ServerSentEventTarget<
     const size = this.#queuedBytes + bytes.byteLength;
     if (size > this.#maxBufferedAmount) {
       this.#fail("overflow");
-      return false;
+      return this.#refuse();
     }
     this.#queue.push(bytes);
     this.#queuedBytes = size;
-    this.#active = true;
-    if (this.#pullPending) {
-      if (!this.#flushScheduled) {
-        this.#flushScheduled = true;
-        queueMicrotask(this.#flushTask);
-      }
-    } else if (size >= this.#highWaterMark && this.#resolveReady === undefined) {
+    counters.queuedBytes += bytes.byteLength;
+    if (bytes !== KEEP_ALIVE_FRAME) counters.eventsSent++;
+    if (this.#pulse !== undefined) this.#pulse.lastTick = this.#wheel!.tick;
+    if (size >= this.#highWaterMark && this.#resolveReady === undefined) {
       this.#ready = new Promise((resolve) => {
         this.#resolveReady = resolve;
       });
     }
+    this.#wake();
     return true;
   }
 
-  #flushTask = (): void => {
-    this.#flushScheduled = false;
-    if (this.#state !== CLOSED) this.#flush();
-  };
+  /** Counts a dispatch that sent nothing because the stream had ended. */
+  #refuse(): false {
+    counters.drops++;
+    return false;
+  }
 
-  /** Hands the whole queue to a waiting read as one chunk; completes a pending close. */
-  #flush(): void {
-    if (this.#queuedBytes > 0) {
-      if (!this.#pullPending) return;
+  #wake(): void {
+    if (!this.#woken && this.#sink !== undefined) {
+      this.#woken = true;
+      this.#sink.wake();
+    }
+  }
+
+  #attach(sink: TargetSink): void {
+    if (this.#sink !== undefined) throw new TypeError("Cannot attach: the stream is being read");
+    this.#sink = sink;
+    if (this.#state === CLOSED) {
+      sink.leave();
+      return;
+    }
+    this.#woken = true;
+    sink.wake();
+  }
+
+  /** The sink can take more: hands it the whole queue as one chunk; completes a pending close. */
+  #pull(): void {
+    this.#woken = false;
+    if (this.#state === CLOSED) return;
+    const size = this.#queuedBytes;
+    if (size > 0) {
       const queue = this.#queue;
-      const chunk = queue.length === 1 ? queue[0]! : concat(queue, this.#queuedBytes);
+      const chunk = queue.length === 1 ? queue[0]! : concat(queue, size);
+      counters.queuedBytes -= size;
+      counters.bytesSent += size;
       this.#queue = [];
       this.#queuedBytes = 0;
-      this.#pullPending = false;
-      this.#controller.enqueue(chunk);
+      this.#sink!.write(chunk);
       this.#releaseReady();
     }
-    if (this.#state === CLOSING) {
-      this.#controller.close();
-      this.#finish("server");
-    }
+    if (this.#state === CLOSING) this.#end();
+  }
+
+  /** The queue is empty and `close()` was called: end the body, then the target. */
+  #end(): void {
+    if (this.#sink === undefined) return; // The first pull ends it.
+    this.#sink.end();
+    this.#finish("server");
   }
 
   #releaseReady(): void {
@@ -413,26 +453,33 @@ export class ServerSentEventTarget<
     }
   }
 
-  #keepAlive = (): void => {
-    if (!this.#active && this.#state === OPEN) this.#push(KEEP_ALIVE_FRAME);
-    this.#active = false;
+  #ping = (): void => {
+    if (this.#state === OPEN) this.#push(KEEP_ALIVE_FRAME);
   };
 
   #stopKeepAlive(): void {
-    if (this.#keepAliveTimer !== undefined) {
-      clearInterval(this.#keepAliveTimer);
-      this.#keepAliveTimer = undefined;
+    if (this.#pulse !== undefined) {
+      this.#wheel!.delete(this.#pulse);
+      this.#pulse = undefined;
+      this.#wheel = undefined;
     }
+  }
+
+  #closedPromise(): Promise<void> {
+    if (this.#closed === undefined) {
+      if (this.#state === CLOSED) this.#closed = RESOLVED;
+      else
+        this.#closed = new Promise((resolve) => {
+          this.#resolveClosed = resolve;
+        });
+    }
+    return this.#closed;
   }
 
   /** Ends the stream at once, dropping what is queued: the runtime aborts the connection. */
   #fail(reason: CloseReason, error?: unknown): void {
     if (this.#state === CLOSED) return;
-    try {
-      this.#controller.error(error ?? new Error(`Event stream closed: ${reason}`));
-    } catch {
-      // Already closed or cancelled by the runtime: nothing left to end.
-    }
+    this.#sink?.abort(error ?? new Error(`Event stream closed: ${reason}`));
     this.#finish(reason, error);
   }
 
@@ -440,27 +487,41 @@ export class ServerSentEventTarget<
   #finish(reason: CloseReason, error?: unknown): void {
     if (this.#state === CLOSED) return;
     this.#state = CLOSED;
+    this.#closeReason = reason;
     this.#stopKeepAlive();
+    counters.queuedBytes -= this.#queuedBytes;
+    counters.open--;
+    counters.closes[reason]++;
     this.#queue = [];
     this.#queuedBytes = 0;
-    this.#pullPending = false;
     const cleanups = this.#cleanups;
-    this.#cleanups = [];
-    for (const cleanup of cleanups) cleanup();
+    if (cleanups !== undefined) {
+      this.#cleanups = undefined;
+      for (const cleanup of cleanups) cleanup();
+    }
     this.#releaseReady();
-    this.#abort.abort(new DOMException(`Event stream closed: ${reason}`, "AbortError"));
-    super.dispatchEvent(new StreamCloseEvent("close", { reason, error }));
-    this.#resolveClosed();
+    this.#abort?.abort(closeError(reason));
+    if (this.#listened.has("close")) {
+      super.dispatchEvent(new StreamCloseEvent("close", { reason, error }));
+    }
+    this.#resolveClosed?.();
   }
 
   static {
     bindRequest = (target, signal) => target.#bindRequest(signal);
+    sendRetry = (target, retry) =>
+      target.#state === OPEN && target.#push(encodeFrame(formatRetry(retry)));
     endTarget = (target, reason, error) => {
       if (reason === "server") return target.close();
       if (reason === "client") target.#leave();
       else target.#fail(reason, error);
-      return target.#closed;
+      return target.#closedPromise();
     };
+  }
+
+  /** Runs `cleanup` when the stream ends. */
+  #onEnd(cleanup: () => void): void {
+    (this.#cleanups ??= []).push(cleanup);
   }
 
   /** Ties the stream to the request: an aborted request means the client left. */
@@ -473,26 +534,98 @@ export class ServerSentEventTarget<
     }
     const onAbort = (): void => this.#leave();
     signal.addEventListener("abort", onAbort, { once: true });
-    this.#cleanups.push(() => signal.removeEventListener("abort", onAbort));
+    this.#onEnd(() => signal.removeEventListener("abort", onAbort));
   }
 
-  /** The client is gone: end the body quietly, so the runtime stops waiting on it. */
+  /** The client is gone: release the body quietly, so the runtime stops waiting on it. */
   #leave(): void {
     if (this.#state === CLOSED) return;
-    try {
-      this.#controller.close();
-    } catch {
-      // The runtime cancelled the body already.
-    }
+    this.#sink?.leave();
     this.#finish("client");
   }
+}
+
+/** The reason a target's `signal` carries once its stream has ended. */
+function closeError(reason: CloseReason): DOMException {
+  return new DOMException(`Event stream closed: ${reason}`, "AbortError");
+}
+
+/**
+ * A sink that feeds a `ReadableStream`, for runtimes that read the response body themselves.
+ * High-water mark 0: the runtime's read is the only thing that pulls, so a pull means "the runtime
+ * took everything so far", and all events queued since the last read leave as one chunk.
+ */
+function readableFor(target: ServerSentEventTarget): ReadableStream<Uint8Array> {
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  let pullPending = false;
+  let scheduled = false;
+  const task = (): void => {
+    scheduled = false;
+    if (pullPending) pullTarget(target);
+  };
+  const readable = new ReadableStream<Uint8Array>(
+    {
+      start(c) {
+        controller = c;
+      },
+      pull() {
+        pullPending = true;
+        pullTarget(target);
+      },
+      cancel() {
+        endTarget(target, "client").catch(() => {});
+      },
+    },
+    { highWaterMark: 0 },
+  );
+  attachSink(target, {
+    wake() {
+      // Coalesce everything dispatched in this turn into one chunk.
+      if (pullPending && !scheduled) {
+        scheduled = true;
+        queueMicrotask(task);
+      }
+    },
+    write(chunk) {
+      pullPending = false;
+      controller.enqueue(chunk);
+    },
+    end() {
+      controller.close();
+    },
+    abort(error) {
+      try {
+        controller.error(error);
+      } catch {
+        // Already closed or cancelled by the runtime: nothing left to end.
+      }
+    },
+    leave() {
+      try {
+        controller.close();
+      } catch {
+        // The runtime cancelled the body already.
+      }
+    },
+  });
+  return readable;
 }
 
 /** @internal Used by sendEvents and adapters; not exported from the package. */
 export const internals = {
   create: (init: TargetInit) => createTarget(init),
+  /** The response body for `target`, for runtimes that read a `ReadableStream`. */
+  readable: (target: ServerSentEventTarget) => readableFor(target),
+  /** Drains `target` into `sink` instead of a `ReadableStream` (an adapter's direct path). */
+  attach: (target: ServerSentEventTarget, sink: TargetSink) => attachSink(target, sink),
+  /** The sink can take more: hands it what is queued. */
+  pull: (target: ServerSentEventTarget) => pullTarget(target),
+  /** Resolves once the stream has ended, for whatever reason. */
+  closed: (target: ServerSentEventTarget) => closedPromise(target),
   bindRequest: (target: ServerSentEventTarget, signal: AbortSignal | undefined) =>
     bindRequest(target, signal),
   end: (target: ServerSentEventTarget, reason: CloseReason, error?: unknown) =>
     endTarget(target, reason, error),
+  /** Queues a lone `retry:` field (no event); `false` if the stream is not open. */
+  retry: (target: ServerSentEventTarget, retry: number) => sendRetry(target, retry),
 };

@@ -76,7 +76,7 @@ describe("format (property)", () => {
         const { events, retries } = parse([encodeServerSentEvent(event)]);
         expect(events).toHaveLength(1);
         expect(events[0]!.id).toBe(eventId);
-        expect(retries).toEqual([retry]);
+        expect(retries).toEqual([retry + 0]); // "retry: 0" for -0 too
       }),
       { numRuns: 500 },
     );

@@ -1,0 +1,33 @@
+/**
+ * The hook through which an adapter that owns the socket (the Node adapter) serves event streams
+ * without a web-stream hop. A request an adapter made carries an {@linkcode AdapterRequest} under
+ * {@linkcode ADAPTER_REQUEST}; `sendEvents` then lets the adapter make the response and drain the
+ * target straight into the connection. Requests from anywhere else take the standard path.
+ *
+ * @internal Not exported from the package.
+ * @module
+ */
+import type { ServerSentEventTarget } from "./server-sent-event-target.js";
+
+/** The property under which an adapter's request carries its {@linkcode AdapterRequest}. */
+export const ADAPTER_REQUEST: unique symbol = Symbol.for("sendevents.adapter-request");
+
+/** What an adapter's request offers `sendEvents`. */
+export interface AdapterRequest {
+  /** A request header's value by its lower-case name, without building a `Headers`. */
+  header(name: string): string | null;
+  /** Calls `leave` once, when the client goes before the response has ended. */
+  onLeave(leave: () => void): void;
+  /**
+   * The response for an event stream fed by `target`. The adapter drains the target itself
+   * (through `internals.attach`) unless the response's body is read.
+   *
+   * @param headers The response headers, or `undefined` for the defaults unchanged.
+   */
+  respond(target: ServerSentEventTarget, headers: Headers | undefined): Response;
+}
+
+/** The {@linkcode AdapterRequest} of `request`, if an adapter made it. */
+export function adapterOf(request: Request): AdapterRequest | undefined {
+  return (request as { [ADAPTER_REQUEST]?: AdapterRequest })[ADAPTER_REQUEST];
+}

@@ -1,0 +1,97 @@
+/**
+ * Keep-alive scheduling for many streams with one timer.
+ *
+ * A stream that has been silent for a whole interval gets a comment. Rather than one
+ * `setInterval` per stream (a timer object, a heap entry and a wake-up each), every stream with the
+ * same interval shares one wheel that ticks a few times per interval and checks which of its
+ * streams have been quiet long enough. A stream records the wheel's tick when it writes, which is a
+ * single integer store.
+ *
+ * @module
+ */
+
+/** A stream a wheel keeps alive. */
+export interface KeepAliveMember {
+  /** The tick of the member's last write. */
+  lastTick: number;
+  /** Sends a keep-alive comment (which also updates `lastTick`). */
+  ping(): void;
+}
+
+/** How many ticks a shared wheel makes per interval: the worst silence is 1¼ intervals. */
+const SHARED_SLICES = 4;
+/** A private wheel ticks twice per interval: it costs one timer per stream anyway. */
+const PRIVATE_SLICES = 2;
+
+/**
+ * Cloudflare Workers run a timer in the request that created it, and a stream may not be written
+ * from another request's context: there, every stream gets a wheel of its own.
+ */
+const SHARED_TIMERS_ALLOWED =
+  typeof navigator === "undefined" || navigator.userAgent !== "Cloudflare-Workers";
+
+/** One timer that keeps every member with the same interval alive. */
+export class KeepAliveWheel {
+  static readonly #shared = new Map<number, KeepAliveWheel>();
+
+  /** Counts the wheels whose timer is running, for leak checks. */
+  static running = 0;
+
+  /**
+   * The wheel for `interval`: shared by every stream of this process where the runtime allows,
+   * else a private one.
+   */
+  static for(interval: number): KeepAliveWheel {
+    if (!SHARED_TIMERS_ALLOWED) return new KeepAliveWheel(interval, PRIVATE_SLICES);
+    let wheel = KeepAliveWheel.#shared.get(interval);
+    if (wheel === undefined) {
+      wheel = new KeepAliveWheel(interval, SHARED_SLICES);
+      KeepAliveWheel.#shared.set(interval, wheel);
+    }
+    return wheel;
+  }
+
+  /** Increases once per tick. Members compare it with their `lastTick`. */
+  tick = 0;
+  readonly #members = new Set<KeepAliveMember>();
+  readonly #interval: number;
+  readonly #slices: number;
+  #timer: ReturnType<typeof setInterval> | undefined;
+
+  private constructor(interval: number, slices: number) {
+    this.#interval = interval;
+    this.#slices = slices;
+  }
+
+  /** Members kept alive now. */
+  get size(): number {
+    return this.#members.size;
+  }
+
+  add(member: KeepAliveMember): void {
+    member.lastTick = this.tick;
+    this.#members.add(member);
+    if (this.#timer === undefined) {
+      this.#timer = setInterval(this.#onTick, Math.max(1, Math.floor(this.#interval / this.#slices)));
+      // On Node, open streams keep the process alive through their sockets, not through this timer.
+      (this.#timer as { unref?: () => void }).unref?.();
+      KeepAliveWheel.running++;
+    }
+  }
+
+  delete(member: KeepAliveMember): void {
+    if (this.#members.delete(member) && this.#members.size === 0 && this.#timer !== undefined) {
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+      KeepAliveWheel.running--;
+    }
+  }
+
+  #onTick = (): void => {
+    const tick = ++this.tick;
+    const quiet = tick - this.#slices;
+    for (const member of this.#members) {
+      if (member.lastTick <= quiet) member.ping();
+    }
+  };
+}

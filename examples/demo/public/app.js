@@ -1,0 +1,236 @@
+// The demo page: three EventSource streams and what they show. Plain browser JavaScript, no build.
+// Everything the page receives is also kept on `window.demo`, which the browser tests read.
+
+const CLOCK_LOG_LENGTH = 8;
+const ROOM_LOG_LENGTH = 30;
+const CLOCK_EVENTS = ["hello", "replayed", "tick", "drop", "stale"];
+
+const state = {
+  /** Every event the page received, in order: `{ stream, type, id }`. */
+  received: [],
+  clock: {
+    client: Math.random().toString(36).slice(2, 10),
+    opens: 0,
+    errors: 0,
+    /** @type {{ n: number, id: string, replayed: boolean }[]} */
+    ticks: [],
+    /** The `Last-Event-ID` the browser sent, as the server saw it, one per connection. */
+    lastEventIds: [],
+    replayed: 0,
+    drops: 0,
+    lost: 0,
+    duplicates: 0,
+    stale: 0,
+  },
+  room: { opens: 0, errors: 0, tabs: 0, /** @type {object[]} */ messages: [] },
+  job: {
+    id: "",
+    url: "",
+    opens: 0,
+    errors: 0,
+    /** @type {{ type: string, id: string, data: unknown }[]} */
+    events: [],
+    state: "idle",
+    /** @type {number | undefined} */
+    readyState: undefined,
+  },
+};
+window.demo = state;
+
+const $ = (id) => document.getElementById(id);
+
+/** Opens an EventSource that also logs each event of `types` to `state.received`. */
+function connect(stream, url, types) {
+  const source = connect("job", url, ["hello", "progress", "done", "stale"]);
+  for (const type of types) {
+    source.addEventListener(type, (event) => {
+      state.received.push({ stream, type, id: event.lastEventId });
+      if (state.received.length > 1000) state.received.shift();
+    });
+  }
+  return source;
+}
+
+function setStatus(element, source) {
+  const [text, kind] =
+    source.readyState === EventSource.OPEN
+      ? ["live", "live"]
+      : source.readyState === EventSource.CONNECTING
+        ? ["reconnecting", "waiting"]
+        : ["closed", "closed"];
+  element.textContent = text;
+  element.dataset.kind = kind;
+}
+
+// --- Clock -----------------------------------------------------------------------------------
+
+function startClock() {
+  const clock = state.clock;
+  const source = connect("clock", `/clock?client=${clock.client}`, CLOCK_EVENTS);
+  let replaying = false;
+  let reconnectIn = 0;
+  source.addEventListener("open", () => {
+    clock.opens++;
+    reconnectIn = 0;
+    $("clock-reconnects").textContent = String(clock.opens - 1);
+    setStatus($("clock-status"), source);
+  });
+  source.addEventListener("error", () => {
+    clock.errors++;
+    setStatus($("clock-status"), source);
+    if (reconnectIn > 0 && source.readyState === EventSource.CONNECTING) {
+      $("clock-status").textContent = `reconnecting in ${reconnectIn / 1000} s`;
+    }
+  });
+  source.addEventListener("hello", (event) => {
+    const { lastEventId } = JSON.parse(event.data);
+    clock.lastEventIds.push(lastEventId);
+    $("clock-last-event-id").textContent = lastEventId === "" ? "none" : lastEventId;
+    replaying = true;
+  });
+  source.addEventListener("drop", (event) => {
+    reconnectIn = JSON.parse(event.data).retry;
+    clock.drops++;
+  });
+  source.addEventListener("stale", () => {
+    // The server no longer has what we missed (or restarted): say so rather than hide the gap.
+    clock.stale++;
+    clock.ticks.length = 0;
+  });
+  source.addEventListener("replayed", (event) => {
+    replaying = false;
+    clock.replayed += JSON.parse(event.data).count;
+    $("clock-replayed").textContent = String(clock.replayed);
+  });
+  source.addEventListener("tick", (event) => {
+    const { n, now } = JSON.parse(event.data);
+    const previous = clock.ticks.at(-1);
+    if (previous !== undefined) {
+      if (n > previous.n + 1) clock.lost += n - previous.n - 1;
+      if (n <= previous.n) clock.duplicates++;
+    }
+    clock.ticks.push({ n, id: event.lastEventId, replayed: replaying });
+    $("clock-time").textContent = new Date(now).toLocaleTimeString();
+    $("clock-n").textContent = String(n);
+    $("clock-id").textContent = event.lastEventId;
+    $("clock-lost").textContent = String(clock.lost);
+    $("clock-lost").dataset.bad = String(clock.lost + clock.duplicates > 0);
+    const item = document.createElement("li");
+    if (replaying) item.className = "replayed";
+    const id = document.createElement("code");
+    id.textContent = `id ${event.lastEventId}`;
+    item.append(id, ` tick ${n} · ${new Date(now).toLocaleTimeString()}`);
+    const log = $("clock-log");
+    log.prepend(item);
+    while (log.children.length > CLOCK_LOG_LENGTH) log.lastElementChild.remove();
+  });
+  $("clock-drop").addEventListener("click", async () => {
+    await fetch(`/clock/drop?client=${clock.client}`, { method: "POST" });
+  });
+}
+
+// --- Room ------------------------------------------------------------------------------------
+
+function startRoom() {
+  const room = state.room;
+  const source = connect("room", "/room", ["hello", "chat", "presence", "stale"]);
+  source.addEventListener("open", () => {
+    room.opens++;
+    setStatus($("room-status"), source);
+  });
+  source.addEventListener("error", () => {
+    room.errors++;
+    setStatus($("room-status"), source);
+  });
+  source.addEventListener("presence", (event) => {
+    room.tabs = JSON.parse(event.data).tabs;
+    $("room-tabs").textContent = String(room.tabs);
+    $("room-tabs-word").textContent = room.tabs === 1 ? "tab" : "tabs";
+  });
+  source.addEventListener("chat", (event) => {
+    const message = { id: event.lastEventId, ...JSON.parse(event.data) };
+    room.messages.push(message);
+    const item = document.createElement("li");
+    const name = document.createElement("strong");
+    name.textContent = message.name;
+    const time = document.createElement("time");
+    time.dateTime = message.at;
+    time.textContent = new Date(message.at).toLocaleTimeString();
+    const text = document.createElement("span");
+    text.textContent = message.text;
+    item.append(name, " ", text, " ", time);
+    const log = $("room-log");
+    log.append(item);
+    while (log.children.length > ROOM_LOG_LENGTH) log.firstElementChild.remove();
+    log.scrollTop = log.scrollHeight;
+  });
+
+  const name = $("room-name");
+  name.value =
+    localStorage.getItem("sendevents-demo-name") ?? `guest-${state.clock.client.slice(0, 4)}`;
+  $("room-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const text = $("room-text");
+    if (text.value.trim() === "") return;
+    localStorage.setItem("sendevents-demo-name", name.value);
+    const body = new URLSearchParams({ name: name.value, text: text.value });
+    text.value = "";
+    await fetch("/room", { method: "POST", body, headers: { accept: "application/json" } });
+  });
+}
+
+// --- Progress --------------------------------------------------------------------------------
+
+async function startJob() {
+  const job = state.job;
+  const button = $("job-start");
+  button.disabled = true;
+  const response = await fetch("/jobs", {
+    method: "POST",
+    headers: { accept: "application/json" },
+  });
+  const { id, url } = await response.json();
+  Object.assign(job, { id, url, opens: 0, errors: 0, events: [], state: "running" });
+  $("job-id").textContent = id;
+  $("job-progress").value = 0;
+  const source = connect("job", url, ["hello", "progress", "done", "stale"]);
+  const show = () => {
+    job.readyState = source.readyState;
+    $("job-events").textContent = String(job.events.length);
+    $("job-opens").textContent = String(job.opens);
+  };
+  source.addEventListener("open", () => {
+    job.opens++;
+    setStatus($("job-status"), source);
+    show();
+  });
+  source.addEventListener("error", () => {
+    job.errors++;
+    setStatus($("job-status"), source);
+    show();
+  });
+  source.addEventListener("progress", (event) => {
+    const data = JSON.parse(event.data);
+    job.events.push({ type: "progress", id: event.lastEventId, data });
+    $("job-progress").value = data.percent;
+    $("job-state").textContent = `Step ${data.step} of ${data.of}`;
+    show();
+  });
+  source.addEventListener("done", (event) => {
+    const data = JSON.parse(event.data);
+    job.events.push({ type: "done", id: event.lastEventId, data });
+    // The terminal event: stop here, whatever the server does next.
+    source.close();
+    job.state = "done";
+    $("job-state").textContent = `Done: ${data.result}. The stream is closed; no reconnect.`;
+    setStatus($("job-status"), source);
+    $("job-status").textContent = "done";
+    button.disabled = false;
+    button.textContent = "Start another job";
+    show();
+  });
+}
+
+startClock();
+startRoom();
+$("job-start").addEventListener("click", () => void startJob());

@@ -1,0 +1,77 @@
+import type { CloseReason } from "./stream-close-event.js";
+
+/**
+ * Counters over every event stream of this process (of this isolate, on Workers): read them, log
+ * them or export them to a metrics system. They only grow, except `open` and `queuedBytes`, which
+ * are gauges.
+ */
+export interface StreamMetrics {
+  /** Streams open now. */
+  readonly open: number;
+  /** Streams opened since the process started. */
+  readonly opened: number;
+  /** Events, comments and `retry:` hints accepted for sending (keep-alive comments are not counted). */
+  readonly eventsSent: number;
+  /** Bytes handed to the runtime, keep-alives and `retry:` hints included. */
+  readonly bytesSent: number;
+  /** Bytes dispatched but not yet taken by the runtime, over all open streams. */
+  readonly queuedBytes: number;
+  /**
+   * Dispatches refused: `dispatch*` called on a stream that had ended, or an event that would
+   * have passed `maxBufferedAmount` (which also closes that stream with `"overflow"`).
+   */
+  readonly drops: number;
+  /**
+   * Streams ended, by the reason their `close` event carried. `closes.overflow` counts the slow
+   * clients evicted because their queue passed `maxBufferedAmount`.
+   */
+  readonly closes: Readonly<Record<CloseReason, number>>;
+}
+
+/**
+ * The counters the targets update. Plain integer fields on one shared object, changed on paths
+ * that run anyway, so keeping them costs no allocation and no measurable time.
+ *
+ * @internal Not exported from the package: the public view is {@linkcode metrics}.
+ */
+export const counters: {
+  -readonly [Key in keyof StreamMetrics]: Key extends "closes"
+    ? Record<CloseReason, number>
+    : number;
+} = {
+  open: 0,
+  opened: 0,
+  eventsSent: 0,
+  bytesSent: 0,
+  queuedBytes: 0,
+  drops: 0,
+  closes: { server: 0, client: 0, overflow: 0, error: 0 },
+};
+
+/**
+ * Live counters over every event stream of this process: open streams, events and bytes sent,
+ * bytes queued, refused dispatches and closes by reason. The object is updated in place; read its
+ * fields whenever you need them, or `JSON.stringify` it for a snapshot.
+ *
+ * @example Export the counters on a metrics endpoint
+ * ```ts
+ * import { metrics } from "sendevents";
+ *
+ * function handler(request: Request): Response {
+ *   if (new URL(request.url).pathname === "/metrics") {
+ *     return Response.json(metrics);
+ *   }
+ *   return new Response("Not found", { status: 404 });
+ * }
+ * ```
+ *
+ * @example Log the open streams and the evicted slow clients every minute
+ * ```ts
+ * import { metrics } from "sendevents";
+ *
+ * setInterval(() => {
+ *   console.log(`streams: ${metrics.open} open, ${metrics.closes.overflow} evicted`);
+ * }, 60_000);
+ * ```
+ */
+export const metrics: StreamMetrics = counters;

@@ -82,11 +82,11 @@ function platformWaitUntil(c: Context): ((promise: Promise<unknown>) => void) | 
   return (promise) => waitUntil.call(context, promise);
 }
 
-/** Opens the stream for this context: the core's response and target, plus Hono's quirks. */
+/** Opens the stream as the context's response (`c.res`) and returns its target. */
 function open<Events extends object>(
   c: Context,
   options: SendEventsOptions,
-): { response: Response; target: ServerSentEventTarget<Events> } {
+): ServerSentEventTarget<Events> {
   const waitUntil = options.waitUntil ?? platformWaitUntil(c);
   const { response, target } = sendEvents<Events>(
     c.req.raw,
@@ -99,9 +99,20 @@ function open<Events extends object>(
     queueMicrotask(() => {
       internals.end(target as ServerSentEventTarget, "client").then(noop, noop);
     });
-    return { response: new Response(null, response), target };
+    adopt(c, new Response(null, response));
+  } else {
+    adopt(c, response);
   }
-  return { response, target };
+  return target;
+}
+
+/**
+ * Makes `response` the context's response, keeping the headers middleware and the handler set
+ * with `c.header()` so far (CORS, say). Reading `c.res` first turns headers Hono holds aside into a
+ * response, which the setter then merges into ours.
+ */
+function adopt(c: Context, response: Response): void {
+  if (c.res !== response) c.res = response;
 }
 
 function report(error: unknown, c: Context, options: EventsOptions): void {
@@ -163,7 +174,10 @@ export function events<
   // biome-ignore lint/suspicious/noExplicitAny: Hono's own default, so the route decides the type.
   P extends string = any,
   I extends Input = Input,
->(callback: EventsCallback<E, P, I, Events>, options: EventsOptions = {}): Handler<E, P, I> {
+>(
+  callback: EventsCallback<E, P, I, Events>,
+  options: EventsOptions = {},
+): Handler<E, P, I, Response> {
   if (typeof callback !== "function") {
     throw new TypeError(
       `Cannot create events handler: the callback must be a function, received ${typeof callback}`,
@@ -171,7 +185,7 @@ export function events<
   }
   const { onError: _, ...streamOptions } = options;
   return function eventsHandler(c: Context<E, P, I>): Response {
-    const { response, target } = open<Events>(c, streamOptions);
+    const target = open<Events>(c, streamOptions);
     let result: unknown;
     try {
       result = callback(c, target);
@@ -185,7 +199,8 @@ export function events<
         internals.end(target as ServerSentEventTarget, "error", error).then(noop, noop);
       });
     }
-    return response;
+    // c.res, not the response from open(): it also carries headers the callback set.
+    return c.res;
   };
 }
 
@@ -228,12 +243,11 @@ export function serverSentEvents(
     let opened: ServerSentEventTarget | undefined;
     const sendEventsFunction = (init?: SendEventsOptions): ServerSentEventTarget => {
       if (opened !== undefined) return opened;
-      const { response, target } = open<Record<string, unknown>>(
+      const target = open<Record<string, unknown>>(
         c,
         init === undefined ? defaults : { ...defaults, ...init },
       );
       opened = target;
-      c.res = response;
       return target;
     };
     c.set("sendEvents", sendEventsFunction as SendEventsFunction);

@@ -5,7 +5,7 @@ import {
   type ServerSentEventTarget,
   type ServerSentEventTargetOptions,
 } from "./server-sent-event-target.js";
-import { bindBody } from "./stream-group.js";
+import { bindResponse } from "./stream-group.js";
 
 /**
  * The headers every event stream is sent with, as oak defines them, plus `X-Accel-Buffering: no`,
@@ -124,11 +124,11 @@ export function sendEvents<Events extends object = Record<string, unknown>>(
     adapter.onLeave(() => void internals.end(target, "client"));
   } else {
     const readable = internals.readable(target);
-    bindBody(readable, target);
     response = new Response(readable, { status: 200, headers: headers! });
     internals.bindRequest(target, request.signal ?? undefined);
   }
   if (maxDuration !== undefined) closeAfter(target, maxDuration);
+  bindResponse(response, target);
   if (options.waitUntil !== undefined) options.waitUntil(internals.closed(target));
   return { response, target: target as unknown as ServerSentEventTarget<Events> };
 }

@@ -18,6 +18,7 @@
  */
 export { acceptsEventStream } from "./accepts-event-stream.js";
 export { readLastEventId } from "./last-event-id.js";
+export { metrics, type StreamMetrics } from "./metrics.js";
 export {
   DEFAULT_HEADERS,
   type SendEventsOptions,
@@ -35,6 +36,11 @@ export {
   type ServerSentEventTargetOptions,
   type StreamCloseListener,
 } from "./server-sent-event-target.js";
+export {
+  type CloseAllOptions,
+  type CloseAllResult,
+  StreamGroup,
+} from "./stream-group.js";
 export {
   type CloseReason,
   StreamCloseEvent,

@@ -11,7 +11,9 @@ describe("exports", () => {
         "ServerSentEvent",
         "ServerSentEventTarget",
         "StreamCloseEvent",
+        "StreamGroup",
         "acceptsEventStream",
+        "metrics",
         "readLastEventId",
         "sendEvents",
       ]

@@ -66,6 +66,14 @@ export interface ServerSentEventsEnv extends Env {
   Variables: { sendEvents: SendEventsFunction };
 }
 
+/**
+ * `no-transform` on top of the core's `no-cache`: Hono's `compress` skips a response that carries
+ * it, and so do proxies. `compress` already skips `text/event-stream` by default (hono >= 4.6.17),
+ * but one told to compress it (`contentTypeFilter`, or an older Hono) pipes the stream through a
+ * `CompressionStream`, which cannot flush: every event then waits until the stream ends.
+ */
+const CACHE_CONTROL = "no-cache, no-transform";
+
 function noop(): void {}
 
 /** Cloudflare Workers' `waitUntil`, if this context has one. */
@@ -87,10 +95,12 @@ function open<Events extends object>(
   c: Context,
   options: SendEventsOptions,
 ): ServerSentEventTarget<Events> {
+  const headers = new Headers(options.headers);
+  if (!headers.has("cache-control")) headers.set("cache-control", CACHE_CONTROL);
   const waitUntil = options.waitUntil ?? platformWaitUntil(c);
   const { response, target } = sendEvents<Events>(
     c.req.raw,
-    waitUntil === undefined ? options : { ...options, waitUntil },
+    waitUntil === undefined ? { ...options, headers } : { ...options, headers, waitUntil },
   );
   if (c.req.method === "HEAD") {
     // Hono answers HEAD by running the GET route and dropping its body without cancelling it

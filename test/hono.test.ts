@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { bearerAuth } from "hono/bearer-auth";
+import { compress } from "hono/compress";
 import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
 import { testClient } from "hono/testing";
@@ -56,8 +57,10 @@ describe("events (sendevents/hono)", () => {
     const response = await app.request("/sse");
     expect(response.status).toBe(200);
     for (const [name, value] of Object.entries(DEFAULT_HEADERS)) {
-      expect(response.headers.get(name)).toBe(value);
+      if (name !== "cache-control") expect(response.headers.get(name)).toBe(value);
     }
+    // no-transform keeps Hono's compress (and proxies) from buffering the stream.
+    expect(response.headers.get("cache-control")).toBe("no-cache, no-transform");
     const { events: received } = parse(await response.text());
     expect(received).toEqual([
       { event: undefined, id: undefined, data: '{"hello":"world"}' },
@@ -314,6 +317,25 @@ describe("events (sendevents/hono)", () => {
     expect(response.headers.get("access-control-allow-origin")).toBe("https://example.com");
     expect(response.headers.get("content-type")).toBe("text/event-stream");
     await response.text();
+  });
+
+  test("events behind compress: the stream is never compressed, even when compress is told to", async () => {
+    const app = new Hono()
+      .get(
+        "/default",
+        compress(),
+        events((_c, target) => void target.close()),
+      )
+      .get(
+        "/forced",
+        compress({ contentTypeFilter: () => true, threshold: 0 }),
+        events((_c, target) => void target.close()),
+      );
+    for (const path of ["/default", "/forced"]) {
+      const response = await app.request(path, { headers: { "Accept-Encoding": "gzip" } });
+      expect(response.headers.get("content-encoding"), path).toBe(null);
+      expect(await response.text(), path).toBe(":\n\n");
+    }
   });
 
   test("events behind bearerAuth: a rejected request gets 401 and no stream is opened", async () => {

@@ -46,9 +46,26 @@ const TARGETS = new WeakMap<object, ServerSentEventTarget>();
 /**
  * @internal Records that `response` is fed by `target`; called by sendEvents.
  */
-export function bindResponse(response: Response, target: ServerSentEventTarget): void {
+export function bindResponse(
+  response: Response,
+  target: ServerSentEventTarget,
+  body: ReadableStream<Uint8Array> | undefined,
+): void {
   TARGETS.set(response, target);
-  if (response.body !== null) TARGETS.set(response.body, target);
+  // An adapter's response makes its body only when asked (then it binds it through bindBody).
+  if (body !== undefined) TARGETS.set(body, target);
+}
+
+/** @internal Records that `body` is fed by `target`: an adapter's lazily made body. */
+export function bindBody(body: ReadableStream<Uint8Array>, target: ServerSentEventTarget): void {
+  TARGETS.set(body, target);
+}
+
+/**
+ * @internal Records that `body` is fed by `target`: for a body made later than its response.
+ */
+export function bindBody(body: ReadableStream<Uint8Array>, target: ServerSentEventTarget): void {
+  TARGETS.set(body, target);
 }
 
 /**

@@ -56,11 +56,6 @@ export function bindResponse(
   if (body !== undefined) TARGETS.set(body, target);
 }
 
-/** @internal Records that `body` is fed by `target`: an adapter's lazily made body. */
-export function bindBody(body: ReadableStream<Uint8Array>, target: ServerSentEventTarget): void {
-  TARGETS.set(body, target);
-}
-
 /**
  * @internal Records that `body` is fed by `target`: for a body made later than its response.
  */

@@ -21,7 +21,11 @@
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import type { AddressInfo } from "node:net";
-import { Readable } from "node:stream";
+import { DEFAULT_HEADERS } from "../src/send-events.js";
+import type { ServerSentEventTarget } from "../src/server-sent-event-target.js";
+import { internals, type TargetSink } from "../src/server-sent-event-target.js";
+import { directStream } from "./node/event-stream-response.js";
+import { IncomingRequest, leave } from "./node/incoming-request.js";
 
 /** A fetch handler, as Deno, Bun and Workers call it. */
 export type FetchHandler = (request: Request) => Response | Promise<Response>;
@@ -79,57 +83,107 @@ const CONNECTION_HEADERS = new Set([
 
 function noop(): void {}
 
-function toRequest(
-  req: NodeRequest,
-  res: NodeResponse,
-): { request: Request; abort: AbortController } {
-  const isHttp2 = req.httpVersionMajor >= 2;
-  const raw = req.rawHeaders;
-  const headers = new Headers();
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    if (name.charCodeAt(0) === 58 /* ":" pseudo-header */) continue;
-    headers.append(name, raw[i + 1]!);
+/** Node's form of `headers`, without the connection headers HTTP/2 forbids. */
+function nodeHeaders(headers: Headers, isHttp2: boolean): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [name, value] of headers) {
+    if (isHttp2 && CONNECTION_HEADERS.has(name)) continue;
+    if (name === "set-cookie") out[name] = headers.getSetCookie();
+    else out[name] = value;
   }
-  const authority = isHttp2
-    ? ((req.headers[":authority"] as string | undefined) ?? headers.get("host"))
-    : headers.get("host");
-  const encrypted = (req.socket as { encrypted?: boolean } | null)?.encrypted === true;
-  const scheme = isHttp2
-    ? ((req.headers[":scheme"] as string | undefined) ?? "http")
-    : encrypted
-      ? "https"
-      : "http";
-  const url = `${scheme}://${authority ?? "localhost"}${req.url ?? "/"}`;
-  const abort = new AbortController();
-  const method = req.method ?? "GET";
-  const init: RequestInit & { duplex?: "half" } = { method, headers, signal: abort.signal };
-  if (method !== "GET" && method !== "HEAD") {
-    init.body = Readable.toWeb(req as Readable) as ReadableStream<Uint8Array>;
-    init.duplex = "half";
-  }
-  // The client left before the response was complete: tell the handler.
-  res.once("close", () => {
-    if (!res.writableFinished) abort.abort();
-  });
-  return { request: new Request(url, init), abort };
+  return out;
 }
 
-function writeHead(res: NodeResponse, response: Response, isHttp2: boolean): void {
-  const headers: Record<string, string | string[]> = {};
-  for (const [name, value] of response.headers) {
-    if (isHttp2 && CONNECTION_HEADERS.has(name)) continue;
-    if (name === "set-cookie") headers[name] = response.headers.getSetCookie();
-    else headers[name] = value;
-  }
+/** An event stream's default headers in Node's form, made once per protocol. */
+const DEFAULT_NODE_HEADERS = {
+  http1: Object.freeze(nodeHeaders(new Headers(DEFAULT_HEADERS), false)),
+  http2: Object.freeze(nodeHeaders(new Headers(DEFAULT_HEADERS), true)),
+};
+
+function writeHead(
+  res: NodeResponse,
+  status: number,
+  statusText: string,
+  headers: Record<string, string | string[]>,
+  isHttp2: boolean,
+): void {
   // HTTP/2 has no reason phrase; Node warns if one is given.
-  if (isHttp2) (res as http2.Http2ServerResponse).writeHead(response.status, headers);
-  else
-    (res as http.ServerResponse).writeHead(
-      response.status,
-      response.statusText || undefined,
-      headers,
-    );
+  if (isHttp2) (res as http2.Http2ServerResponse).writeHead(status, headers);
+  else (res as http.ServerResponse).writeHead(status, statusText || undefined, headers);
+}
+
+/**
+ * Writes an event stream's target straight to the response: no web stream between them. Events
+ * dispatched in one turn of the event loop leave in one write; when the socket's buffer is full,
+ * the target keeps them (so `ready` and `maxBufferedAmount` see them) until `drain`.
+ */
+class SocketSink implements TargetSink {
+  readonly #res: NodeResponse;
+  readonly #target: ServerSentEventTarget;
+  #attached = false;
+  #scheduled = false;
+  #blocked = false;
+
+  constructor(res: NodeResponse, target: ServerSentEventTarget) {
+    this.#res = res;
+    this.#target = target;
+  }
+
+  /** Starts draining: the head and everything dispatched so far leave together, in one write. */
+  start(): void {
+    internals.attach(this.#target, this);
+    this.#attached = true;
+    internals.pull(this.#target);
+  }
+
+  wake(): void {
+    if (this.#attached && !this.#scheduled && !this.#blocked) {
+      this.#scheduled = true;
+      setImmediate(SocketSink.#pull, this);
+    }
+  }
+
+  write(chunk: Uint8Array): void {
+    if (!(this.#res as http.ServerResponse).write(chunk)) {
+      this.#blocked = true;
+      this.#res.once("drain", () => {
+        this.#blocked = false;
+        internals.pull(this.#target);
+      });
+    }
+  }
+
+  end(): void {
+    this.#res.end();
+  }
+
+  abort(): void {
+    // Ending normally would tell the client all is well: abort the connection instead.
+    this.#res.destroy();
+  }
+
+  leave(): void {}
+
+  static #pull(sink: SocketSink): void {
+    sink.#scheduled = false;
+    if (!sink.#blocked) internals.pull(sink.#target);
+  }
+}
+
+function streamTarget(
+  res: NodeResponse,
+  target: ServerSentEventTarget,
+  headers: Headers | undefined,
+  isHttp2: boolean,
+): void {
+  const head =
+    headers === undefined
+      ? isHttp2
+        ? DEFAULT_NODE_HEADERS.http2
+        : DEFAULT_NODE_HEADERS.http1
+      : nodeHeaders(headers, isHttp2);
+  writeHead(res, 200, "", head as Record<string, string | string[]>, isHttp2);
+  new SocketSink(res, target).start();
 }
 
 /** Waits until `res` can take more data, or has closed. Removes both listeners either way. */
@@ -208,7 +262,11 @@ export function createListener(
     });
   return (req, res) => {
     const isHttp2 = req.httpVersionMajor >= 2;
-    const { request } = toRequest(req, res);
+    const request = new IncomingRequest(req) as unknown as Request;
+    // The client left before the response was complete: tell the handler.
+    res.on("close", () => {
+      if (!res.writableFinished) leave(request as unknown as IncomingRequest);
+    });
     const respond = async (): Promise<void> => {
       let response: Response;
       try {
@@ -220,7 +278,18 @@ export function createListener(
         await response.body?.cancel().catch(noop);
         return;
       }
-      writeHead(res, response, isHttp2);
+      const direct = req.method === "HEAD" ? undefined : directStream(response);
+      if (direct !== undefined) {
+        streamTarget(res, direct.target, direct.headers, isHttp2);
+        return;
+      }
+      writeHead(
+        res,
+        response.status,
+        response.statusText,
+        nodeHeaders(response.headers, isHttp2),
+        isHttp2,
+      );
       if (response.body === null || req.method === "HEAD") {
         await response.body?.cancel().catch(noop);
         res.end();

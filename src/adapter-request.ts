@@ -12,19 +12,22 @@ import type { ServerSentEventTarget } from "./server-sent-event-target.js";
 /** The property under which an adapter's request carries its {@linkcode AdapterRequest}. */
 export const ADAPTER_REQUEST: unique symbol = Symbol.for("sendevents.adapter-request");
 
-/** What an adapter's request offers `sendEvents`. */
+/**
+ * What an adapter offers `sendEvents` for the requests it made. One object serves all of an
+ * adapter's requests, which it takes as their first argument.
+ */
 export interface AdapterRequest {
   /** A request header's value by its lower-case name, without building a `Headers`. */
-  header(name: string): string | null;
+  header(request: Request, name: string): string | null;
   /** Calls `leave` once, when the client goes before the response has ended. */
-  onLeave(leave: () => void): void;
+  onLeave(request: Request, leave: () => void): void;
   /**
    * The response for an event stream fed by `target`. The adapter drains the target itself
    * (through `internals.attach`) unless the response's body is read.
    *
    * @param headers The response headers, or `undefined` for the defaults unchanged.
    */
-  respond(target: ServerSentEventTarget, headers: Headers | undefined): Response;
+  respond(request: Request, target: ServerSentEventTarget, headers: Headers | undefined): Response;
 }
 
 /** The {@linkcode AdapterRequest} of `request`, if an adapter made it. */

@@ -114,21 +114,22 @@ export function sendEvents<Events extends object = Record<string, unknown>>(
       : undefined;
   const target = internals.create({
     lastEventId: adapter
-      ? parseLastEventId(adapter.header("last-event-id"))
+      ? parseLastEventId(adapter.header(request, "last-event-id"))
       : readLastEventId(request.headers),
     ...options,
   });
   let response: Response;
+  let body: ReadableStream<Uint8Array> | undefined;
   if (adapter !== undefined) {
-    response = adapter.respond(target, headers);
-    adapter.onLeave(() => void internals.end(target, "client"));
+    response = adapter.respond(request, target, headers);
+    adapter.onLeave(request, () => void internals.end(target, "client"));
   } else {
-    const readable = internals.readable(target);
-    response = new Response(readable, { status: 200, headers: headers! });
+    body = internals.readable(target);
+    response = new Response(body, { status: 200, headers: headers! });
     internals.bindRequest(target, request.signal ?? undefined);
   }
   if (maxDuration !== undefined) closeAfter(target, maxDuration);
-  bindResponse(response, target);
+  bindResponse(response, target, body);
   if (options.waitUntil !== undefined) options.waitUntil(internals.closed(target));
   return { response, target: target as unknown as ServerSentEventTarget<Events> };
 }

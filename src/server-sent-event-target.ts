@@ -6,7 +6,7 @@ import {
   KEEP_ALIVE_FRAME,
   serializeData,
 } from "./format.js";
-import { KeepAliveWheel, type KeepAliveMember } from "./keep-alive.js";
+import { type KeepAliveMember, KeepAliveWheel } from "./keep-alive.js";
 import { counters } from "./metrics.js";
 import {
   encodeServerSentEvent,
@@ -95,6 +95,21 @@ let endTarget: (
   error?: unknown,
 ) => Promise<void>;
 let sendRetry: (target: ServerSentEventTarget, retry: number) => boolean;
+let pingTarget: (target: ServerSentEventTarget) => void;
+
+/** A target's place on its keep-alive wheel. */
+class Pulse implements KeepAliveMember {
+  lastTick = 0;
+  readonly #target: ServerSentEventTarget;
+
+  constructor(target: ServerSentEventTarget) {
+    this.#target = target;
+  }
+
+  ping(): void {
+    pingTarget(this.#target);
+  }
+}
 const CONSTRUCT = Symbol("construct");
 
 function concat(chunks: Uint8Array[], length: number): Uint8Array {
@@ -162,13 +177,15 @@ export class ServerSentEventTarget<
   #pulse: KeepAliveMember | undefined;
   #cleanups: (() => void)[] | undefined;
   #lastEventId: string;
-  #listened = new Set<string>();
+  /** Types that have ever had a listener; the others skip the local dispatch. */
+  #listened: Set<string> | undefined;
 
   static {
     createTarget = (init) => new ServerSentEventTarget(CONSTRUCT, init);
     attachSink = (target, sink) => target.#attach(sink);
     pullTarget = (target) => target.#pull();
     closedPromise = (target) => target.#closedPromise();
+    pingTarget = (target) => target.#ping();
   }
 
   private constructor(key: typeof CONSTRUCT, init: TargetInit) {
@@ -198,7 +215,7 @@ export class ServerSentEventTarget<
     this.#push(KEEP_ALIVE_FRAME);
     if (keepAlive !== false) {
       const wheel = KeepAliveWheel.for(keepAlive);
-      const pulse: KeepAliveMember = { lastTick: 0, ping: this.#ping };
+      const pulse = new Pulse(this as ServerSentEventTarget);
       wheel.add(pulse);
       this.#wheel = wheel;
       this.#pulse = pulse;
@@ -270,7 +287,7 @@ export class ServerSentEventTarget<
       return super.dispatchEvent(event);
     }
     if (this.#state !== OPEN) return this.#refuse();
-    if (event.type !== "close" && this.#listened.has(event.type)) {
+    if (event.type !== "close" && this.#hears(event.type)) {
       if (!super.dispatchEvent(event)) return false;
       if (this.#state !== OPEN) return false;
     }
@@ -297,7 +314,7 @@ export class ServerSentEventTarget<
    * ```
    */
   dispatchMessage(data: MessageData<Events>, init?: ServerSentEventInit): boolean {
-    if (this.#listened.has("message") || init?.cancelable) {
+    if (this.#hears("message") || init?.cancelable) {
       const event = new ServerSentEvent("message", data, init);
       if (this.#state !== OPEN) return this.#refuse();
       if (!super.dispatchEvent(event)) return false;
@@ -370,7 +387,10 @@ export class ServerSentEventTarget<
     options?: AddEventListenerOptions | boolean,
   ): void {
     // Remember which types have ever had a listener: others skip the local dispatch entirely.
-    if (listener) this.#listened.add(String(type));
+    if (listener) {
+      if (this.#listened === undefined) this.#listened = new Set([String(type)]);
+      else this.#listened.add(String(type));
+    }
     super.addEventListener(type, listener, options);
   }
 
@@ -453,9 +473,13 @@ export class ServerSentEventTarget<
     }
   }
 
-  #ping = (): void => {
+  #hears(type: string): boolean {
+    return this.#listened !== undefined && this.#listened.has(type);
+  }
+
+  #ping(): void {
     if (this.#state === OPEN) this.#push(KEEP_ALIVE_FRAME);
-  };
+  }
 
   #stopKeepAlive(): void {
     if (this.#pulse !== undefined) {
@@ -501,7 +525,7 @@ export class ServerSentEventTarget<
     }
     this.#releaseReady();
     this.#abort?.abort(closeError(reason));
-    if (this.#listened.has("close")) {
+    if (this.#hears("close")) {
       super.dispatchEvent(new StreamCloseEvent("close", { reason, error }));
     }
     this.#resolveClosed?.();
@@ -521,7 +545,8 @@ export class ServerSentEventTarget<
 
   /** Runs `cleanup` when the stream ends. */
   #onEnd(cleanup: () => void): void {
-    (this.#cleanups ??= []).push(cleanup);
+    if (this.#cleanups === undefined) this.#cleanups = [cleanup];
+    else this.#cleanups.push(cleanup);
   }
 
   /** Ties the stream to the request: an aborted request means the client left. */

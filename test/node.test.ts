@@ -1,5 +1,6 @@
+import { connect as connectSocket } from "node:net";
 import { EventSource } from "eventsource";
-import { afterEach, describe, expect, test } from "vitest";
+import { afterEach, describe, expect, test, vi } from "vitest";
 import { type NodeServer, serve } from "../adapters/node.ts";
 import { ServerSentEvent, type StreamCloseEvent, sendEvents } from "../src/index.ts";
 import { delay } from "./helpers/stream.ts";
@@ -181,5 +182,128 @@ describe("sendevents/node with the eventsource client", () => {
     const server = await start(async (request) => new Response(`got ${await request.text()}`));
     const response = await fetch(server.url, { method: "POST", body: "hello" });
     expect(await response.text()).toBe("got hello");
+  });
+});
+
+describe("sendevents/node: the direct path and the lazy request", () => {
+  test("node gives the handler a real-looking Request: instanceof, url, headers, signal, clone", async () => {
+    let seen: Record<string, unknown> = {};
+    const server = await start(async (request) => {
+      seen = {
+        isRequest: request instanceof Request,
+        method: request.method,
+        url: new URL(request.url).pathname + new URL(request.url).search,
+        header: request.headers.get("x-test"),
+        aborted: request.signal.aborted,
+        cloned: await request.clone().text(),
+        text: await request.text(),
+        tag: Object.prototype.toString.call(request),
+      };
+      return new Response("ok");
+    });
+    await fetch(new URL("/path?q=1", server.url), {
+      method: "PUT",
+      headers: { "X-Test": "yes" },
+      body: "payload",
+    });
+    expect(seen).toEqual({
+      isRequest: true,
+      method: "PUT",
+      url: "/path?q=1",
+      header: "yes",
+      aborted: false,
+      cloned: "payload",
+      text: "payload",
+      tag: "[object Request]",
+    });
+  });
+
+  test("node aborts request.signal, read after sendEvents, when the client leaves", async () => {
+    let signal: AbortSignal | undefined;
+    const server = await start((request) => {
+      const { response } = sendEvents(request);
+      signal = request.signal;
+      return response;
+    });
+    const source = connect(server.url);
+    await next(source, "open");
+    expect(signal?.aborted).toBe(false);
+    const aborted = new Promise((resolve) => signal!.addEventListener("abort", resolve));
+    source.close();
+    await aborted;
+    expect(signal?.aborted).toBe(true);
+  });
+
+  test("node honours headers a handler sets on the response it got from sendEvents", async () => {
+    const server = await start((request) => {
+      const { response, target } = sendEvents(request);
+      response.headers.set("x-late", "set after sendEvents");
+      target.dispatchMessage("hi");
+      return response;
+    });
+    const response = await fetch(server.url);
+    expect(response.headers.get("x-late")).toBe("set after sendEvents");
+    expect(response.headers.get("content-type")).toBe("text/event-stream");
+    const reader = response.body!.getReader();
+    const { value } = await reader.read();
+    expect(new TextDecoder().decode(value)).toContain("data: hi\n\n");
+    await reader.cancel();
+  });
+
+  test("node streams a response rebuilt around the event stream's body (middleware that wraps it)", async () => {
+    const server = await start((request) => {
+      const { response, target } = sendEvents(request);
+      target.dispatchMessage("wrapped");
+      void target.close();
+      const headers = new Headers(response.headers);
+      headers.set("x-wrapped", "1");
+      return new Response(response.body, { status: response.status, headers });
+    });
+    const response = await fetch(server.url);
+    expect(response.headers.get("x-wrapped")).toBe("1");
+    expect(await response.text()).toBe(":\n\ndata: wrapped\n\n");
+  });
+
+  test("node ends a stream closed in the handler with every event, in order", async () => {
+    const server = await start((request) => {
+      const { response, target } = sendEvents(request);
+      for (let i = 0; i < 1000; i++) target.dispatchMessage(i, { id: i });
+      void target.close();
+      return response;
+    });
+    const text = await (await fetch(server.url)).text();
+    const ids = [...text.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]));
+    expect(ids).toEqual(Array.from({ length: 1000 }, (_, i) => i));
+  });
+
+  test("node keeps a slow reader's backlog in the target, where ready and the bound see it", async () => {
+    let target: ReturnType<typeof sendEvents>["target"] | undefined;
+    const server = await start((request) => {
+      const result = sendEvents(request, { highWaterMark: 1024, maxBufferedAmount: 1 << 30 });
+      target = result.target;
+      return result.response;
+    });
+    // A raw client that reads the head, then stops reading.
+    const socket = connectSocket(server.port, "127.0.0.1");
+    socket.write("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    await new Promise((resolve) => socket.once("data", resolve));
+    socket.pause();
+    const chunk = "x".repeat(64 * 1024);
+    // The socket's buffers fill, then the target keeps the rest in its own queue.
+    for (let i = 0; i < 500 && target!.bufferedAmount < 1024; i++) {
+      target!.dispatchMessage(chunk);
+      await delay(2);
+    }
+    expect(target!.bufferedAmount).toBeGreaterThanOrEqual(1024);
+    let isReady = false;
+    void target!.ready.then(() => {
+      isReady = true;
+    });
+    await delay(50);
+    expect(isReady).toBe(false);
+    // Reading again drains it: ready resolves.
+    socket.resume();
+    await vi.waitFor(() => expect(isReady).toBe(true), { timeout: 5000 });
+    socket.destroy();
   });
 });

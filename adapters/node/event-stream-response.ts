@@ -1,0 +1,86 @@
+/**
+ * The `Response` that `sendEvents` returns for a request of the Node adapter. It holds the target
+ * rather than a body stream: if the handler returns it as it is, the adapter writes the target
+ * straight to the socket; if anything reads its body or wraps it in another `Response`, a real
+ * body stream is made on first use and it behaves as any `Response`.
+ *
+ * @module
+ */
+
+import { responseHeaders } from "../../src/send-events.js";
+import type { ServerSentEventTarget } from "../../src/server-sent-event-target.js";
+import { internals } from "../../src/server-sent-event-target.js";
+import { bindBody } from "../../src/stream-group.js";
+import { inheritLazily } from "./lazy-prototype.js";
+
+let realOf: (response: EventStreamResponse) => Response;
+let takeDirect: (
+  response: EventStreamResponse,
+) => { target: ServerSentEventTarget; headers: Headers | undefined } | undefined;
+
+/**
+ * The target and headers of an event-stream response the adapter may write directly: one that
+ * `sendEvents` made for this adapter and whose body nobody has read. Returns each one only once.
+ */
+export function directStream(
+  response: Response,
+): { target: ServerSentEventTarget; headers: Headers | undefined } | undefined {
+  return response instanceof EventStreamResponse ? takeDirect(response) : undefined;
+}
+
+/** A `200` event-stream `Response` whose body is made only if someone asks for it. */
+export class EventStreamResponse {
+  readonly #target: ServerSentEventTarget;
+  #headers: Headers | undefined;
+  #body: ReadableStream<Uint8Array> | undefined;
+  #real: Response | undefined;
+  #taken = false;
+
+  static {
+    realOf = (response) => response.#realResponse();
+    takeDirect = (response) => {
+      if (response.#taken || response.#body !== undefined) return undefined;
+      response.#taken = true;
+      return { target: response.#target, headers: response.#headers };
+    };
+  }
+
+  constructor(target: ServerSentEventTarget, headers: Headers | undefined) {
+    this.#target = target;
+    this.#headers = headers;
+  }
+
+  get status(): number {
+    return 200;
+  }
+
+  get statusText(): string {
+    return "";
+  }
+
+  get ok(): boolean {
+    return true;
+  }
+
+  get headers(): Headers {
+    this.#headers ??= responseHeaders(undefined);
+    return this.#headers;
+  }
+
+  get body(): ReadableStream<Uint8Array> | null {
+    if (this.#body === undefined) {
+      if (this.#taken) throw new TypeError("Cannot read the body: the adapter is sending it");
+      this.#body = internals.readable(this.#target);
+      bindBody(this.#body, this.#target);
+    }
+    return this.#body;
+  }
+
+  #realResponse(): Response {
+    this.#real ??= new Response(this.body, { status: 200, headers: this.headers });
+    return this.#real;
+  }
+}
+
+// The rest of Response (bodyUsed, text(), clone(), type, url, ...) comes from a real one.
+inheritLazily(EventStreamResponse, Response, (standIn) => realOf(standIn));

@@ -1,0 +1,35 @@
+import { expect, test } from "vitest";
+import { sendEvents } from "../src/index.ts";
+import { KeepAliveWheel } from "../src/keep-alive.ts";
+import { delay, readAll } from "./helpers/stream.ts";
+
+test("keep-alive: one wheel serves every stream with the same interval and stops with the last", async () => {
+  const running = KeepAliveWheel.running;
+  const streams = Array.from({ length: 50 }, () =>
+    sendEvents(new Request("http://localhost/"), { keepAlive: 40 }),
+  );
+  expect(KeepAliveWheel.running).toBe(running + 1);
+  const other = sendEvents(new Request("http://localhost/"), { keepAlive: 60 });
+  expect(KeepAliveWheel.running).toBe(running + 2);
+  for (const { target } of streams) void target.close();
+  void other.target.close();
+  await Promise.all([...streams, other].map(({ response }) => readAll(response)));
+  expect(KeepAliveWheel.running).toBe(running);
+});
+
+test("keep-alive: a silent stream gets a comment within 1¼ intervals; a busy one gets none", async () => {
+  const silent = sendEvents(new Request("http://localhost/"), { keepAlive: 80 });
+  const busy = sendEvents(new Request("http://localhost/"), { keepAlive: 80 });
+  const timer = setInterval(() => busy.target.dispatchMessage("tick"), 20);
+  await delay(300);
+  clearInterval(timer);
+  void silent.target.close();
+  void busy.target.close();
+  const [quiet, loud] = await Promise.all([readAll(silent.response), readAll(busy.response)]);
+  // The opening comment, then about one per interval (300 ms / 80 ms, give or take a tick).
+  const pings = quiet.split(":\n\n").length - 2;
+  expect(pings).toBeGreaterThanOrEqual(2);
+  expect(pings).toBeLessThanOrEqual(4);
+  expect(loud.startsWith(":\n\n")).toBe(true);
+  expect(loud.slice(3)).not.toContain(":\n\n");
+});

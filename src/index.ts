@@ -17,7 +17,21 @@
  * @module
  */
 export { acceptsEventStream } from "./accepts-event-stream.js";
+export {
+  Channel,
+  type ChannelBroadcastInit,
+  type ChannelMemberOptions,
+  type ChannelOptions,
+} from "./channel.js";
+export type {
+  EventRecord,
+  EventStore,
+  EventStoreReadOptions,
+  EventStoreReadResult,
+  EventStoreStaleReason,
+} from "./event-store.js";
 export { readLastEventId } from "./last-event-id.js";
+export { MemoryEventStore, type MemoryEventStoreOptions } from "./memory-event-store.js";
 export { metrics, type StreamMetrics } from "./metrics.js";
 export {
   DEFAULT_HEADERS,
@@ -37,12 +51,12 @@ export {
   type StreamCloseListener,
 } from "./server-sent-event-target.js";
 export {
-  type CloseAllOptions,
-  type CloseAllResult,
-  StreamGroup,
-} from "./stream-group.js";
-export {
   type CloseReason,
   StreamCloseEvent,
   type StreamCloseEventInit,
 } from "./stream-close-event.js";
+export {
+  type CloseAllOptions,
+  type CloseAllResult,
+  StreamGroup,
+} from "./stream-group.js";

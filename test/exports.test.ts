@@ -7,7 +7,9 @@ describe("exports", () => {
   test('exports of "sendevents" are exactly the public API', () => {
     expect(Object.keys(root).sort()).toMatchInlineSnapshot(`
       [
+        "Channel",
         "DEFAULT_HEADERS",
+        "MemoryEventStore",
         "ServerSentEvent",
         "ServerSentEventTarget",
         "StreamCloseEvent",

@@ -1,0 +1,415 @@
+import type { EventStore, EventStoreStaleReason } from "./event-store.js";
+import { assertEventType, assertRetry, describe, serializeData } from "./format.js";
+import { MemoryEventStore } from "./memory-event-store.js";
+import { encodeServerSentEvent, type JsonReplacer, ServerSentEvent } from "./server-sent-event.js";
+import { internals, ServerSentEventTarget } from "./server-sent-event-target.js";
+
+/** The default {@linkcode ChannelOptions.staleEventType}. */
+export const DEFAULT_STALE_EVENT_TYPE = "stale";
+/** Events a channel reads from its store per call while it replays. */
+const REPLAY_BATCH = 512;
+/**
+ * Bytes of live events held back for one member while its replay runs. A member further behind
+ * than this is closed with `"overflow"`, as its own queue bound would; it resumes on reconnect.
+ */
+const MAX_HELD_BYTES = 1024 * 1024;
+
+/** Options for {@linkcode Channel}. */
+export interface ChannelOptions {
+  /**
+   * Where the channel keeps its recent events for replay. Give each channel its own store: replay
+   * reads only this one, which is what keeps one channel's history from another's clients.
+   * @default new MemoryEventStore()
+   */
+  store?: EventStore;
+  /**
+   * The type of the event sent to a client whose `Last-Event-ID` cannot be resumed from (see
+   * {@linkcode Channel.register}).
+   * @default "stale"
+   */
+  staleEventType?: string;
+}
+
+/** Options for {@linkcode Channel.broadcast} when it is given data rather than an event. */
+export interface ChannelBroadcastInit {
+  /**
+   * The event type.
+   * @default "message"
+   */
+  type?: string;
+  /** Sent as the `retry:` field: the client's reconnection time, in milliseconds. */
+  retry?: number;
+  /** Passed to `JSON.stringify` when the data is not a string. */
+  replacer?: JsonReplacer;
+  /** Passed to `JSON.stringify` when the data is not a string. */
+  space?: string | number;
+}
+
+/** Options for {@linkcode Channel.register}. */
+export interface ChannelMemberOptions<State = undefined> {
+  /**
+   * Decides, per event, whether this member is sent it (live and replayed events alike). It must
+   * not throw; it is called with the member's `state`.
+   */
+  filter?: (event: ServerSentEvent, state: State) => boolean;
+  /** Anything the application keeps per member; passed to `filter`. */
+  state?: State;
+  /**
+   * The id to resume after. Defaults to `target.lastEventId`, the request's `Last-Event-ID`; pass
+   * one read elsewhere (a query parameter, say) for clients that cannot send the header, or `""`
+   * to skip the replay.
+   */
+  lastEventId?: string;
+}
+
+interface Member {
+  readonly target: ServerSentEventTarget;
+  readonly filter: ((event: ServerSentEvent, state: unknown) => boolean) | undefined;
+  readonly state: unknown;
+  readonly onClose: () => void;
+  /** Live events that arrived while the replay ran, in order; `undefined` once live. */
+  held: ServerSentEvent[] | undefined;
+  heldBytes: number;
+  /** While set, live events with ids up to this one were already replayed: skip them. */
+  skipThrough: string | undefined;
+}
+
+interface Pending {
+  event: ServerSentEvent | undefined;
+  settled: boolean;
+}
+
+/**
+ * A named group of event streams that receive the same events, with lossless resume.
+ *
+ * `broadcast` stores each event (its id assigned by the channel's {@linkcode EventStore}) and
+ * sends it to every member. The event is encoded once and every member is sent the same bytes;
+ * each member's queue keeps its own bound, so a member too slow to keep up is closed with
+ * `"overflow"` (and resumes when it reconnects) without slowing the others.
+ *
+ * `register` adds a stream. If its request carried `Last-Event-ID`, the channel first replays
+ * what the client missed, from this channel's store only, then switches it to live events, with
+ * no gap and no duplicate even while broadcasts run. When the id cannot be resumed from (older
+ * than the store holds, from before a restart, from another channel, or forged), the client is
+ * sent one `stale` event instead, never a silent gap:
+ *
+ * ```text
+ * event: stale
+ * id: <the newest id in the store, or empty>
+ * data: {"reason":"expired"}        (or "unknown")
+ * ```
+ *
+ * The client should then resynchronise (reload its state) and carry on with the live events that
+ * follow. Members leave the channel when their stream ends.
+ *
+ * @example A chat room where reconnecting clients miss nothing
+ * ```ts
+ * import { Channel, sendEvents } from "sendevents";
+ *
+ * const room = new Channel("room");
+ *
+ * async function handler(request: Request): Promise<Response> {
+ *   if (request.method === "POST") {
+ *     await room.broadcast(await request.text(), { type: "chat" });
+ *     return new Response(null, { status: 204 });
+ *   }
+ *   const { response, target } = sendEvents(request);
+ *   void room.register(target); // replays after Last-Event-ID, then live
+ *   return response;
+ * }
+ * ```
+ */
+export class Channel {
+  readonly #name: string;
+  readonly #store: EventStore;
+  readonly #staleEventType: string;
+  readonly #members = new Map<ServerSentEventTarget, Member>();
+  /** Broadcasts in call order, delivered in that order once their append settles. */
+  #pending: Pending[] = [];
+  #pendingHead = 0;
+
+  /**
+   * @param name The channel's name, for the application and for stores keyed by channel.
+   * @param options `store` and `staleEventType`.
+   * @throws {TypeError} If `name` is not a non-empty string, `store` is not an event store, or
+   *   `staleEventType` is not a valid event type.
+   */
+  constructor(name: string, options: ChannelOptions = {}) {
+    if (typeof name !== "string" || name === "") {
+      throw new TypeError(
+        `Cannot create channel: the name must be a non-empty string, received ${describe(name)}`,
+      );
+    }
+    const store = options.store ?? new MemoryEventStore();
+    for (const method of ["append", "read", "trim", "compare"] as const) {
+      if (typeof (store as Partial<EventStore> | null)?.[method] !== "function") {
+        throw new TypeError(
+          `Cannot create channel ${JSON.stringify(name)}: "store" must be an EventStore with ${method}(), received ${describe(store)}`,
+        );
+      }
+    }
+    const staleEventType = options.staleEventType ?? DEFAULT_STALE_EVENT_TYPE;
+    assertEventType(staleEventType, `Cannot create channel ${JSON.stringify(name)}`);
+    this.#name = name;
+    this.#store = store;
+    this.#staleEventType = staleEventType;
+  }
+
+  /** The channel's name. */
+  get name(): string {
+    return this.#name;
+  }
+
+  /** The store that keeps this channel's events. */
+  get store(): EventStore {
+    return this.#store;
+  }
+
+  /** How many streams are members now (replaying or live). */
+  get size(): number {
+    return this.#members.size;
+  }
+
+  /**
+   * Adds a stream to the channel. Returns at once; from then on no broadcast is missed. When the
+   * client resumes (`Last-Event-ID`, or `options.lastEventId`), the events after that id are sent
+   * first, then the live ones, with no gap and no duplicate; or, when that id cannot be resumed
+   * from, one `stale` event (see {@linkcode Channel}). The stream leaves the channel when it ends.
+   *
+   * @param target A stream from `sendEvents`.
+   * @param options A per-member `filter` and `state`, and the id to resume after.
+   * @returns A promise that resolves once the member is live (replay done), or its stream ended.
+   *   It never rejects: a store that fails ends the stream with reason `"error"`.
+   * @throws {TypeError} If `target` is not a `ServerSentEventTarget`, `filter` is not a function
+   *   or `lastEventId` is not a string.
+   *
+   * @example Only send a member the events of its own topic
+   * ```ts
+   * import { Channel, sendEvents } from "sendevents";
+   *
+   * const news = new Channel("news");
+   * const { target } = sendEvents(new Request("http://localhost/?topic=sport"));
+   * await news.register(target, {
+   *   state: "sport",
+   *   filter: (event, topic) => event.type === topic,
+   * });
+   * ```
+   */
+  register<State = undefined>(
+    target: ServerSentEventTarget,
+    options: ChannelMemberOptions<State> = {},
+  ): Promise<void> {
+    const action = `Cannot register on channel ${JSON.stringify(this.#name)}`;
+    if (!(target instanceof ServerSentEventTarget)) {
+      throw new TypeError(
+        `${action}: expected a ServerSentEventTarget, received ${describe(target)}`,
+      );
+    }
+    if (options.filter !== undefined && typeof options.filter !== "function") {
+      throw new TypeError(
+        `${action}: "filter" must be a function, received ${describe(options.filter)}`,
+      );
+    }
+    const lastEventId = options.lastEventId ?? target.lastEventId;
+    if (typeof lastEventId !== "string") {
+      throw new TypeError(
+        `${action}: "lastEventId" must be a string, received ${describe(lastEventId)}`,
+      );
+    }
+    if (target.closed || this.#members.has(target)) return Promise.resolve();
+    const member: Member = {
+      target,
+      filter: options.filter as Member["filter"],
+      state: options.state,
+      onClose: () => this.#remove(member),
+      held: lastEventId === "" ? undefined : [],
+      heldBytes: 0,
+      skipThrough: undefined,
+    };
+    this.#members.set(target, member);
+    target.addEventListener("close", member.onClose, { once: true });
+    if (member.held === undefined) return Promise.resolve();
+    return this.#replay(member, lastEventId);
+  }
+
+  /**
+   * Removes a stream from the channel without ending it.
+   *
+   * @returns `true` if it was a member.
+   */
+  unregister(target: ServerSentEventTarget): boolean {
+    const member = this.#members.get(target);
+    if (member === undefined) return false;
+    this.#remove(member);
+    return true;
+  }
+
+  /** Whether a stream is a member. */
+  has(target: ServerSentEventTarget): boolean {
+    return this.#members.has(target);
+  }
+
+  /**
+   * Stores an event and sends it to every member (whose filter accepts it).
+   *
+   * Give data and an optional type, or a `ServerSentEvent` without an id: the store assigns the
+   * id, so the event that is sent is a copy with that id. Either way it is encoded once, and
+   * every member is sent the same bytes. Events reach members in the order `broadcast` was called.
+   *
+   * @param data The payload (a string is sent as is, anything else as JSON), or an event.
+   * @param init The event type, `retry`, and the JSON options, when `data` is not an event.
+   * @returns The event as stored and sent, its `id` set. Rejects only if the store fails.
+   * @throws {TypeError} If the data has no JSON form, the type is invalid, or an event already
+   *   has an id.
+   * @throws {RangeError} If `retry` is not a non-negative integer.
+   *
+   * @example Broadcast a JSON payload as a named event
+   * ```ts
+   * import { Channel } from "sendevents";
+   *
+   * const prices = new Channel("prices");
+   * const sent = await prices.broadcast({ symbol: "ACME", price: 42 }, { type: "price" });
+   * console.log(sent.id);
+   * ```
+   */
+  broadcast(data: unknown, init: ChannelBroadcastInit = {}): Promise<ServerSentEvent> {
+    const action = `Cannot broadcast on channel ${JSON.stringify(this.#name)}`;
+    let type: string;
+    let text: string;
+    let retry: number | undefined;
+    if (data instanceof ServerSentEvent) {
+      if (data.id !== undefined) {
+        throw new TypeError(
+          `${action}: the store assigns ids, so the event must have none, received id ${describe(data.id)}`,
+        );
+      }
+      type = data.type;
+      text = data.data;
+      retry = data.retry;
+    } else {
+      type = init.type ?? "message";
+      assertEventType(type, action);
+      if (init.retry !== undefined) assertRetry(init.retry, action);
+      retry = init.retry;
+      text = serializeData(
+        data,
+        `${action}: event ${JSON.stringify(type)}`,
+        init.replacer,
+        init.space,
+      );
+    }
+    const slot: Pending = { event: undefined, settled: false };
+    this.#pending.push(slot);
+    const appended = this.#store.append({ type, data: text, retry });
+    appended.then(
+      (event) => {
+        slot.event = event;
+        slot.settled = true;
+        this.#deliverSettled();
+      },
+      () => {
+        slot.settled = true;
+        this.#deliverSettled();
+      },
+    );
+    return appended;
+  }
+
+  /** Sends every settled broadcast at the head of the queue, in call order. */
+  #deliverSettled(): void {
+    const pending = this.#pending;
+    while (this.#pendingHead < pending.length && pending[this.#pendingHead]!.settled) {
+      const event = pending[this.#pendingHead]!.event;
+      pending[this.#pendingHead] = undefined as unknown as Pending;
+      this.#pendingHead++;
+      if (event !== undefined) this.#fanOut(event);
+    }
+    if (this.#pendingHead === pending.length) {
+      this.#pending = [];
+      this.#pendingHead = 0;
+    }
+  }
+
+  #fanOut(event: ServerSentEvent): void {
+    // Encoded here once (a ServerSentEvent caches its bytes); every member is sent these bytes.
+    const size = encodeServerSentEvent(event).byteLength;
+    for (const member of this.#members.values()) {
+      if (member.held !== undefined) {
+        member.held.push(event);
+        member.heldBytes += size;
+        if (member.heldBytes > MAX_HELD_BYTES) void internals.end(member.target, "overflow");
+        continue;
+      }
+      if (member.skipThrough !== undefined) {
+        if (this.#store.compare(event.id!, member.skipThrough) <= 0) continue;
+        member.skipThrough = undefined;
+      }
+      this.#send(member, event);
+    }
+  }
+
+  #send(member: Member, event: ServerSentEvent): void {
+    if (member.filter !== undefined && !member.filter(event, member.state)) return;
+    member.target.dispatchEvent(event);
+  }
+
+  #remove(member: Member): void {
+    if (this.#members.get(member.target) !== member) return;
+    this.#members.delete(member.target);
+    member.target.removeEventListener("close", member.onClose);
+    member.held = undefined;
+  }
+
+  async #replay(member: Member, lastEventId: string): Promise<void> {
+    const { target } = member;
+    let after = lastEventId;
+    let replayed: string | undefined;
+    try {
+      for (;;) {
+        const result = await this.#store.read(after, { limit: REPLAY_BATCH });
+        if (member.held === undefined) return; // the stream ended or left the channel
+        if (result.stale !== undefined) {
+          this.#sendStale(member, result.stale, result.lastId);
+          replayed = result.lastId === "" ? undefined : result.lastId;
+          break;
+        }
+        // The client has seen everything up to the id it sent: never send that again either.
+        replayed ??= lastEventId;
+        for (const event of result.events) {
+          await target.ready;
+          if (member.held === undefined) return;
+          this.#send(member, event);
+          replayed = event.id;
+        }
+        if (result.events.length < REPLAY_BATCH) break;
+        // Caught up with what arrived live meanwhile: the rest is held.
+        const first = member.held[0];
+        if (first !== undefined && this.#store.compare(replayed!, first.id!) >= 0) break;
+        after = replayed!;
+      }
+    } catch (error) {
+      if (member.held !== undefined) {
+        this.#remove(member);
+        await internals.end(target, "error", error);
+      }
+      return;
+    }
+    // Release what arrived during the replay, skipping what the replay already sent.
+    const held = member.held;
+    member.held = undefined;
+    member.heldBytes = 0;
+    for (const event of held) {
+      if (replayed !== undefined && this.#store.compare(event.id!, replayed) <= 0) continue;
+      replayed = undefined;
+      this.#send(member, event);
+    }
+    // Events the store returned may still be on their way to fan-out: skip them there.
+    member.skipThrough = replayed;
+  }
+
+  #sendStale(member: Member, reason: EventStoreStaleReason, lastId: string): void {
+    member.target.dispatchEvent(
+      new ServerSentEvent(this.#staleEventType, { reason }, { id: lastId }),
+    );
+  }
+}

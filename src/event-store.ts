@@ -1,0 +1,102 @@
+import type { ServerSentEvent } from "./server-sent-event.js";
+
+/**
+ * What a channel hands to its {@linkcode EventStore}: an event without an id, its data already
+ * serialised (the wire string), so any store can keep it as text.
+ */
+export interface EventRecord {
+  /** The event type; `"message"` is what `EventSource.onmessage` receives. */
+  readonly type: string;
+  /** The payload as it goes on the wire (already a string: JSON for non-string data). */
+  readonly data: string;
+  /** The `retry:` field, in milliseconds, if the event carries one. */
+  readonly retry?: number | undefined;
+}
+
+/** Options for {@linkcode EventStore.read}. */
+export interface EventStoreReadOptions {
+  /** At most this many events are returned; the caller asks again after the last one for more. */
+  limit?: number;
+}
+
+/**
+ * Why a store could not resume from an id:
+ * - `"expired"`: the id is one of this store's, but events after it were already dropped (by
+ *   count, bytes or age), so replaying would leave a gap;
+ * - `"unknown"`: the id was never issued by this store: another epoch (a restart), another
+ *   channel's store, a forged or malformed value.
+ */
+export type EventStoreStaleReason = "expired" | "unknown";
+
+/** What {@linkcode EventStore.read} returns. */
+export type EventStoreReadResult =
+  | {
+      /** The events after the id, oldest first, ids assigned by the store. */
+      readonly events: readonly ServerSentEvent[];
+      readonly stale?: undefined;
+      /** The newest id in the store when it was read, or `""` if it has never held an event. */
+      readonly lastId: string;
+    }
+  | {
+      readonly events: readonly [];
+      /** The id cannot be resumed from: the caller must resynchronise its client. */
+      readonly stale: EventStoreStaleReason;
+      /** The newest id in the store when it was read, or `""` if it has never held an event. */
+      readonly lastId: string;
+    };
+
+/**
+ * Keeps the recent events of one channel, so a client that reconnects with `Last-Event-ID` gets
+ * what it missed. {@linkcode MemoryEventStore} is the in-process default.
+ *
+ * The store, not the caller, assigns ids. Ids are strings, ordered (in the order `append` was
+ * called), opaque to clients, and carry an *epoch*: an id from before a restart, or from another
+ * store, is recognised as foreign (`stale: "unknown"`) instead of being mis-read as a position in
+ * this one.
+ *
+ * Every method but `compare` is asynchronous so that an external store fits behind the same
+ * interface. The plan for several server instances is a Redis Streams store, one stream per
+ * channel: `append` is `XADD` (Redis assigns `<ms>-<seq>` ids, and an epoch prefix can be kept in
+ * a key of its own), `read` is `XRANGE key (id + COUNT limit`, `trim` is `XTRIM MINID`/`MAXLEN`,
+ * and `compare` orders `<ms>-<seq>` numerically. Whatever the backend, `append` must assign ids
+ * in call order (one connection, pipelined, does), because a channel delivers live events in the
+ * order it called `append`.
+ *
+ * @example A store that keeps the last 100 events of at most 64 KiB, for 1 minute
+ * ```ts
+ * import { Channel, MemoryEventStore } from "sendevents";
+ *
+ * const store = new MemoryEventStore({ maxEvents: 100, maxBytes: 64 * 1024, maxAge: 60_000 });
+ * const channel = new Channel("prices", { store });
+ * const event = await channel.broadcast({ price: 42 });
+ * console.log(event.id); // assigned by the store
+ * ```
+ */
+export interface EventStore {
+  /**
+   * Stores an event and assigns its id.
+   *
+   * @param record The event's type, wire data and retry.
+   * @returns The stored event, its `id` set: the one object every client is sent, encoded once.
+   */
+  append(record: EventRecord): Promise<ServerSentEvent>;
+  /**
+   * Reads the events after `afterId`, oldest first. `""` reads from the oldest event held.
+   *
+   * @param afterId The id a client last saw (its `Last-Event-ID`), or `""`.
+   * @param options `limit`: at most this many events.
+   * @returns The events, or a `stale` reason when `afterId` cannot be resumed from without a gap.
+   */
+  read(afterId: string, options?: EventStoreReadOptions): Promise<EventStoreReadResult>;
+  /**
+   * Drops the events its bounds no longer allow (those past their maximum age).
+   *
+   * @returns How many events were dropped.
+   */
+  trim(): Promise<number>;
+  /**
+   * Orders two ids this store issued: negative if `a` came first, positive if `b` did, `0` if they
+   * are the same.
+   */
+  compare(a: string, b: string): number;
+}

@@ -1,0 +1,381 @@
+import fc from "fast-check";
+import { describe, expect, test } from "vitest";
+import {
+  Channel,
+  type EventRecord,
+  type EventStore,
+  type EventStoreReadOptions,
+  type EventStoreReadResult,
+  MemoryEventStore,
+  metrics,
+  ServerSentEvent,
+  type ServerSentEventTarget,
+  sendEvents,
+} from "../src/index.ts";
+import { parse } from "./helpers/stream.ts";
+
+interface Client {
+  target: ServerSentEventTarget;
+  /** Reads what the stream has sent so far (waits a few turns for queued bytes). */
+  events(): Promise<{ id: string | undefined; event: string | undefined; data: string }[]>;
+  /** The client leaves: cancels the body, which ends the stream with reason "client". */
+  leave(): Promise<void>;
+  /** Reads until `count` events have arrived. */
+  until(
+    count: number,
+  ): Promise<{ id: string | undefined; event: string | undefined; data: string }[]>;
+}
+
+const decoder = new TextDecoder();
+
+function turns(count: number): Promise<void> {
+  let promise = Promise.resolve();
+  for (let i = 0; i < count; i++) promise = promise.then(() => undefined);
+  return promise;
+}
+
+/**
+ * An EventStore with the latency of an external one, over a MemoryEventStore: `append` assigns
+ * its id at once (in call order, as one pipelined connection does) but answers a few turns later;
+ * `read` runs a few turns after the call and answers a few turns after that, so appends called
+ * after it may land first.
+ */
+class LatentStore implements EventStore {
+  #next = 0;
+  constructor(
+    readonly inner: MemoryEventStore,
+    readonly latencies: readonly number[],
+  ) {}
+  #latency(): number {
+    return this.latencies[this.#next++ % this.latencies.length]!;
+  }
+  async append(record: EventRecord): Promise<ServerSentEvent> {
+    const event = this.inner.append(record);
+    await turns(this.#latency());
+    return event;
+  }
+  async read(afterId: string, options?: EventStoreReadOptions): Promise<EventStoreReadResult> {
+    await turns(this.#latency());
+    const result = this.inner.read(afterId, options);
+    await turns(this.#latency());
+    return result;
+  }
+  trim(): Promise<number> {
+    return this.inner.trim();
+  }
+  compare(a: string, b: string): number {
+    return this.inner.compare(a, b);
+  }
+}
+
+function client(lastEventId?: string): Client {
+  const headers: Record<string, string> = {};
+  if (lastEventId !== undefined) headers["last-event-id"] = lastEventId;
+  const { response, target } = sendEvents(new Request("http://localhost/", { headers }), {
+    keepAlive: false,
+  });
+  const reader = response.body!.getReader();
+  let text = "";
+  const parsed = () => parse(text).events.map(({ id, event, data }) => ({ id, event, data }));
+  async function pump(done: () => boolean): Promise<void> {
+    while (!done()) {
+      const result = await Promise.race([
+        reader.read(),
+        new Promise<"idle">((resolve) => setTimeout(() => resolve("idle"), 20)),
+      ]);
+      if (result === "idle" || result.done) return;
+      text += decoder.decode(result.value, { stream: true });
+    }
+  }
+  return {
+    target,
+    leave: () => reader.cancel(),
+    async events() {
+      await pump(() => false);
+      return parsed();
+    },
+    async until(count) {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (value) text += decoder.decode(value, { stream: true });
+        const events = parsed();
+        if (events.length >= count || done) return events;
+      }
+    },
+  };
+}
+
+const data = (events: { data: string }[]) => events.map((event) => event.data);
+
+describe("Channel", () => {
+  test("Channel broadcasts to every member, with the store's ids, and counts its members", async () => {
+    const channel = new Channel("room", { store: new MemoryEventStore({ epoch: "r" }) });
+    const a = client();
+    const b = client();
+    await channel.register(a.target);
+    await channel.register(b.target);
+    await channel.register(b.target); // twice is once
+    expect(channel.size).toBe(2);
+    expect(channel.has(a.target)).toBe(true);
+    const sent = await channel.broadcast({ text: "hi" }, { type: "chat" });
+    expect(sent.id).toBe("r:1");
+    await channel.broadcast("plain");
+    await channel.broadcast(new ServerSentEvent("note", "as an event"));
+    for (const member of [a, b]) {
+      expect(await member.until(3)).toEqual([
+        { id: "r:1", event: "chat", data: '{"text":"hi"}' },
+        { id: "r:2", event: undefined, data: "plain" },
+        { id: "r:3", event: "note", data: "as an event" },
+      ]);
+    }
+    await a.leave();
+    await b.leave();
+  });
+
+  test("Channel removes a member when its stream ends, and its close listener with it", async () => {
+    const channel = new Channel("room");
+    const a = client();
+    const b = client();
+    await channel.register(a.target);
+    await channel.register(b.target);
+    await a.leave();
+    expect(channel.size).toBe(1);
+    expect(channel.has(a.target)).toBe(false);
+    // unregister removes the listener: closing afterwards does not touch the channel.
+    expect(channel.unregister(b.target)).toBe(true);
+    expect(channel.unregister(b.target)).toBe(false);
+    expect(channel.size).toBe(0);
+    await channel.broadcast("nobody hears this");
+    expect(await b.events()).toEqual([]);
+    await b.leave();
+    // Registering a closed stream does nothing.
+    await channel.register(a.target);
+    expect(channel.size).toBe(0);
+  });
+
+  test("Channel sends events to members in the order broadcast was called", async () => {
+    const channel = new Channel("order");
+    const a = client();
+    await channel.register(a.target);
+    const sends = Array.from({ length: 100 }, (_, i) => channel.broadcast(`${i}`));
+    await Promise.all(sends);
+    expect(data(await a.until(100))).toEqual(Array.from({ length: 100 }, (_, i) => `${i}`));
+    await a.leave();
+  });
+
+  test("Channel applies each member's filter with its state, to live and replayed events", async () => {
+    const store = new MemoryEventStore({ epoch: "f" });
+    const channel = new Channel("news", { store });
+    const sport = client();
+    await channel.register(sport.target, {
+      state: "sport",
+      filter: (event, topic) => event.type === topic,
+    });
+    await channel.broadcast("goal", { type: "sport" });
+    await channel.broadcast("vote", { type: "politics" });
+    await channel.broadcast("match", { type: "sport" });
+    expect(data(await sport.until(2))).toEqual(["goal", "match"]);
+    const late = client("f:1");
+    await channel.register(late.target, { state: "politics", filter: (e, t) => e.type === t });
+    expect(data(await late.events())).toEqual(["vote"]);
+    await sport.leave();
+    await late.leave();
+  });
+
+  test("Channel replays what a client missed after its Last-Event-ID, then goes live", async () => {
+    const channel = new Channel("room", { store: new MemoryEventStore({ epoch: "r" }) });
+    for (let i = 1; i <= 5; i++) await channel.broadcast(`${i}`);
+    const back = client("r:2");
+    await channel.register(back.target);
+    await channel.broadcast("6");
+    const events = await back.until(4);
+    expect(events.map((event) => [event.id, event.data])).toEqual([
+      ["r:3", "3"],
+      ["r:4", "4"],
+      ["r:5", "5"],
+      ["r:6", "6"],
+    ]);
+    // An explicit lastEventId (from a query parameter, say) wins over the header.
+    const explicit = client("r:2");
+    await channel.register(explicit.target, { lastEventId: "r:5" });
+    expect(data(await explicit.events())).toEqual(["6"]);
+    const fresh = client("r:2");
+    await channel.register(fresh.target, { lastEventId: "" });
+    expect(await fresh.events()).toEqual([]);
+    for (const c of [back, explicit, fresh]) await c.leave();
+  });
+
+  test("Channel sends a stale event when the id is older than the store holds", async () => {
+    const channel = new Channel("room", {
+      store: new MemoryEventStore({ epoch: "r", maxEvents: 2 }),
+    });
+    for (let i = 1; i <= 5; i++) await channel.broadcast(`${i}`);
+    const back = client("r:1");
+    await channel.register(back.target);
+    await channel.broadcast("6");
+    expect(await back.until(2)).toEqual([
+      { id: "r:5", event: "stale", data: '{"reason":"expired"}' },
+      { id: "r:6", event: undefined, data: "6" },
+    ]);
+    await back.leave();
+  });
+
+  test("Channel sends a stale event for an id of another epoch (a restart), with a custom type", async () => {
+    const before = new Channel("room");
+    const old = await before.broadcast("from before the restart");
+    const after = new Channel("room", { staleEventType: "resync" });
+    const back = client(old.id);
+    await after.register(back.target);
+    // Nothing was broadcast since the restart: the stale event clears the client's id.
+    expect(await back.until(1)).toEqual([
+      { id: "", event: "resync", data: '{"reason":"unknown"}' },
+    ]);
+    await back.leave();
+  });
+
+  test("Channel replays only its own store: a forged Last-Event-ID cannot read another channel", async () => {
+    const secret = new Channel("secret", { store: new MemoryEventStore({ epoch: "shared" }) });
+    const lobby = new Channel("lobby", { store: new MemoryEventStore({ epoch: "lobby" }) });
+    for (let i = 1; i <= 3; i++) await secret.broadcast(`secret ${i}`);
+    await lobby.broadcast("lobby 1");
+    const forgeries = [
+      "shared:0",
+      "shared:1",
+      "lobby:0",
+      `${(secret.store as MemoryEventStore).epoch}:1`,
+    ];
+    for (const forged of forgeries) {
+      const intruder = client(forged);
+      await lobby.register(intruder.target);
+      const seen = await intruder.events();
+      expect(
+        seen.some((event) => event.data.startsWith("secret")),
+        forged,
+      ).toBe(false);
+      await intruder.leave();
+    }
+    // Even two channels sharing an epoch name keep apart: replay reads the channel's own store.
+    const twin = new Channel("twin", { store: new MemoryEventStore({ epoch: "shared" }) });
+    await twin.broadcast("twin 1");
+    const intruder = client("shared:0");
+    await twin.register(intruder.target);
+    expect(data(await intruder.events())).toEqual(["twin 1"]);
+    await intruder.leave();
+  });
+
+  test("Channel loses nothing and repeats nothing when a client resumes while broadcasts run (property)", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.record({ gap: fc.nat(3), awaited: fc.boolean() }), { maxLength: 50 }),
+        fc.nat(50),
+        fc.nat(50),
+        fc.integer({ min: 1, max: 30 }),
+        fc.array(fc.nat(4), { minLength: 1, maxLength: 8 }),
+        async (broadcasts, registerAt, resumeAfter, maxEvents, latencies) => {
+          const memory = new MemoryEventStore({ epoch: "p", maxEvents });
+          const channel = new Channel("p", { store: new LatentStore(memory, latencies) });
+          const at = Math.min(registerAt, broadcasts.length);
+          const from = Math.min(resumeAfter, at); // resume after event number `from` (p:0: from the start)
+          const back = client(`p:${from}`);
+          const sends: Promise<unknown>[] = [];
+          let registered: Promise<void> | undefined;
+          for (let n = 0; n <= broadcasts.length; n++) {
+            if (n === at) registered = channel.register(back.target);
+            const op = broadcasts[n];
+            if (op === undefined) break;
+            await turns(op.gap);
+            const sent = channel.broadcast(`${n}`);
+            sends.push(sent);
+            if (op.awaited) await sent;
+          }
+          await Promise.all(sends);
+          await registered;
+          const total = broadcasts.length;
+          const events = await back.events();
+          const stale = events[0]?.event === "stale" ? events[0] : undefined;
+          const numbers = (stale ? events.slice(1) : events).map((event) => Number(event.data));
+          // Strictly consecutive: no gap, no duplicate, in order, up to the last one.
+          for (let i = 1; i < numbers.length; i++) expect(numbers[i]).toBe(numbers[i - 1]! + 1);
+          if (numbers.length > 0) expect(numbers.at(-1)).toBe(total - 1);
+          if (stale === undefined) {
+            expect(numbers[0] ?? total).toBe(from);
+          } else {
+            // Stale only when events after the id had been dropped; live from the stale id on.
+            const newest = Number(stale.id!.slice(2));
+            expect(from).toBeLessThan(newest - maxEvents);
+            expect(numbers[0] ?? total).toBe(newest);
+          }
+          await back.leave();
+        },
+      ),
+      { numRuns: 120 },
+    );
+  });
+
+  test("Channel encodes a broadcast to 5,000 members once, and every member gets it", async () => {
+    const channel = new Channel("crowd");
+    const members = Array.from({ length: 5000 }, () =>
+      sendEvents(new Request("http://localhost/"), { keepAlive: false }),
+    );
+    for (const { target } of members) await channel.register(target);
+    expect(channel.size).toBe(5000);
+    // Count every UTF-8 encoding the process does while broadcasting.
+    const original = TextEncoder.prototype.encode;
+    let encodes = 0;
+    TextEncoder.prototype.encode = function (this: TextEncoder, input?: string) {
+      encodes++;
+      return original.call(this, input);
+    };
+    const sentBefore = metrics.eventsSent;
+    try {
+      for (let i = 0; i < 3; i++) await channel.broadcast({ round: i, payload: "x".repeat(100) });
+    } finally {
+      TextEncoder.prototype.encode = original;
+    }
+    expect(encodes).toBe(3);
+    expect(metrics.eventsSent - sentBefore).toBe(3 * 5000);
+    const queued = members.map(({ target }) => target.bufferedAmount);
+    expect(new Set(queued).size).toBe(1);
+    for (const { response } of members) await response.body!.cancel();
+    expect(channel.size).toBe(0);
+  });
+
+  test("Channel closes a too-slow member with overflow without holding back the others", async () => {
+    const channel = new Channel("mixed");
+    const slow = sendEvents(new Request("http://localhost/"), {
+      keepAlive: false,
+      highWaterMark: 100,
+      maxBufferedAmount: 1000,
+    });
+    const fast = client();
+    const reasons: string[] = [];
+    slow.target.addEventListener("close", (event) => reasons.push(event.reason));
+    await channel.register(slow.target);
+    await channel.register(fast.target);
+    for (let i = 0; i < 50; i++) await channel.broadcast({ i, pad: "y".repeat(50) });
+    expect(reasons).toEqual(["overflow"]);
+    expect(channel.size).toBe(1);
+    expect(data(await fast.until(50))).toHaveLength(50);
+    await fast.leave();
+  });
+
+  test("Channel validates its arguments, naming the value", async () => {
+    expect(() => new Channel("")).toThrow(
+      new TypeError('Cannot create channel: the name must be a non-empty string, received ""'),
+    );
+    expect(() => new Channel("x", { store: {} as never })).toThrow(/"store" must be an EventStore/);
+    expect(() => new Channel("x", { staleEventType: "a\nb" })).toThrow(TypeError);
+    const channel = new Channel("x");
+    expect(() => channel.register({} as never)).toThrow(/expected a ServerSentEventTarget/);
+    const { target, response } = sendEvents(new Request("http://localhost/"));
+    expect(() => channel.register(target, { filter: 1 as never })).toThrow(/"filter"/);
+    expect(() => channel.broadcast(undefined)).toThrow(TypeError);
+    expect(() => channel.broadcast("x", { type: "" })).toThrow(TypeError);
+    expect(() => channel.broadcast("x", { retry: -1 })).toThrow(RangeError);
+    expect(() => channel.broadcast(new ServerSentEvent("a", "b", { id: 1 }))).toThrow(
+      /the store assigns ids.*received id "1"/,
+    );
+    expect(channel.size).toBe(0);
+    await response.body!.cancel();
+  });
+});

@@ -2,7 +2,12 @@ import { connect as connectSocket } from "node:net";
 import { EventSource } from "eventsource";
 import { afterEach, describe, expect, test, vi } from "vitest";
 import { type NodeServer, serve } from "../adapters/node.ts";
-import { ServerSentEvent, type StreamCloseEvent, sendEvents } from "../src/index.ts";
+import {
+  ServerSentEvent,
+  type ServerSentEventTarget,
+  type StreamCloseEvent,
+  sendEvents,
+} from "../src/index.ts";
 import { delay } from "./helpers/stream.ts";
 
 const servers: NodeServer[] = [];
@@ -277,7 +282,7 @@ describe("sendevents/node: the direct path and the lazy request", () => {
   });
 
   test("node keeps a slow reader's backlog in the target, where ready and the bound see it", async () => {
-    let target: ReturnType<typeof sendEvents>["target"] | undefined;
+    let target: ServerSentEventTarget | undefined;
     const server = await start((request) => {
       const result = sendEvents(request, { highWaterMark: 1024, maxBufferedAmount: 1 << 30 });
       target = result.target;

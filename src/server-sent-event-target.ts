@@ -8,6 +8,7 @@ import {
 } from "./format.js";
 import { type KeepAliveMember, KeepAliveWheel } from "./keep-alive.js";
 import { counters } from "./metrics.js";
+import { type PipeFromOptions, pipeFrom } from "./pipe-from.js";
 import {
   encodeServerSentEvent,
   ServerSentEvent,
@@ -96,6 +97,7 @@ let endTarget: (
 ) => Promise<void>;
 let sendRetry: (target: ServerSentEventTarget, retry: number) => boolean;
 let pingTarget: (target: ServerSentEventTarget) => void;
+let onTargetEnd: (target: ServerSentEventTarget, cleanup: () => void) => void;
 
 /** A target's place on its keep-alive wheel. */
 class Pulse implements KeepAliveMember {
@@ -186,6 +188,10 @@ export class ServerSentEventTarget<
     pullTarget = (target) => target.#pull();
     closedPromise = (target) => target.#closedPromise();
     pingTarget = (target) => target.#ping();
+    onTargetEnd = (target, cleanup) => {
+      if (target.#state === CLOSED) cleanup();
+      else target.#onEnd(cleanup);
+    };
   }
 
   private constructor(key: typeof CONSTRUCT, init: TargetInit) {
@@ -347,6 +353,40 @@ export class ServerSentEventTarget<
     }
     if (this.#state !== OPEN) return this.#refuse();
     return this.#push(encodeFrame(formatComment(text)));
+  }
+
+  /**
+   * Sends every item of an async iterable or a `ReadableStream` (a model's tokens, a database
+   * cursor) as an event, at the pace the client reads (`ready` is awaited between items), then
+   * closes the stream when the source ends.
+   *
+   * Each item is the data of a `message` event unless `options.event` / `options.id` pick a type
+   * and an id, or `options.map` builds the event. When the client leaves first, the source is
+   * cancelled (`return()` / `cancel()`), unless `preventCancel` asks to read it to its end.
+   *
+   * @param source What to send.
+   * @param options `map`, `event`, `id`, `preventClose`, `preventCancel`, `signal`.
+   * @returns A promise that settles when piping ends. It never rejects: a source that throws (or
+   *   an item that cannot be sent) ends the stream with reason `"error"`, and the `close` event
+   *   carries the error.
+   * @throws {TypeError} If `source` is neither, is locked, or an option has the wrong type.
+   *
+   * @example Stream tokens as they are generated
+   * ```ts
+   * import { sendEvents } from "sendevents";
+   *
+   * async function* tokens() {
+   *   yield* ["Hello", ",", " world"];
+   * }
+   * const { response, target } = sendEvents(new Request("http://localhost/"));
+   * void target.pipeFrom(tokens(), { event: "token" });
+   * ```
+   */
+  pipeFrom<Item>(
+    source: AsyncIterable<Item> | ReadableStream<Item>,
+    options?: PipeFromOptions<Item>,
+  ): Promise<void> {
+    return pipeFrom(this as ServerSentEventTarget, source, options);
   }
 
   /**
@@ -645,6 +685,11 @@ export const internals = {
   attach: (target: ServerSentEventTarget, sink: TargetSink) => attachSink(target, sink),
   /** The sink can take more: hands it what is queued. */
   pull: (target: ServerSentEventTarget) => pullTarget(target),
+  /**
+   * Runs `cleanup` when the stream ends (at once if it has), before `close` fires: cheaper than a
+   * `close` listener or the `signal`, for bookkeeping that needs neither.
+   */
+  onEnd: (target: ServerSentEventTarget, cleanup: () => void) => onTargetEnd(target, cleanup),
   /** Resolves once the stream has ended, for whatever reason. */
   closed: (target: ServerSentEventTarget) => closedPromise(target),
   bindRequest: (target: ServerSentEventTarget, signal: AbortSignal | undefined) =>

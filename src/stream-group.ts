@@ -145,7 +145,7 @@ export class StreamGroup {
     const plain = target as unknown as ServerSentEventTarget;
     if (target.closed || this.#targets.has(plain)) return target;
     this.#targets.add(plain);
-    target.signal.addEventListener("abort", () => this.#targets.delete(plain), { once: true });
+    internals.onEnd(plain, () => this.#targets.delete(plain));
     // Too late to join: a server shutting down closes the connections of these soon after.
     if (this.#closing !== undefined) void this.#end(plain, this.#closing);
     return target;

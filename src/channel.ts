@@ -195,10 +195,12 @@ export class Channel {
    * });
    * ```
    */
-  register<State = undefined>(
-    target: ServerSentEventTarget,
+  register<State = undefined, Events extends object = Record<string, unknown>>(
+    stream: ServerSentEventTarget<Events>,
     options: ChannelMemberOptions<State> = {},
   ): Promise<void> {
+    // Members are sent the events of any type: the channel does not care what a stream declares.
+    const target = stream as unknown as ServerSentEventTarget;
     const action = `Cannot register on channel ${JSON.stringify(this.#name)}`;
     if (!(target instanceof ServerSentEventTarget)) {
       throw new TypeError(
@@ -237,16 +239,16 @@ export class Channel {
    *
    * @returns `true` if it was a member.
    */
-  unregister(target: ServerSentEventTarget): boolean {
-    const member = this.#members.get(target);
+  unregister<Events extends object>(target: ServerSentEventTarget<Events>): boolean {
+    const member = this.#members.get(target as unknown as ServerSentEventTarget);
     if (member === undefined) return false;
     this.#remove(member);
     return true;
   }
 
   /** Whether a stream is a member. */
-  has(target: ServerSentEventTarget): boolean {
-    return this.#members.has(target);
+  has<Events extends object>(target: ServerSentEventTarget<Events>): boolean {
+    return this.#members.has(target as unknown as ServerSentEventTarget);
   }
 
   /**

@@ -33,6 +33,7 @@ export type {
 export { readLastEventId } from "./last-event-id.js";
 export { MemoryEventStore, type MemoryEventStoreOptions } from "./memory-event-store.js";
 export { metrics, type StreamMetrics } from "./metrics.js";
+export type { PipeFromOptions } from "./pipe-from.js";
 export {
   DEFAULT_HEADERS,
   type SendEventsOptions,

@@ -1,0 +1,197 @@
+import { describe } from "./format.js";
+import { ServerSentEvent } from "./server-sent-event.js";
+import { internals, type ServerSentEventTarget } from "./server-sent-event-target.js";
+
+/** Options for {@linkcode ServerSentEventTarget.pipeFrom}. */
+export interface PipeFromOptions<Item> {
+  /**
+   * Turns an item into the event to send, or `undefined` to skip it. When given, `event` and `id`
+   * are not used.
+   */
+  map?: (item: Item, index: number) => ServerSentEvent | undefined;
+  /**
+   * The event type of every item, or a function that picks it per item. The item itself is the
+   * data: a string is sent as is, anything else as JSON.
+   * @default "message"
+   */
+  event?: string | ((item: Item, index: number) => string);
+  /** Picks each item's `id:` field (`undefined`: none). */
+  id?: (item: Item, index: number) => string | number | undefined;
+  /**
+   * Leave the stream open when the source ends (to pipe another source after it, say). By
+   * default the stream is closed once the source is done.
+   * @default false
+   */
+  preventClose?: boolean;
+  /**
+   * When the stream ends first (the client left), keep reading the source to its end and
+   * discard what it yields, instead of cancelling it: for work that must finish (a generation
+   * whose result is saved at the end). By default the source is cancelled (`return()` on an
+   * iterator, `cancel()` on a stream).
+   * @default false
+   */
+  preventCancel?: boolean;
+  /**
+   * Stops piping when aborted, leaving the stream open; the source is cancelled unless
+   * `preventCancel` is set.
+   */
+  signal?: AbortSignal;
+}
+
+interface Source<Item> {
+  next(): Promise<IteratorResult<Item>>;
+  cancel(reason: unknown): Promise<unknown>;
+  release(): void;
+}
+
+function open<Item>(source: AsyncIterable<Item> | ReadableStream<Item>): Source<Item> {
+  if (typeof ReadableStream !== "undefined" && source instanceof ReadableStream) {
+    const reader = (source as ReadableStream<Item>).getReader();
+    return {
+      next: () => reader.read() as Promise<IteratorResult<Item>>,
+      cancel: (reason) => reader.cancel(reason),
+      release: () => reader.releaseLock(),
+    };
+  }
+  const iterator = (source as AsyncIterable<Item>)[Symbol.asyncIterator]();
+  return {
+    next: () => iterator.next(),
+    cancel: async (reason) => await iterator.return?.(reason),
+    release: () => {},
+  };
+}
+
+/**
+ * Sends every item of `source` on `target`, at the pace the client reads, and ends the stream
+ * when the source ends. The logic behind {@linkcode ServerSentEventTarget.pipeFrom}.
+ *
+ * @internal Called through `target.pipeFrom`; not exported from the package.
+ */
+export function pipeFrom<Item>(
+  target: ServerSentEventTarget,
+  source: AsyncIterable<Item> | ReadableStream<Item>,
+  options: PipeFromOptions<Item> = {},
+): Promise<void> {
+  const action = "Cannot pipe into event stream";
+  const isStream = typeof ReadableStream !== "undefined" && source instanceof ReadableStream;
+  if (
+    !isStream &&
+    (source === null ||
+      (typeof source !== "object" && typeof source !== "function") ||
+      typeof (source as Partial<AsyncIterable<Item>>)[Symbol.asyncIterator] !== "function")
+  ) {
+    throw new TypeError(
+      `${action}: the source must be an AsyncIterable or a ReadableStream, received ${describe(source)}`,
+    );
+  }
+  if (isStream && (source as ReadableStream<Item>).locked) {
+    throw new TypeError(`${action}: the source stream is locked to another reader`);
+  }
+  for (const name of ["map", "id"] as const) {
+    if (options[name] !== undefined && typeof options[name] !== "function") {
+      throw new TypeError(
+        `${action}: "${name}" must be a function, received ${describe(options[name])}`,
+      );
+    }
+  }
+  const { event } = options;
+  if (event !== undefined && typeof event !== "string" && typeof event !== "function") {
+    throw new TypeError(
+      `${action}: "event" must be a string or a function, received ${describe(event)}`,
+    );
+  }
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
+    throw new TypeError(
+      `${action}: "signal" must be an AbortSignal, received ${describe(options.signal)}`,
+    );
+  }
+  if (target.closed) return Promise.resolve();
+  return run(target, open(source), options);
+}
+
+function toEvent<Item>(
+  item: Item,
+  index: number,
+  options: PipeFromOptions<Item>,
+): ServerSentEvent | undefined {
+  if (options.map !== undefined) {
+    const event = options.map(item, index);
+    if (event !== undefined && !(event instanceof ServerSentEvent)) {
+      throw new TypeError(
+        `Cannot pipe into event stream: "map" must return a ServerSentEvent or undefined, received ${describe(event)}`,
+      );
+    }
+    return event;
+  }
+  const type =
+    typeof options.event === "function" ? options.event(item, index) : (options.event ?? "message");
+  const id = options.id?.(item, index);
+  return new ServerSentEvent(type, item, id === undefined ? {} : { id });
+}
+
+async function run<Item>(
+  target: ServerSentEventTarget,
+  source: Source<Item>,
+  options: PipeFromOptions<Item>,
+): Promise<void> {
+  const { signal } = options;
+  // Ends the wait for the next item as soon as the stream or the caller stops the pipe, so a
+  // source that is slow to yield (a model thinking) is cancelled at once, not after its next item.
+  let stop!: () => void;
+  const stopped = new Promise<"stopped">((resolve) => {
+    stop = () => resolve("stopped");
+  });
+  const onStop = (): void => stop();
+  target.signal.addEventListener("abort", onStop, { once: true });
+  signal?.addEventListener("abort", onStop, { once: true });
+  const halted = (): boolean => target.closed || signal?.aborted === true;
+  let index = 0;
+  let done = false;
+  try {
+    while (!halted()) {
+      await target.ready;
+      if (halted()) break;
+      const next = source.next();
+      const result = await Promise.race([next, stopped]);
+      if (result === "stopped") {
+        // The pending read still settles; make sure its rejection goes nowhere.
+        next.catch(() => {});
+        break;
+      }
+      if (result.done) {
+        done = true;
+        break;
+      }
+      if (halted()) break;
+      const event = toEvent(result.value, index++, options);
+      if (event !== undefined) target.dispatchEvent(event);
+    }
+  } catch (error) {
+    // The source threw, or mapping an item did: the stream cannot go on.
+    target.signal.removeEventListener("abort", onStop);
+    signal?.removeEventListener("abort", onStop);
+    await source.cancel(error).catch(() => {});
+    source.release();
+    await internals.end(target, "error", error);
+    return;
+  }
+  target.signal.removeEventListener("abort", onStop);
+  signal?.removeEventListener("abort", onStop);
+  if (done) {
+    source.release();
+    if (!options.preventClose) await target.close();
+    return;
+  }
+  if (options.preventCancel) {
+    // Work that must finish: read the rest and let it go.
+    try {
+      for (;;) if ((await source.next()).done) break;
+    } catch {
+      // Nobody is left to tell: the stream has ended or the caller stopped listening.
+    }
+  } else {
+    const reason = signal?.aborted ? signal.reason : target.signal.reason;
+    await source.cancel(reason).catch(() => {});
+  }
+  source.release();
+}

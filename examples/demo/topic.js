@@ -19,8 +19,11 @@ export function createTopic({ limit = 100 } = {}) {
   /** @type {ServerSentEvent[]} */
   const history = [];
   let lastId = 0;
-  // Ids from an earlier run of the server must not be mistaken for ours.
-  const epoch = Date.now().toString(36);
+  // Ids from an earlier run of the server must not be mistaken for ours: they start with the
+  // second the topic was made (base 36, last four digits: unique over about 19 days).
+  const epoch = Math.floor(Date.now() / 1000)
+    .toString(36)
+    .slice(-4);
 
   return {
     get size() {

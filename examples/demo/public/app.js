@@ -12,7 +12,8 @@ const state = {
     client: Math.random().toString(36).slice(2, 10),
     opens: 0,
     errors: 0,
-    /** @type {{ n: number, id: string, replayed: boolean }[]} */
+    /** Each tick, with the connection (1, 2, ...) it came on and whether it was a replay. */
+    /** @type {{ n: number, id: string, connection: number, replayed: boolean }[]} */
     ticks: [],
     /** The `Last-Event-ID` the browser sent, as the server saw it, one per connection. */
     lastEventIds: [],
@@ -41,7 +42,7 @@ const $ = (id) => document.getElementById(id);
 
 /** Opens an EventSource that also logs each event of `types` to `state.received`. */
 function connect(stream, url, types) {
-  const source = connect("job", url, ["hello", "progress", "done", "stale"]);
+  const source = new EventSource(url);
   for (const type of types) {
     source.addEventListener(type, (event) => {
       state.received.push({ stream, type, id: event.lastEventId });
@@ -87,6 +88,12 @@ function startClock() {
     clock.lastEventIds.push(lastEventId);
     $("clock-last-event-id").textContent = lastEventId === "" ? "none" : lastEventId;
     replaying = true;
+    if (clock.opens > 1) {
+      const item = document.createElement("li");
+      item.className = "divider";
+      item.textContent = `reconnected with Last-Event-ID ${lastEventId || "(none)"}`;
+      addToClockLog(item);
+    }
   });
   source.addEventListener("drop", (event) => {
     reconnectIn = JSON.parse(event.data).retry;
@@ -109,7 +116,7 @@ function startClock() {
       if (n > previous.n + 1) clock.lost += n - previous.n - 1;
       if (n <= previous.n) clock.duplicates++;
     }
-    clock.ticks.push({ n, id: event.lastEventId, replayed: replaying });
+    clock.ticks.push({ n, id: event.lastEventId, connection: clock.opens, replayed: replaying });
     $("clock-time").textContent = new Date(now).toLocaleTimeString();
     $("clock-n").textContent = String(n);
     $("clock-id").textContent = event.lastEventId;
@@ -119,14 +126,21 @@ function startClock() {
     if (replaying) item.className = "replayed";
     const id = document.createElement("code");
     id.textContent = `id ${event.lastEventId}`;
-    item.append(id, ` tick ${n} · ${new Date(now).toLocaleTimeString()}`);
-    const log = $("clock-log");
-    log.prepend(item);
-    while (log.children.length > CLOCK_LOG_LENGTH) log.lastElementChild.remove();
+    const time = document.createElement("time");
+    time.dateTime = now;
+    time.textContent = new Date(now).toLocaleTimeString();
+    item.append(id, `tick ${n}`, time);
+    addToClockLog(item);
   });
   $("clock-drop").addEventListener("click", async () => {
     await fetch(`/clock/drop?client=${clock.client}`, { method: "POST" });
   });
+}
+
+function addToClockLog(item) {
+  const log = $("clock-log");
+  log.prepend(item);
+  while (log.children.length > CLOCK_LOG_LENGTH) log.lastElementChild.remove();
 }
 
 // --- Room ------------------------------------------------------------------------------------

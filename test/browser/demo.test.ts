@@ -1,0 +1,295 @@
+import { mkdir, stat } from "node:fs/promises";
+import type { Browser, Page } from "playwright-core";
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
+import { DEFAULT_HEADERS } from "../../src/index.ts";
+import { launchChromium } from "./chromium.ts";
+import { type DemoServer, startDemo } from "./demo-server.ts";
+
+/** What examples/demo/public/app.js keeps on `window.demo`. */
+interface DemoState {
+  received: { stream: string; type: string; id: string }[];
+  clock: {
+    opens: number;
+    errors: number;
+    ticks: { n: number; id: string; connection: number; replayed: boolean }[];
+    lastEventIds: string[];
+    replayed: number;
+    drops: number;
+    lost: number;
+    duplicates: number;
+    stale: number;
+  };
+  room: {
+    opens: number;
+    tabs: number;
+    messages: { id: string; name: string; text: string; at: string }[];
+  };
+  job: {
+    id: string;
+    url: string;
+    opens: number;
+    errors: number;
+    events: { type: string; id: string; data: { step?: number; result?: string } }[];
+    state: string;
+    readyState: number | undefined;
+  };
+}
+
+declare global {
+  interface Window {
+    demo: DemoState;
+  }
+}
+
+const SCREENSHOT = new URL("../../test-results/demo.png", import.meta.url);
+
+let demo: DemoServer;
+let browser: Browser;
+const pages: Page[] = [];
+const pageErrors: string[] = [];
+
+beforeAll(async () => {
+  [demo, browser] = await Promise.all([startDemo(), launchChromium()]);
+});
+
+afterEach(async () => {
+  await Promise.all(pages.splice(0).map((page) => page.close()));
+  expect(pageErrors.splice(0)).toEqual([]);
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await demo?.stop("SIGKILL");
+});
+
+async function openPage(): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width: 1180, height: 860 } });
+  // Fail with Playwright's message (what was awaited) well before vitest's own timeout.
+  page.setDefaultTimeout(10_000);
+  pages.push(page);
+  page.on("pageerror", (error) => pageErrors.push(String(error)));
+  await page.goto(demo.url.href);
+  return page;
+}
+
+/** The `n` of each tick, and the run of consecutive numbers it should be. */
+function consecutive(ticks: { n: number }[]): { got: number[]; want: number[] } {
+  const got = ticks.map((tick) => tick.n);
+  const first = got[0] ?? 0;
+  return { got, want: got.map((_, i) => first + i) };
+}
+
+describe("the demo page in Chromium (Debian's /usr/bin/chromium through playwright-core)", () => {
+  test("Chromium sees the documented headers on the event stream and gets ticks with ids", async () => {
+    const page = await browser.newPage();
+    page.setDefaultTimeout(10_000);
+    pages.push(page);
+    page.on("pageerror", (error) => pageErrors.push(String(error)));
+    const clockResponse = page.waitForResponse((r) => new URL(r.url()).pathname === "/clock");
+    await page.goto(demo.url.href);
+    const response = await clockResponse;
+    expect(response.status()).toBe(200);
+    const headers = await response.allHeaders();
+    for (const [name, value] of Object.entries(DEFAULT_HEADERS)) {
+      expect(headers[name], name).toBe(value);
+    }
+
+    await page.waitForFunction(() => window.demo.clock.ticks.length >= 3);
+    const { received, ticks, shownId } = await page.evaluate(() => ({
+      received: window.demo.received.filter((event) => event.stream === "clock"),
+      ticks: window.demo.clock.ticks,
+      shownId: document.getElementById("clock-id")?.textContent,
+    }));
+    // The stream opens with a hello (which sets retry) and the replay report, then ticks.
+    expect(received.slice(0, 2).map((event) => event.type)).toEqual(["hello", "replayed"]);
+    expect(received.slice(2).map((event) => event.type)).toEqual(ticks.map(() => "tick"));
+    // Each tick carries an id, a new one every time, which EventSource exposes as lastEventId.
+    for (const tick of ticks) expect(tick.id).toMatch(/^\S+$/);
+    expect(new Set(ticks.map((tick) => tick.id)).size).toBe(ticks.length);
+    const { got, want } = consecutive(ticks);
+    expect(got).toEqual(want);
+    expect(shownId).toBe(ticks.at(-1)?.id);
+  });
+
+  test("a message posted in one tab reaches every tab, with the same id", async () => {
+    const [a, b] = await Promise.all([openPage(), openPage()]);
+    await b.waitForFunction(() => window.demo.room.tabs >= 2);
+    const text = "Hello from tab A: every tab gets this.";
+    await a.fill("#room-name", "tab A");
+    await a.fill("#room-text", text);
+    await a.click("#room-form button");
+    const wait = (page: Page) =>
+      page.waitForFunction(
+        (text) => window.demo.room.messages.find((message) => message.text === text),
+        text,
+      );
+    const [inA, inB] = await Promise.all([
+      wait(a).then((handle) => handle.jsonValue()),
+      wait(b).then((handle) => handle.jsonValue()),
+    ]);
+    expect(inB).toEqual(inA);
+    expect(inB).toMatchObject({ name: "tab A", text });
+    expect(inB?.id).toMatch(/^\S+$/);
+    expect(await b.locator("#room-log").textContent()).toContain(text);
+    // The form was sent by fetch: the page did not navigate away.
+    expect(await a.evaluate(() => window.demo.room.opens)).toBe(1);
+  });
+
+  test("after a server-side drop Chromium reconnects with Last-Event-ID and no tick is lost", async () => {
+    const page = await openPage();
+    await page.waitForFunction(() => window.demo.clock.ticks.length >= 2);
+    const drop = page.waitForResponse((r) => new URL(r.url()).pathname === "/clock/drop");
+    await page.click("#clock-drop");
+    expect((await drop).status()).toBe(204);
+    // Two live ticks on the new connection: the replay is over and the stream is live again.
+    await page.waitForFunction(
+      () =>
+        window.demo.clock.ticks.filter((tick) => tick.connection === 2 && !tick.replayed).length >=
+        2,
+      undefined,
+      { timeout: 15_000 },
+    );
+    const { clock, shown } = await page.evaluate(() => ({
+      clock: window.demo.clock,
+      shown: {
+        reconnects: document.getElementById("clock-reconnects")?.textContent,
+        lastEventId: document.getElementById("clock-last-event-id")?.textContent,
+        lost: document.getElementById("clock-lost")?.textContent,
+      },
+    }));
+    const before = clock.ticks.filter((tick) => tick.connection === 1);
+    const after = clock.ticks.filter((tick) => tick.connection === 2);
+    expect(clock.opens).toBe(2);
+    expect(clock.drops).toBe(1);
+    expect(clock.errors).toBeGreaterThanOrEqual(1);
+    // The browser sent the id of the last tick it saw, and the server saw it.
+    expect(clock.lastEventIds).toEqual(["", before.at(-1)?.id]);
+    // The server ended the stream with retry: 2500 at one tick a second: ticks were missed and
+    // came back as a replay, so the sequence runs on without a gap or a repeat.
+    expect(after.filter((tick) => tick.replayed).length).toBeGreaterThanOrEqual(1);
+    expect(after[0]?.n).toBe((before.at(-1)?.n ?? Number.NaN) + 1);
+    const { got, want } = consecutive(clock.ticks);
+    expect(got).toEqual(want);
+    expect(new Set(clock.ticks.map((tick) => tick.id)).size).toBe(clock.ticks.length);
+    expect({ lost: clock.lost, duplicates: clock.duplicates, stale: clock.stale }).toEqual({
+      lost: 0,
+      duplicates: 0,
+      stale: 0,
+    });
+    expect(shown).toEqual({ reconnects: "1", lastEventId: before.at(-1)?.id, lost: "0" });
+  });
+
+  test("a job's stream ends with done and a server close, and Chromium does not reconnect", async () => {
+    const page = await openPage();
+    const jobRequests: { path: string; status: number; lastEventId: string | null }[] = [];
+    page.on("response", async (response) => {
+      const path = new URL(response.url()).pathname;
+      if (!path.startsWith("/jobs/")) return;
+      const lastEventId = await response.request().headerValue("last-event-id");
+      jobRequests.push({ path, status: response.status(), lastEventId });
+    });
+    await page.click("#job-start");
+    await page.waitForFunction(() => window.demo.job.state === "done", undefined, {
+      timeout: 15_000,
+    });
+    const job = await page.evaluate(() => window.demo.job);
+    expect(job.events.map((event) => event.type)).toEqual([
+      ...Array.from({ length: 20 }, () => "progress"),
+      "done",
+    ]);
+    expect(job.events.map((event) => event.data.step ?? "done")).toEqual([
+      ...Array.from({ length: 20 }, (_, i) => i + 1),
+      "done",
+    ]);
+    expect(new Set(job.events.map((event) => event.id)).size).toBe(21);
+    expect(job.readyState).toBe(2); // EventSource.CLOSED: the page closed it on `done`.
+    expect(job.opens).toBe(1);
+    expect(
+      await page.locator("#job-progress").evaluate((el: HTMLProgressElement) => el.value),
+    ).toBe(100);
+    expect(await page.locator("#job-status").textContent()).toBe("done");
+
+    // Now the server's half of the pattern: an EventSource that does NOT close itself on `done`
+    // gets the finished job replayed, sees the server close, reconnects once with the last id,
+    // is answered 204, and stops for good.
+    const log = await page.evaluate(async (url) => {
+      const source = new EventSource(url);
+      const log: { type: string; id: string; readyState: number }[] = [];
+      for (const type of ["open", "progress", "done", "error"]) {
+        source.addEventListener(type, (event) => {
+          const id = event instanceof MessageEvent ? event.lastEventId : "";
+          log.push({ type, id, readyState: source.readyState });
+        });
+      }
+      await new Promise<void>((resolve) => {
+        source.addEventListener("error", () => {
+          if (source.readyState === EventSource.CLOSED) resolve();
+        });
+      });
+      // It stays closed: nothing more happens over two reconnection times.
+      await new Promise((resolve) => setTimeout(resolve, 2500));
+      const final = source.readyState;
+      source.close();
+      return { log, final };
+    }, job.url);
+    expect(log.final).toBe(2);
+    expect(log.log.map((entry) => entry.type)).toEqual([
+      "open",
+      ...Array.from({ length: 20 }, () => "progress"),
+      "done",
+      "error", // the server closed the stream: Chromium reconnects (readyState CONNECTING)
+      "error", // the 204: Chromium gives up (readyState CLOSED)
+    ]);
+    expect(log.log.at(-2)?.readyState).toBe(0);
+    expect(log.log.at(-1)?.readyState).toBe(2);
+    const doneId = job.events.at(-1)?.id;
+    expect(jobRequests).toEqual([
+      { path: job.url, status: 200, lastEventId: null },
+      { path: job.url, status: 200, lastEventId: null },
+      { path: job.url, status: 204, lastEventId: doneId },
+    ]);
+  });
+
+  test("the demo page with events flowing, saved as test-results/demo.png", async () => {
+    // A second tab, so the room shows two.
+    const [page] = await Promise.all([openPage(), openPage()]);
+    await page.waitForFunction(() => window.demo.room.tabs === 2 && window.demo.clock.opens === 1);
+    await page.evaluate(async () => {
+      for (const [name, text] of [
+        ["ada", "Two tabs open? This reached both."],
+        ["grace", "Drop the clock and watch the replay."],
+      ]) {
+        await fetch("/room", {
+          method: "POST",
+          body: new URLSearchParams({ name: name!, text: text! }),
+          headers: { accept: "application/json" },
+        });
+      }
+    });
+    await page.fill("#room-name", "you");
+    await page.waitForFunction(() => window.demo.clock.ticks.length >= 2);
+    await page.click("#job-start");
+    await page.click("#clock-drop");
+    await page.waitForFunction(
+      () =>
+        window.demo.job.state === "done" &&
+        window.demo.clock.ticks.filter((tick) => tick.connection === 2 && !tick.replayed).length >=
+          1,
+      undefined,
+      { timeout: 15_000 },
+    );
+    expect(await page.evaluate(() => window.demo.clock.lost)).toBe(0);
+    await mkdir(new URL(".", SCREENSHOT), { recursive: true });
+    await page.screenshot({ path: SCREENSHOT.pathname, fullPage: true });
+    expect((await stat(SCREENSHOT)).size).toBeGreaterThan(10_000);
+  });
+
+  test("the demo stops on SIGTERM with exit code 0, ending the open streams", async () => {
+    const page = await openPage();
+    await page.waitForFunction(() => window.demo.clock.opens === 1 && window.demo.room.opens === 1);
+    expect(await demo.stop("SIGTERM")).toBe(0);
+    expect(demo.output()).toContain("SIGTERM: closing the streams and the server");
+    // The page's streams ended and cannot come back: the server is gone.
+    await page.waitForFunction(() => window.demo.clock.errors >= 1 && window.demo.room.errors >= 1);
+  });
+});

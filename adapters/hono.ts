@@ -90,6 +90,21 @@ function platformWaitUntil(c: Context): ((promise: Promise<unknown>) => void) | 
   return (promise) => waitUntil.call(context, promise);
 }
 
+/**
+ * Whether the request came over HTTP/2 to `@hono/node-server`, which hands the response's headers
+ * to `node:http2` as they are: Node then throws `ERR_HTTP2_INVALID_CONNECTION_HEADERS` on
+ * `Keep-Alive` (and drops `Connection` with a warning), so the stream never opens (Node 20-24,
+ * @hono/node-server 1.19; honojs/hono#4041 is the same failure for `streamSSE`'s
+ * `Transfer-Encoding`). node-server puts its `IncomingMessage` / `Http2ServerRequest` on `c.env`.
+ * Deno, Bun and Workers drop such headers themselves.
+ */
+function isNodeHttp2(c: Context): boolean {
+  const env: unknown = c.env;
+  if (env === null || typeof env !== "object" || !("incoming" in env)) return false;
+  const incoming = env.incoming as { httpVersionMajor?: unknown } | null | undefined;
+  return typeof incoming?.httpVersionMajor === "number" && incoming.httpVersionMajor >= 2;
+}
+
 /** Opens the stream as the context's response (`c.res`) and returns its target. */
 function open<Events extends object>(
   c: Context,
@@ -102,6 +117,11 @@ function open<Events extends object>(
     c.req.raw,
     waitUntil === undefined ? { ...options, headers } : { ...options, headers, waitUntil },
   );
+  if (isNodeHttp2(c)) {
+    // RFC 9113 §8.2.2: connection-specific fields are malformed in HTTP/2.
+    response.headers.delete("connection");
+    response.headers.delete("keep-alive");
+  }
   if (c.req.method === "HEAD") {
     // Hono answers HEAD by running the GET route and dropping its body without cancelling it
     // (hono 4.13, hono-base.ts), so nothing would ever end this stream. End it now, after the

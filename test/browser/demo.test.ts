@@ -63,7 +63,8 @@ afterAll(async () => {
 });
 
 async function openPage(): Promise<Page> {
-  const page = await browser.newPage({ viewport: { width: 1180, height: 860 } });
+  // Wide enough for the three cards side by side, as in the README's screenshot.
+  const page = await browser.newPage({ viewport: { width: 1120, height: 720 } });
   // Fail with Playwright's message (what was awaited) well before vitest's own timeout.
   page.setDefaultTimeout(10_000);
   pages.push(page);

@@ -128,7 +128,7 @@ function startClock() {
     id.textContent = `id ${event.lastEventId}`;
     const time = document.createElement("time");
     time.dateTime = now;
-    time.textContent = new Date(now).toLocaleTimeString();
+    time.textContent = new Date(now).toLocaleTimeString([], { hour12: false });
     item.append(id, `tick ${n}`, time);
     addToClockLog(item);
   });

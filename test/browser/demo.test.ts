@@ -21,6 +21,7 @@ interface DemoState {
   };
   room: {
     opens: number;
+    errors: number;
     tabs: number;
     messages: { id: string; name: string; text: string; at: string }[];
   };

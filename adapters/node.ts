@@ -203,7 +203,7 @@ async function pipeBody(body: ReadableStream<Uint8Array>, res: NodeResponse): Pr
   const reader = body.getReader();
   const onClose = (): void => {
     // The client left or the socket failed: cancelling the body tells its source.
-    if (!res.writableFinished) reader.cancel().catch(noop);
+    if (!res.writableEnded) reader.cancel().catch(noop);
   };
   res.once("close", onClose);
   try {
@@ -263,9 +263,10 @@ export function createListener(
   return (req, res) => {
     const isHttp2 = req.httpVersionMajor >= 2;
     const request = new IncomingRequest(req) as unknown as Request;
-    // The client left before the response was complete: tell the handler.
+    // The client left before the response was complete: tell the handler. `writableEnded`, not
+    // `writableFinished`: HTTP/2 marks a stream that the client reset as finished.
     res.on("close", () => {
-      if (!res.writableFinished) leave(request as unknown as IncomingRequest);
+      if (!res.writableEnded) leave(request as unknown as IncomingRequest);
     });
     const respond = async (): Promise<void> => {
       let response: Response;

@@ -10,13 +10,13 @@ export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 export const HERE = fileURLToPath(new URL("./", import.meta.url));
 export const bin = (name: string): string => join(ROOT, "node_modules", ".bin", name);
 
-/** Bundles ./worker.ts (the app, hono and sendevents) into one ES module; returns its path. */
-export function bundleApp(): { path: string; remove(): void } {
+/** Bundles `entry` (the app, hono and sendevents) into one ES module; returns its path. */
+export function bundleApp(entry = join(HERE, "worker.ts")): { path: string; remove(): void } {
   const dir = mkdtempSync(join(tmpdir(), "sendevents-hono-"));
   const path = join(dir, "app.mjs");
   execFileSync(
     bin("bun"),
-    ["build", join(HERE, "worker.ts"), "--target=browser", "--format=esm", `--outfile=${path}`],
+    ["build", entry, "--target=browser", "--format=esm", `--outfile=${path}`],
     { cwd: ROOT, stdio: ["ignore", "ignore", "inherit"] },
   );
   return { path, remove: () => rmSync(dir, { recursive: true, force: true }) };

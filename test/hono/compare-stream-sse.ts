@@ -1,0 +1,126 @@
+// Compares sendevents/hono with Hono's own streamSSE on the same app (./compare-app.ts) on Node
+// (@hono/node-server), Deno, Bun and workerd. Not a test: it prints what each one does.
+//
+//   node_modules/.bin/bun test/hono/compare-stream-sse.ts
+
+import { join } from "node:path";
+import { Hono } from "hono";
+import { streamSSE } from "hono/streaming";
+import { events } from "../../adapters/hono.ts";
+import { ServerSentEvent } from "../../src/index.ts";
+import { bin, bundleApp, HERE, ROOT, start } from "./spawn.ts";
+
+const NODE_22 = join(ROOT, "test/runtimes/node-versions/node_modules/node22/bin/node");
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function silentLeave(base: URL, helper: string): Promise<string> {
+  const key = `${helper}-${Math.random().toString(36).slice(2)}`;
+  await fetch(new URL(`/start/${key}`, base), { method: "POST" });
+  const abort = new AbortController();
+  const response = await fetch(new URL(`/${helper}/silent?key=${key}`, base), {
+    signal: abort.signal,
+  });
+  const reader = response.body!.getReader();
+  await reader.read();
+  await delay(200);
+  await fetch(new URL(`/start/${key}`, base), { method: "POST" });
+  abort.abort();
+  await reader.cancel().catch(() => {});
+  await delay(3500);
+  const seen = (await (await fetch(new URL(`/seen/${key}`, base))).json()) as string[];
+  return seen.length === 0 ? "nothing within 3.5 s" : seen.join(", ");
+}
+
+async function afterReturn(base: URL, helper: string): Promise<string> {
+  const response = await fetch(new URL(`/${helper}/return`, base));
+  const reader = response.body!.getReader();
+  const deadline = delay(500).then(() => "open");
+  for (;;) {
+    const result = await Promise.race([reader.read(), deadline]);
+    if (result === "open") {
+      await reader.cancel();
+      return "still open 500 ms after the callback returned";
+    }
+    if (typeof result !== "string" && result.done) return "ended when the callback returned";
+  }
+}
+
+async function injection(): Promise<void> {
+  const hostile = [
+    { event: "a\nevent: injected" },
+    { id: "1\r\ndata: injected" },
+    { id: "nul\u0000id" },
+    { retry: -1 },
+    { retry: 1.5 },
+    { id: "" },
+  ];
+  for (const fields of hostile) {
+    const theirs = await new Hono()
+      .get("/", (c) =>
+        streamSSE(c, async (stream) => {
+          try {
+            await stream.writeSSE({ data: "x", ...fields } as never);
+          } catch (error) {
+            await stream.write(`THROWS ${(error as Error).constructor.name}`);
+          }
+        }),
+      )
+      .request("/");
+    const ours = await new Hono()
+      .get(
+        "/",
+        events((_c, target) => {
+          try {
+            const { event, ...init } = fields as { event?: string };
+            target.dispatchEvent(new ServerSentEvent(event ?? "message", "x", init as never));
+          } catch (error) {
+            target.dispatchComment(`THROWS ${(error as Error).constructor.name}`);
+          }
+          void target.close();
+        }),
+      )
+      .request("/");
+    console.log(
+      `  ${JSON.stringify(fields)}\n    streamSSE: ${JSON.stringify(await theirs.text())}\n    sendevents/hono: ${JSON.stringify(await ours.text())}`,
+    );
+  }
+}
+
+const bundle = bundleApp(join(HERE, "compare-worker.ts"));
+const runtimes: [string, () => ReturnType<typeof start>][] = [
+  // "node" from PATH (Node 20 here), whatever runs this script.
+  ["node", () => start("node", [join(HERE, "serve-node.mjs"), bundle.path])],
+  [
+    "deno",
+    () =>
+      start(bin("deno"), [
+        "run",
+        "--allow-net=127.0.0.1",
+        `--allow-read=${bundle.path}`,
+        join(HERE, "serve-deno.mjs"),
+        bundle.path,
+      ]),
+  ],
+  ["bun", () => start(bin("bun"), ["run", join(HERE, "serve-bun.mjs"), bundle.path])],
+  ["workerd", () => start(NODE_22, [join(HERE, "serve-workerd.mjs"), bundle.path])],
+];
+try {
+  for (const [name, launch] of runtimes) {
+    const served = await launch();
+    try {
+      for (const helper of ["ours", "theirs"]) {
+        const label = helper === "ours" ? "sendevents/hono" : "streamSSE";
+        console.log(`${name} ${label}: client leaves -> ${await silentLeave(served.url, helper)}`);
+        console.log(
+          `${name} ${label}: callback returns -> ${await afterReturn(served.url, helper)}`,
+        );
+      }
+    } finally {
+      await served.stop();
+    }
+  }
+  console.log("hostile fields (in process):");
+  await injection();
+} finally {
+  bundle.remove();
+}

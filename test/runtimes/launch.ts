@@ -46,18 +46,24 @@ export const RUNTIMES = [
 /** One of {@linkcode RUNTIMES}. */
 export type RuntimeName = (typeof RUNTIMES)[number];
 
-/** A server started by {@linkcode launch}. */
-export interface LaunchedServer {
-  /** The runtime it runs on. */
-  readonly runtime: RuntimeName;
-  /** The runtime's version, such as `v22.23.3` or `workerd 1.20260426.1 (miniflare 4.20260426.0)`. */
-  readonly version: string;
+/** A server process started by {@linkcode startServer}. */
+export interface ServerProcess {
+  /** What the server was called when started. */
+  readonly name: string;
   /** The base URL, such as `http://127.0.0.1:41234/`. */
   readonly url: URL;
   /** Everything the process has printed so far (stdout and stderr). */
   output(): string;
   /** Ends the process and everything it started (its process group); resolves once it exited. */
   stop(): Promise<void>;
+}
+
+/** A server started by {@linkcode launch}. */
+export interface LaunchedServer extends ServerProcess {
+  /** The runtime it runs on. */
+  readonly runtime: RuntimeName;
+  /** The runtime's version, such as `v22.23.3` or `workerd 1.20260426.1 (miniflare 4.20260426.0)`. */
+  readonly version: string;
 }
 
 interface RuntimeSpec {
@@ -172,6 +178,23 @@ export async function launch(runtime: RuntimeName, entry?: string): Promise<Laun
   const spec = SPECS[runtime];
   const version = spec.version();
   const [file, args] = spec.command(join(ROOT, entry ?? spec.entry));
+  const server = await startServer(runtime, file, args);
+  return { ...server, runtime, version };
+}
+
+/**
+ * Runs `file` with `args` from the repository root, with `PORT=0`, and resolves once it prints
+ * `listening on <url>` (or wrangler's `Ready on <url>`).
+ *
+ * @param name Names the server in error messages.
+ * @returns The running server; call `stop()` when done.
+ * @throws {Error} If the process exits or stays silent for a minute.
+ */
+export async function startServer(
+  name: string,
+  file: string,
+  args: string[],
+): Promise<ServerProcess> {
   // detached: the server gets its own process group, so stop() ends whatever it started too
   // (miniflare starts workerd).
   const child = spawn(file, args, {
@@ -184,7 +207,7 @@ export async function launch(runtime: RuntimeName, entry?: string): Promise<Laun
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   const url = await new Promise<URL>((resolve, reject) => {
     const timer = setTimeout(() => {
-      fail(new Error(`${runtime} did not print its URL within ${START_TIMEOUT} ms:\n${output}`));
+      fail(new Error(`${name} did not print its URL within ${START_TIMEOUT} ms:\n${output}`));
     }, START_TIMEOUT);
     const onData = (chunk: Buffer): void => {
       output += chunk.toString("utf8").replace(ANSI, "");
@@ -196,7 +219,7 @@ export async function launch(runtime: RuntimeName, entry?: string): Promise<Laun
       }
     };
     const onExit = (code: number | null, signal: string | null): void => {
-      fail(new Error(`${runtime} exited (${code ?? signal}) before it listened:\n${output}`));
+      fail(new Error(`${name} exited (${code ?? signal}) before it listened:\n${output}`));
     };
     function fail(error: Error): void {
       clearTimeout(timer);
@@ -211,17 +234,17 @@ export async function launch(runtime: RuntimeName, entry?: string): Promise<Laun
   });
   let stopping: Promise<void> | undefined;
   return {
-    runtime,
-    version,
+    name,
     url,
     output: () => output,
     stop() {
       stopping ??= (async () => {
-        if (child.exitCode !== null || child.signalCode !== null) return;
-        killGroup(child, "SIGTERM");
-        const timer = setTimeout(() => killGroup(child, "SIGKILL"), STOP_TIMEOUT);
-        await exited;
-        clearTimeout(timer);
+        if (child.exitCode === null && child.signalCode === null) {
+          killGroup(child, "SIGTERM");
+          const timer = setTimeout(() => killGroup(child, "SIGKILL"), STOP_TIMEOUT);
+          await exited;
+          clearTimeout(timer);
+        }
         // Whatever the server started and left behind (workerd under miniflare) goes too.
         killGroup(child, "SIGKILL");
       })();

@@ -24,8 +24,15 @@ import type { AddressInfo } from "node:net";
 import { DEFAULT_HEADERS } from "../src/send-events.js";
 import type { ServerSentEventTarget } from "../src/server-sent-event-target.js";
 import { internals, type TargetSink } from "../src/server-sent-event-target.js";
+import {
+  type CloseAllOptions,
+  type CloseAllResult,
+  StreamGroup,
+  targetOf,
+} from "../src/stream-group.js";
 import { directStream } from "./node/event-stream-response.js";
 import { IncomingRequest, leave } from "./node/incoming-request.js";
+import { checkSendTimeout, watchEventStream } from "./node/watch-event-stream.js";
 
 /** A fetch handler, as Deno, Bun and Workers call it. */
 export type FetchHandler = (request: Request) => Response | Promise<Response>;
@@ -42,6 +49,20 @@ export interface ListenerOptions {
    * `console.error` and the client gets a bare `500`.
    */
   onError?: (error: unknown, request: Request) => Response | Promise<Response>;
+  /**
+   * Tracks every event stream served in this group, so `streams.closeAll()` ends them all.
+   * {@linkcode serve} makes one of its own when none is given.
+   */
+  streams?: StreamGroup;
+  /**
+   * Milliseconds an event stream's connection may move no byte while bytes wait to be sent
+   * before the client is deemed gone (it stopped reading, or vanished without closing): the
+   * connection is destroyed and the target closes with reason `"client"`. Node notices it between
+   * one and two timeouts after the last byte moved. An idle stream is never cut: only one with
+   * bytes waiting. `false` turns it off.
+   * @default 5000
+   */
+  sendTimeout?: number | false;
 }
 
 /** Options for {@linkcode serve}. */
@@ -65,8 +86,18 @@ export interface NodeServer {
   readonly port: number;
   /** The server's base URL, such as `http://127.0.0.1:8000/`. */
   readonly url: URL;
+  /** The event streams being served: `streams.size` is how many are open. */
+  readonly streams: StreamGroup;
   /** Stops accepting connections, ends the open ones and resolves once the server is closed. */
   close(): Promise<void>;
+  /**
+   * Shuts down gracefully (for `SIGTERM` and deploys): stops accepting connections, sends every
+   * open event stream a final `retry:` with jitter and closes it (see `StreamGroup.closeAll`),
+   * then closes the server. Resolves once all that is done, or the deadline has passed.
+   *
+   * @throws {RangeError} If an option is not a non-negative integer.
+   */
+  shutdown(options?: CloseAllOptions): Promise<CloseAllResult>;
 }
 
 /**
@@ -254,6 +285,8 @@ export function createListener(
       `Cannot create listener: the handler must be a function, received ${typeof handler}`,
     );
   }
+  const sendTimeout = checkSendTimeout(options.sendTimeout);
+  const streams = options.streams;
   const onError =
     options.onError ??
     ((error: unknown) => {
@@ -279,6 +312,8 @@ export function createListener(
         await response.body?.cancel().catch(noop);
         return;
       }
+      const target = targetOf(response);
+      if (target !== undefined) watchEventStream(res, target, streams, sendTimeout);
       const direct = req.method === "HEAD" ? undefined : directStream(response);
       if (direct !== undefined) {
         streamTarget(res, direct.target, direct.headers, isHttp2);
@@ -331,7 +366,8 @@ export async function serve(
   handler: FetchHandler,
   options: ServeOptions = {},
 ): Promise<NodeServer> {
-  const listener = createListener(handler, options);
+  const streams = options.streams ?? new StreamGroup();
+  const listener = createListener(handler, { ...options, streams });
   const tls = typeof options.http2 === "object" ? options.http2 : undefined;
   const server = tls
     ? http2.createSecureServer({ ...tls, allowHTTP1: true }, listener)
@@ -357,17 +393,32 @@ export async function serve(
   const host = hostname.includes(":") ? `[${hostname}]` : hostname;
   const url = new URL(`${tls ? "https" : "http"}://${host}:${port}/`);
   let closing: Promise<void> | undefined;
+  let shuttingDown: Promise<CloseAllResult> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      if ("closeAllConnections" in server) server.closeAllConnections();
+      for (const session of sessions) session.destroy();
+    });
+    return closing;
+  };
   return {
     server,
     port,
     url,
-    close() {
-      closing ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        if ("closeAllConnections" in server) server.closeAllConnections();
-        for (const session of sessions) session.destroy();
+    streams,
+    close,
+    shutdown(shutdownOptions) {
+      if (shuttingDown !== undefined) return shuttingDown;
+      const ended = streams.closeAll(shutdownOptions);
+      // No new connections; idle keep-alive connections go now, the streams once they have ended.
+      if (server.listening) server.close(noop);
+      if ("closeIdleConnections" in server) server.closeIdleConnections();
+      shuttingDown = ended.then(async (result) => {
+        await close();
+        return result;
       });
-      return closing;
+      return shuttingDown;
     },
   };
 }

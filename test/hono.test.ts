@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import { basicAuth } from "hono/basic-auth";
 import { bearerAuth } from "hono/bearer-auth";
 import { compress } from "hono/compress";
 import { cors } from "hono/cors";
@@ -473,16 +474,30 @@ describe("serverSentEvents (sendevents/hono)", () => {
     expect(target.closed).toBe(true);
   });
 
-  test("serverSentEvents behind basicAuth-style rejection never opens a stream", async () => {
-    const sendEvents = vi.fn();
-    const app = new Hono().get("/sse", bearerAuth({ token: "s3cret" }), serverSentEvents(), (c) => {
-      sendEvents();
-      c.var.sendEvents();
-      return c.res;
+  test("serverSentEvents behind basicAuth: a rejected request gets 401 and never opens a stream", async () => {
+    const opened = vi.fn();
+    const app = new Hono().get(
+      "/sse",
+      basicAuth({ username: "ada", password: "s3cret" }),
+      serverSentEvents(),
+      (c) => {
+        opened();
+        void c.var.sendEvents().close();
+        return c.res;
+      },
+    );
+    const rejected = await app.request("/sse", {
+      headers: { Authorization: `Basic ${btoa("ada:wrong")}` },
     });
-    const response = await app.request("/sse", { headers: { Authorization: "Bearer wrong" } });
-    expect(response.status).toBe(401);
-    await response.text();
-    expect(sendEvents).not.toHaveBeenCalled();
+    expect(rejected.status).toBe(401);
+    expect(rejected.headers.get("www-authenticate")).toContain("Basic");
+    await rejected.text();
+    expect(opened).not.toHaveBeenCalled();
+    const accepted = await app.request("/sse", {
+      headers: { Authorization: `Basic ${btoa("ada:s3cret")}` },
+    });
+    expect(accepted.headers.get("content-type")).toBe("text/event-stream");
+    await accepted.text();
+    expect(opened).toHaveBeenCalledTimes(1);
   });
 });

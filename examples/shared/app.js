@@ -12,8 +12,9 @@
  * - `GET /headers`: the caller's headers (`Cache-Control: no-store`, `X-Custom: yes`), one message,
  *   then `target.close()`.
  * - `GET /stats?id=…`: JSON about the stream opened with that `?id=`: `state` (`"open"` or
- *   `"closed"`), the `reason` and count of its `close` events, and `ticks`, a per-stream timer
- *   cleared on `close`: once the stream has closed the count must stop. Without `?id=`: how many
+ *   `"closed"`), the `reason` and count of its `close` events, when it closed (`closedAt`,
+ *   `Date.now()`), and `ticks`, a per-stream timer cleared on `close`: once the stream has closed
+ *   the count must stop. Without `?id=`: how many
  *   streams are open and how many closed, by reason.
  *
  * Any stream opened with `?id=…` is tracked for `/stats`.
@@ -27,7 +28,11 @@ const TICK_INTERVAL = 100;
 /** Streams tracked for `/stats`, by `?id=`; the oldest are forgotten past this many. */
 const MAX_TRACKED = 1000;
 
-/** @type {Map<string, { state: string, reason: string | null, closes: number, ticks: number }>} */
+/**
+ * @type {Map<string, {
+ *   state: string, reason: string | null, closes: number, ticks: number, closedAt: number | null
+ * }>}
+ */
 const tracked = new Map();
 let open = 0;
 /** @type {Record<string, number>} */
@@ -46,7 +51,8 @@ function openStream(request, ctx, options = {}) {
   const { response, target } = sendEvents(request, waitUntil ? { ...options, waitUntil } : options);
   open++;
   const id = new URL(request.url).searchParams.get("id");
-  const record = id === null ? undefined : { state: "open", reason: null, closes: 0, ticks: 0 };
+  const record =
+    id === null ? undefined : { state: "open", reason: null, closes: 0, ticks: 0, closedAt: null };
   let ticker;
   if (id !== null && record) {
     if (tracked.size >= MAX_TRACKED) tracked.delete(tracked.keys().next().value);
@@ -61,6 +67,7 @@ function openStream(request, ctx, options = {}) {
       record.state = "closed";
       record.reason = event.reason;
       record.closes++;
+      record.closedAt ??= Date.now();
     }
   });
   return { response, target };

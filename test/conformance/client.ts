@@ -13,6 +13,8 @@ export interface StreamStats {
   reason: string | null;
   closes: number;
   ticks: number;
+  /** The server's `Date.now()` when the stream closed. */
+  closedAt: number | null;
 }
 
 /** Reads `/stats?id=…` from the server at `base`. */

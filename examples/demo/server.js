@@ -10,14 +10,23 @@
  *   `target.close()`. A reconnect to a finished job is answered `204`, which tells `EventSource`
  *   to stop for good.
  *
+ * Resume and broadcast come from `Channel` and `MemoryEventStore`: ids are assigned by the store,
+ * and a client that reconnects is sent what it missed, or a `stale` event when that is gone.
+ *
  * Set `PORT` to change the port (default 8765; `PORT=0` picks a free one).
  *
  * @module
  */
 import { readFile } from "node:fs/promises";
-import { acceptsEventStream, ServerSentEvent, sendEvents } from "sendevents";
+import {
+  acceptsEventStream,
+  Channel,
+  MemoryEventStore,
+  readLastEventId,
+  ServerSentEvent,
+  sendEvents,
+} from "sendevents";
 import { serve } from "sendevents/node";
-import { createTopic } from "./topic.js";
 
 const DEFAULT_PORT = 8765;
 /** How long a client waits before it reconnects (the `retry:` field), in milliseconds. */
@@ -31,6 +40,7 @@ const MAX_JOBS = 100;
 const MAX_MESSAGE_LENGTH = 500;
 const MAX_NAME_LENGTH = 40;
 const MAX_BODY_BYTES = 4096;
+const HOUR = 60 * 60_000;
 
 const STATIC = {
   "/": ["index.html", "text/html; charset=utf-8"],
@@ -40,27 +50,74 @@ const STATIC = {
 
 const port = readPort(process.env.PORT);
 
+/**
+ * A store for one channel. Its epoch (the id prefix that tells this run's ids from an earlier
+ * run's) is 4 random characters rather than the default 12, so ids stay short on the page.
+ *
+ * @param {import("sendevents").MemoryEventStoreOptions} options
+ */
+function createStore(options) {
+  const epoch = Array.from(crypto.getRandomValues(new Uint8Array(4)), (byte) =>
+    (byte % 36).toString(36),
+  ).join("");
+  return new MemoryEventStore({ ...options, epoch });
+}
+
+/** Every open event stream, so that a shutdown can end them all. */
+const streams = new Set();
+
+/**
+ * `sendEvents`, plus bookkeeping: the stream is in `streams` until it ends.
+ *
+ * @param {Request} request
+ */
+function openStream(request) {
+  const result = sendEvents(request);
+  const { target } = result;
+  streams.add(target);
+  target.addEventListener("close", () => streams.delete(target));
+  // `retry` first, so that a reconnect, even in the middle of a replay, comes back quickly.
+  target.dispatchEvent(
+    new ServerSentEvent("hello", { lastEventId: target.lastEventId }, { retry: RETRY }),
+  );
+  return result;
+}
+
+/**
+ * Adds a stream to a channel. A client that comes back with `Last-Event-ID` gets what it
+ * missed (the channel does that); a new one first gets what the channel's store holds.
+ *
+ * @param {Channel} channel
+ * @param {import("sendevents").ServerSentEventTarget} target
+ */
+async function joinWithHistory(channel, target) {
+  let after = target.lastEventId;
+  if (after === "") {
+    const recent = await channel.store.read("");
+    for (const event of recent.events) target.dispatchEvent(event);
+    after = recent.events.at(-1)?.id ?? recent.lastId;
+  }
+  // Replays whatever was broadcast after `after` (even while we were reading), then goes live.
+  await channel.register(target, { lastEventId: after });
+}
+
 // --- The clock: one ticker for everybody, so a client that drops misses real ticks. ---------
 
-const clock = createTopic({ limit: 120 });
+const clock = new Channel("clock", { store: createStore({ maxEvents: 120 }) });
 /** Each page's clock stream, by the `client` it names, so that the page can ask for a drop. */
 const clockTargets = new Map();
 let ticks = 0;
 const ticker = setInterval(() => {
   ticks++;
-  clock.publish("tick", { n: ticks, now: new Date().toISOString() });
+  void clock.broadcast({ n: ticks, now: new Date().toISOString() }, { type: "tick" });
 }, TICK_INTERVAL);
 
 /** @param {Request} request */
 function clockStream(request) {
   const client = new URL(request.url).searchParams.get("client") ?? "";
-  const { response, target } = sendEvents(request);
-  target.dispatchComment("ticks every second; ids resume with Last-Event-ID");
-  const lastEventId = target.lastEventId;
-  // `retry` first, so even the replayed events arrive with the short reconnection time set.
-  target.dispatchEvent(new ServerSentEvent("hello", { lastEventId }, { retry: RETRY }));
-  const replayed = clock.join(target);
-  target.dispatchEvent(new ServerSentEvent("replayed", { count: replayed, lastEventId }));
+  const { response, target } = openStream(request);
+  // Replays the ticks after Last-Event-ID (none for a new client), then `live`, then live ticks.
+  void clock.register(target).then(() => target.dispatchEvent(new ServerSentEvent("live", {})));
   if (client !== "") {
     const set = clockTargets.get(client) ?? new Set();
     clockTargets.set(client, set);
@@ -92,23 +149,32 @@ async function dropClock(request) {
 
 // --- The room: a message posted by one tab reaches every tab. --------------------------------
 
-const room = createTopic({ limit: 50 });
+const room = new Channel("room", {
+  store: createStore({ maxEvents: 50, maxAge: HOUR }),
+});
+
+/** The room's open tabs, for the presence count. */
+const tabs = new Set();
 
 /** @param {Request} request */
 function roomStream(request) {
-  const { response, target } = sendEvents(request);
-  target.dispatchEvent(new ServerSentEvent("hello", {}, { retry: RETRY }));
-  // A new tab sees the recent messages; a reconnecting one only what it missed.
-  room.join(target, { replayAll: true });
-  target.addEventListener("close", announcePresence);
-  announcePresence();
+  const { response, target } = openStream(request);
+  target.addEventListener("close", () => {
+    if (tabs.delete(target)) announcePresence();
+  });
+  void joinWithHistory(room, target).then(() => {
+    if (target.closed) return;
+    tabs.add(target);
+    announcePresence();
+  });
   return response;
 }
 
 function announcePresence() {
-  // No id and no history: presence is not part of the conversation, and an event without an id
+  // Not a broadcast: presence is not history, so it is not stored, and an event without an id
   // leaves the client's Last-Event-ID alone.
-  room.send(new ServerSentEvent("presence", { tabs: room.size }));
+  const event = new ServerSentEvent("presence", { tabs: tabs.size });
+  for (const target of tabs) target.dispatchEvent(event);
 }
 
 /** @param {Request} request */
@@ -121,7 +187,10 @@ async function postToRoom(request) {
   if (message.length > MAX_MESSAGE_LENGTH || name.length > MAX_NAME_LENGTH) {
     return text(413, "Message too long\n");
   }
-  const event = room.publish("chat", { name, text: message, at: new Date().toISOString() });
+  const event = await room.broadcast(
+    { name, text: message, at: new Date().toISOString() },
+    { type: "chat" },
+  );
   // A form posted without JavaScript goes back to the page; fetch() gets the event's id.
   if (!request.headers.get("accept")?.includes("application/json")) {
     return new Response(null, { status: 303, headers: { location: "/" } });
@@ -131,32 +200,51 @@ async function postToRoom(request) {
 
 // --- Jobs: a finite stream that ends with a terminal event and a server close. ---------------
 
-/** @type {Map<string, { topic: ReturnType<typeof createTopic>, done: boolean }>} */
+/**
+ * @typedef {object} Job
+ * @property {Channel} channel Its progress events, kept for clients that (re)connect.
+ * @property {Set<import("sendevents").ServerSentEventTarget>} streams Its open streams.
+ * @property {boolean} done Whether the `done` event was sent.
+ */
+/** @type {Map<string, Job>} */
 const jobs = new Map();
+const jobTimers = new Set();
 let jobCount = 0;
 
 function startJob() {
   jobCount++;
   const id = `job-${jobCount}`;
-  const job = { topic: createTopic({ limit: JOB_STEPS + 1 }), done: false };
+  const store = createStore({ maxEvents: JOB_STEPS + 1, maxAge: HOUR });
+  /** @type {Job} */
+  const job = { channel: new Channel(id, { store }), streams: new Set(), done: false };
   jobs.set(id, job);
   // Forget old jobs, so the map stays bounded however many are started.
-  if (jobs.size > MAX_JOBS) jobs.delete(jobs.keys().next().value);
+  if (jobs.size > MAX_JOBS) jobs.delete(/** @type {string} */ (jobs.keys().next().value));
   let step = 0;
   const timer = setInterval(() => {
     step++;
-    job.topic.publish("progress", { step, of: JOB_STEPS, percent: (100 * step) / JOB_STEPS });
+    const progress = { step, of: JOB_STEPS, percent: (100 * step) / JOB_STEPS };
+    void job.channel.broadcast(progress, { type: "progress" });
     if (step < JOB_STEPS) return;
     clearInterval(timer);
     jobTimers.delete(timer);
-    job.topic.publish("done", { job: id, result: `${JOB_STEPS} steps done` });
-    job.done = true;
-    void job.topic.closeAll();
+    void finishJob(id, job);
   }, JOB_STEP_INTERVAL);
   jobTimers.add(timer);
   return Response.json({ id, url: `/jobs/${id}` }, { status: 201 });
 }
-const jobTimers = new Set();
+
+/**
+ * The terminal event, then the server ends every stream of the job.
+ *
+ * @param {string} id
+ * @param {Job} job
+ */
+async function finishJob(id, job) {
+  await job.channel.broadcast({ job: id, result: `${JOB_STEPS} steps done` }, { type: "done" });
+  job.done = true;
+  await Promise.all([...job.streams].map((target) => target.close()));
+}
 
 /**
  * @param {Request} request
@@ -166,14 +254,17 @@ function jobStream(request, id) {
   const job = jobs.get(id);
   if (job === undefined) return text(404, "No such job\n");
   // The client has seen the `done` event and reconnects anyway: 204 tells EventSource to stop.
-  if (job.done && request.headers.get("last-event-id") === job.topic.lastId) {
+  const { lastId } = /** @type {MemoryEventStore} */ (job.channel.store);
+  if (job.done && readLastEventId(request.headers) === lastId) {
     return new Response(null, { status: 204 });
   }
-  const { response, target } = sendEvents(request);
-  target.dispatchEvent(new ServerSentEvent("hello", { job: id }, { retry: RETRY }));
-  job.topic.join(target, { replayAll: true });
-  // Finished while the client was away: it has now been sent everything, `done` included.
-  if (job.done) void target.close();
+  const { response, target } = openStream(request);
+  job.streams.add(target);
+  target.addEventListener("close", () => job.streams.delete(target));
+  void joinWithHistory(job.channel, target).then(() => {
+    // Finished while the client was away: it has now been sent everything, `done` included.
+    if (job.done) void target.close();
+  });
   return response;
 }
 
@@ -267,17 +358,15 @@ try {
 console.log(`sendevents demo: ${server.url.href}  (Ctrl-C to stop)`);
 
 let stopping = false;
+/** @param {NodeJS.Signals} signal */
 async function stop(signal) {
   if (stopping) process.exit(130); // A second Ctrl-C: don't wait.
   stopping = true;
   console.log(`\n${signal}: closing the streams and the server`);
   clearInterval(ticker);
   for (const timer of jobTimers) clearInterval(timer);
-  await Promise.all([
-    clock.closeAll(),
-    room.closeAll(),
-    ...[...jobs.values()].map((job) => job.topic.closeAll()),
-  ]);
+  // Each stream ends cleanly (what was queued is sent); then the server stops.
+  await Promise.all([...streams].map((target) => target.close()));
   await server.close();
   process.exit(0);
 }

@@ -3,7 +3,7 @@
 
 const CLOCK_LOG_LENGTH = 8;
 const ROOM_LOG_LENGTH = 30;
-const CLOCK_EVENTS = ["hello", "replayed", "tick", "drop", "stale"];
+const CLOCK_EVENTS = ["hello", "live", "tick", "drop", "stale"];
 
 const state = {
   /** Every event the page received, in order: `{ stream, type, id }`. */
@@ -100,14 +100,18 @@ function startClock() {
     clock.drops++;
   });
   source.addEventListener("stale", () => {
-    // The server no longer has what we missed (or restarted): say so rather than hide the gap.
+    // The server no longer has what we missed (or restarted): say so rather than hide the gap,
+    // and count from here.
     clock.stale++;
     clock.ticks.length = 0;
+    const item = document.createElement("li");
+    item.className = "divider";
+    item.textContent = "stale: the server no longer has the ticks we missed";
+    addToClockLog(item);
   });
-  source.addEventListener("replayed", (event) => {
+  source.addEventListener("live", () => {
+    // The server has sent what we missed: what follows is live.
     replaying = false;
-    clock.replayed += JSON.parse(event.data).count;
-    $("clock-replayed").textContent = String(clock.replayed);
   });
   source.addEventListener("tick", (event) => {
     const { n, now } = JSON.parse(event.data);
@@ -117,6 +121,10 @@ function startClock() {
       if (n <= previous.n) clock.duplicates++;
     }
     clock.ticks.push({ n, id: event.lastEventId, connection: clock.opens, replayed: replaying });
+    if (replaying) {
+      clock.replayed++;
+      $("clock-replayed").textContent = String(clock.replayed);
+    }
     $("clock-time").textContent = new Date(now).toLocaleTimeString();
     $("clock-n").textContent = String(n);
     $("clock-id").textContent = event.lastEventId;

@@ -335,6 +335,12 @@ export class ServerSentEventTarget<
     }
     const text = serializeData(data, 'Cannot create event "message"');
     if (this.#state !== OPEN) return this.#refuse();
+    // UTF-8 takes at least a byte per UTF-16 unit, so this text cannot fit: refuse it before
+    // formatting and encoding it, which would briefly hold a huge payload three times over.
+    if (text.length > this.#maxBufferedAmount - this.#queuedBytes) {
+      this.#fail("overflow");
+      return this.#refuse();
+    }
     return this.#push(encodeFrame(formatEvent({ type: "message", data: text })));
   }
 

@@ -54,8 +54,9 @@ describe.each([
       };
     } & Record<string, unknown>;
     const byName = Object.fromEntries(facts.cases.map((entry) => [entry.name, entry]));
-    // Node refuses oversized and malformed headers itself: 431 (over 16 KiB) and 400.
-    expect(byName["Last-Event-ID of 1 MB"]!.status).toBe(431);
+    // Node refuses oversized and malformed headers itself: 431 (over 16 KiB) and 400. A client
+    // still sending a 1 MB header may instead see the connection reset (status 0) before the 431.
+    expect([0, 431]).toContain(byName["Last-Event-ID of 1 MB"]!.status);
     expect(byName["Last-Event-ID of 8 KiB"]!.seen?.lastEventId).toBe("");
     expect(byName["Last-Event-ID with NUL"]!.status).toBe(400);
     expect(byName["Last-Event-ID with a lone CR"]!.status).toBe(400);
@@ -66,7 +67,7 @@ describe.each([
     // Only the first 8 KiB of Accept are read: the range after them does not count.
     expect(byName["Accept of 600 q-values (10 KB)"]!.seen?.accepts).toBe(false);
     expect(byName["malformed Accept"]!.seen?.accepts).toBe(false);
-    expect(byName["Accept of 1 MB"]!.status).toBe(431);
+    expect([0, 431]).toContain(byName["Accept of 1 MB"]!.status);
     // Node itself keeps the first 1,000 or so header lines and drops the rest.
     expect(byName["1,500 custom headers"]!.status).toBe(200);
     expect(byName["1,500 custom headers"]!.seen?.headerCount).toBeGreaterThan(1000);
@@ -86,6 +87,8 @@ describe.each([
     // A 100 MB string passes maxBufferedAmount: refused, and the stream is closed ("overflow").
     expect(facts.dispatches["100 MB string"]).toEqual({ returned: false });
     expect(facts.dispatches.closedAfterHuge).toBe(true);
+    // Refused before it was formatted and encoded: no copy of it was made.
+    expect(facts.dispatches.rssGrowthMB).toBeLessThan(50);
     // The stream next to all this kept receiving, and nothing was left over.
     expect(facts.bystanderAlive).toBe(true);
     expect(facts.bystanderCloses).toEqual({});

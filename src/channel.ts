@@ -48,8 +48,9 @@ export interface ChannelBroadcastInit {
 /** Options for {@linkcode Channel.register}. */
 export interface ChannelMemberOptions<State = undefined> {
   /**
-   * Decides, per event, whether this member is sent it (live and replayed events alike). It must
-   * not throw; it is called with the member's `state`.
+   * Decides, per event, whether this member is sent it (live and replayed events alike); called
+   * with the member's `state`. A filter that throws ends this member's stream with reason
+   * `"error"`; the other members are not affected.
    */
   filter?: (event: ServerSentEvent, state: State) => boolean;
   /** Anything the application keeps per member; passed to `filter`. */
@@ -351,7 +352,17 @@ export class Channel {
   }
 
   #send(member: Member, event: ServerSentEvent): void {
-    if (member.filter !== undefined && !member.filter(event, member.state)) return;
+    if (member.filter !== undefined) {
+      let accepted: boolean;
+      try {
+        accepted = member.filter(event, member.state);
+      } catch (error) {
+        // One member's broken filter must not keep the event from the others.
+        void internals.end(member.target, "error", error);
+        return;
+      }
+      if (!accepted) return;
+    }
     member.target.dispatchEvent(event);
   }
 

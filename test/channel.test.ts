@@ -182,6 +182,74 @@ describe("Channel", () => {
     await late.leave();
   });
 
+  test("Channel ends only the member whose filter throws, with reason error", async () => {
+    const channel = new Channel("filters");
+    const broken = client();
+    const fine = client();
+    const reasons: unknown[] = [];
+    broken.target.addEventListener("close", (event) => reasons.push(event.reason, event.error));
+    const failure = new Error("bad filter");
+    await channel.register(broken.target, {
+      filter: () => {
+        throw failure;
+      },
+    });
+    await channel.register(fine.target);
+    await channel.broadcast("one");
+    await channel.broadcast("two");
+    expect(reasons).toEqual(["error", failure]);
+    expect(channel.size).toBe(1);
+    expect(data(await fine.until(2))).toEqual(["one", "two"]);
+    await fine.leave();
+  });
+
+  test("Channel closes a member with overflow when over 1 MiB arrives while its replay waits", async () => {
+    const memory = new MemoryEventStore({ epoch: "g", maxBytes: 4 * 1024 * 1024 });
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const store: EventStore = {
+      append: (record) => memory.append(record),
+      read: async (afterId, options) => {
+        await gate; // a store that answers slowly
+        return memory.read(afterId, options);
+      },
+      trim: () => memory.trim(),
+      compare: (a, b) => memory.compare(a, b),
+    };
+    const channel = new Channel("gated", { store });
+    await channel.broadcast("first");
+    const back = client("g:1");
+    const reasons: string[] = [];
+    back.target.addEventListener("close", (event) => reasons.push(event.reason));
+    const registered = channel.register(back.target);
+    for (let i = 0; i < 1100; i++) await channel.broadcast("z".repeat(1000));
+    expect(reasons).toEqual(["overflow"]);
+    expect(channel.size).toBe(0);
+    open();
+    await registered;
+  });
+
+  test("Channel ends a resuming stream with reason error when its store fails to read", async () => {
+    const memory = new MemoryEventStore({ epoch: "b" });
+    const failure = new Error("store is down");
+    const store: EventStore = {
+      append: (record) => memory.append(record),
+      read: () => Promise.reject(failure),
+      trim: () => memory.trim(),
+      compare: (a, b) => memory.compare(a, b),
+    };
+    const channel = new Channel("broken", { store });
+    await channel.broadcast("x");
+    const back = client("b:1");
+    const closes: unknown[] = [];
+    back.target.addEventListener("close", (event) => closes.push(event.reason, event.error));
+    await expect(channel.register(back.target)).resolves.toBeUndefined();
+    expect(closes).toEqual(["error", failure]);
+    expect(channel.size).toBe(0);
+  });
+
   test("Channel replays what a client missed after its Last-Event-ID, then goes live", async () => {
     const channel = new Channel("room", { store: new MemoryEventStore({ epoch: "r" }) });
     for (let i = 1; i <= 5; i++) await channel.broadcast(`${i}`);

@@ -119,6 +119,8 @@ function cuttingFetch(cuts: readonly (number | undefined)[]): FetchLike {
 }
 
 interface Follower {
+  /** The retry hint arrived: from now on a drop costs 5 ms, not the client's default 3 s. */
+  hinted: boolean;
   numbers: number[];
   stale: { data: string; lastEventId: string }[];
   source: EventSource;
@@ -127,7 +129,10 @@ interface Follower {
 function follow(url: URL, cuts: readonly (number | undefined)[] = []): Follower {
   const source = new EventSource(url, { fetch: cuttingFetch(cuts) });
   sources.push(source);
-  const follower: Follower = { numbers: [], stale: [], source };
+  const follower: Follower = { hinted: false, numbers: [], stale: [], source };
+  source.addEventListener("hint", () => {
+    follower.hinted = true;
+  });
   source.addEventListener("message", (event) => follower.numbers.push(Number(event.data)));
   source.addEventListener("stale", (event) =>
     follower.stale.push({ data: event.data, lastEventId: event.lastEventId }),
@@ -150,15 +155,15 @@ function turn(): Promise<void> {
 const range = (from: number, to: number) =>
   Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
-/** Publishes 1..count at full speed, yielding to I/O every `burst` events. */
+/** Publishes `from`..`to` at full speed, yielding to I/O every `burst` events. */
 async function publish(
   channel: Channel,
-  count: number,
+  [from, to]: [number, number],
   burst: number,
   onEvent: (n: number) => void = () => {},
 ) {
   const sends: Promise<unknown>[] = [];
-  for (let n = 1; n <= count; n++) {
+  for (let n = from; n <= to; n++) {
     sends.push(channel.broadcast(`${n}`));
     onEvent(n);
     if (n % burst === 0) await turn();
@@ -185,10 +190,22 @@ describe("Channel resume over a real socket with the eventsource client", () => 
       5000,
       () => "the first connection",
     );
-    await publish(channel, 10_000, 250, (n) => {
-      // Connection 1 is closed by the server after event 1,500.
+    const connected = (count: number) =>
+      until(
+        () => (harness.connections.get("one") ?? 0) >= count,
+        5000,
+        () => `connection ${count}`,
+      );
+    // Connection 1 is closed by the server after event 1,500, in the middle of a burst.
+    await publish(channel, [1, 3000], 250, (n) => {
       if (n === 1500) void harness.current.get("one")?.target.close();
     });
+    // Connection 2 overflows on its first burst (or on the live events it held while replaying).
+    await connected(2);
+    await publish(channel, [3001, 6000], 250);
+    // Connection 3 is cut after 20,007 bytes, while these are being published.
+    await connected(3);
+    await publish(channel, [6001, 10_000], 250);
     await until(
       () => follower.numbers.length >= 10_000,
       20_000,
@@ -229,11 +246,11 @@ describe("Channel resume over a real socket with the eventsource client", () => 
             ]),
           );
           await until(
-            () => harness.current.size === plans.length,
+            () => followers.every((follower) => follower.hinted),
             10_000,
             () => `${plans.length} connections; got ${harness.current.size}`,
           );
-          await publish(channel, count, 100, (n) => {
+          await publish(channel, [1, count], 100, (n) => {
             plans.forEach((plan, i) => {
               if (plan.closeAt === n) void harness.current.get(`${i}`)?.target.close();
             });
@@ -267,7 +284,7 @@ describe("Channel resume over a real socket with the eventsource client", () => 
       5000,
       () => "a connection",
     );
-    await publish(channels.get("numbers")!, 3, 10);
+    await publish(channels.get("numbers")!, [1, 3], 10);
     await until(
       () => follower.numbers.length === 3,
       5000,

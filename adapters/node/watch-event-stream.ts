@@ -48,7 +48,10 @@ export function watchEventStream(
   streams?.track(target);
   if (sendTimeout === false) return;
   res.setTimeout(sendTimeout, () => {
+    // Only bytes that Node could not hand to the kernel say the client is stuck. Bytes still in
+    // the target may have been queued in this very turn (the keep-alive timer fires in the same
+    // timers phase as this one) and leave on the next pull: an idle stream must never be cut.
     const unsent = (res as { writableLength?: number }).writableLength ?? 0;
-    if (target.bufferedAmount > 0 || unsent > 0) res.destroy();
+    if (unsent > 0) res.destroy();
   });
 }

@@ -96,7 +96,7 @@ interface Pending {
  *
  * ```text
  * event: stale
- * id: <the newest id in the store, or empty>
+ * id: <the newest id in the store: the client's position from now on>
  * data: {"reason":"expired"}        (or "unknown")
  * ```
  *
@@ -126,7 +126,7 @@ export class Channel {
   readonly #staleEventType: string;
   readonly #members = new Map<ServerSentEventTarget, Member>();
   /** Broadcasts in call order, delivered in that order once their append settles. */
-  #pending: Pending[] = [];
+  #pending: (Pending | undefined)[] = [];
   #pendingHead = 0;
 
   /**
@@ -321,11 +321,9 @@ export class Channel {
   /** Sends every settled broadcast at the head of the queue, in call order. */
   #deliverSettled(): void {
     const pending = this.#pending;
-    while (this.#pendingHead < pending.length && pending[this.#pendingHead]!.settled) {
-      const event = pending[this.#pendingHead]!.event;
-      pending[this.#pendingHead] = undefined as unknown as Pending;
-      this.#pendingHead++;
-      if (event !== undefined) this.#fanOut(event);
+    for (let slot = pending[this.#pendingHead]; slot?.settled; slot = pending[this.#pendingHead]) {
+      pending[this.#pendingHead++] = undefined;
+      if (slot.event !== undefined) this.#fanOut(slot.event);
     }
     if (this.#pendingHead === pending.length) {
       this.#pending = [];

@@ -34,14 +34,20 @@ export type EventStoreReadResult =
       /** The events after the id, oldest first, ids assigned by the store. */
       readonly events: readonly ServerSentEvent[];
       readonly stale?: undefined;
-      /** The newest id in the store when it was read, or `""` if it has never held an event. */
+      /**
+       * The newest id in the store when it was read. A store that has never held an event gives
+       * an id that means "before the first event" (`<epoch>:0`, `0-0`), or `""`.
+       */
       readonly lastId: string;
     }
   | {
       readonly events: readonly [];
       /** The id cannot be resumed from: the caller must resynchronise its client. */
       readonly stale: EventStoreStaleReason;
-      /** The newest id in the store when it was read, or `""` if it has never held an event. */
+      /**
+       * The newest id in the store when it was read: the client's position from now on. A store
+       * that has never held an event gives its "before the first event" id, or `""`.
+       */
       readonly lastId: string;
     };
 

@@ -69,7 +69,8 @@ function randomEpoch(): string {
  * The in-memory {@linkcode EventStore}: a ring of the most recent events of one channel, bounded
  * by count, bytes and age, whichever is reached first.
  *
- * Ids are `<epoch>:<sequence>`, the sequence counting from 1. Reading after an id of another
+ * Ids are `<epoch>:<sequence>`, the sequence counting from 1 (`<epoch>:0` is the position before
+ * the first event). Reading after an id of another
  * epoch, after a sequence this store has not reached yet, or after one whose successors were
  * already dropped, returns a `stale` result rather than a partial history.
  *
@@ -147,9 +148,12 @@ export class MemoryEventStore implements EventStore {
     return this.#bytes;
   }
 
-  /** The newest id issued, or `""` before the first event. */
+  /**
+   * The newest id issued; before the first event, `<epoch>:0`, which reads as "before the first
+   * event" (resuming after it gets every event of this epoch).
+   */
   get lastId(): string {
-    return this.#last === 0 ? "" : this.#prefix + this.#last;
+    return this.#prefix + this.#last;
   }
 
   /**

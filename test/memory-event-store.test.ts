@@ -20,7 +20,7 @@ async function all(store: MemoryEventStore): Promise<readonly ServerSentEvent[]>
 describe("MemoryEventStore", () => {
   test("MemoryEventStore assigns ordered ids carrying its epoch, and reads after an id", async () => {
     const store = new MemoryEventStore({ epoch: "e1" });
-    expect(store.lastId).toBe("");
+    expect(store.lastId).toBe("e1:0");
     const one = await store.append({ type: "message", data: "one" });
     const two = await store.append({ type: "chat", data: "two", retry: 10 });
     expect([one.id, two.id]).toEqual(["e1:1", "e1:2"]);

@@ -84,11 +84,9 @@ export function sendEvents<Events extends object = Record<string, unknown>>(
   request: Request,
   options: SendEventsOptions = {},
 ): SendEventsResult<Events> {
-  if (
-    request === null ||
-    typeof request !== "object" ||
-    typeof request.headers?.get !== "function"
-  ) {
+  const adapter =
+    request !== null && typeof request === "object" ? adapterOf(request) : undefined;
+  if (adapter === undefined && typeof request?.headers?.get !== "function") {
     throw new TypeError(`Cannot send events: expected a Request, received ${String(request)}`);
   }
   if (options.waitUntil !== undefined && typeof options.waitUntil !== "function") {
@@ -105,7 +103,6 @@ export function sendEvents<Events extends object = Record<string, unknown>>(
       `Cannot send events: "maxDuration" must be an integer of at least 1, received ${String(maxDuration)}`,
     );
   }
-  const adapter = adapterOf(request);
   // Built before the target, so malformed headers throw with nothing opened. An adapter has the
   // default headers ready-made, so they are only built here when the caller adds some.
   const headers =

@@ -44,7 +44,7 @@ shared broadcast \`EventTarget\` left above the baseline once every connection h
   buffer) plus 64 MB.
 - **half-open**: clients that stop reading and never close (no FIN, no RST: to the server a peer
   that vanished), while the server pushes 64 KB every 20 ms. Once the kernel's buffers are full no
-  byte moves; the send timeout (\`sendTimeout\`, ¾ of the 1 s keep-alive interval; on the fetch path
+  byte moves; the send timeout (\`sendTimeout\`, 1.2 s, 0.6 of the 2 s keep-alive interval; on the fetch path
   the same check on \`res.setTimeout\`) must close them within two keep-alive intervals of the last
   byte that moved (sampled every 10 ms from the socket's pending bytes).
 - **hostile input**: \`Last-Event-ID\` of 1 MB / 8 KiB / with NUL, CR, LF / invalid UTF-8; \`Accept\`

@@ -233,7 +233,7 @@ export async function frozen(
 /**
  * Half-open: clients that stop reading and never close (no FIN, no RST): to the server they look
  * exactly like a peer that vanished. The server keeps writing; once the kernel's buffers are full
- * nothing moves, and the send timeout (¾ of a keep-alive interval without progress while bytes
+ * nothing moves, and the send timeout (0.6 keep-alive interval without progress while bytes
  * wait) must close them. Node fires it between one and two timeouts after the last byte moved (it
  * postpones a timeout once when the write made headway since the timer was armed), so within two
  * keep-alive intervals.
@@ -243,11 +243,11 @@ export async function halfOpen(
   {
     clients,
     healthy = 2,
-    keepAlive = 1000,
+    keepAlive = 2000,
   }: { clients: number; healthy?: number; keepAlive?: number },
 ): Promise<ScenarioResult> {
   // Under an interval: Node fires between one and two timeouts after the last byte moved.
-  const timeout = Math.round(keepAlive * 0.75);
+  const timeout = Math.round(keepAlive * 0.6);
   const server = await SoakServer.start({
     mode,
     keepAlive,

@@ -260,6 +260,25 @@ describe("the demo page in Chromium (Debian's /usr/bin/chromium through playwrig
     ]);
   });
 
+  test("the demo page fits a phone's width: nothing scrolls sideways", async () => {
+    const page = await browser.newPage({
+      viewport: { width: 360, height: 740 },
+      isMobile: true,
+      hasTouch: true,
+    });
+    page.setDefaultTimeout(10_000);
+    pages.push(page);
+    page.on("pageerror", (error) => pageErrors.push(String(error)));
+    await page.goto(demo.url.href);
+    await page.waitForFunction(() => window.demo.clock.ticks.length >= 1);
+    const { scrollWidth, innerWidth } = await page.evaluate(() => ({
+      scrollWidth: document.documentElement.scrollWidth,
+      innerWidth: window.innerWidth,
+    }));
+    expect(innerWidth).toBe(360);
+    expect(scrollWidth).toBeLessThanOrEqual(innerWidth);
+  });
+
   test("the demo page with events flowing, saved as test-results/demo.png", async () => {
     // A second tab, so the room shows two.
     const [page] = await Promise.all([openPage(), openPage()]);

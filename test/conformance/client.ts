@@ -158,6 +158,8 @@ export function connect(url: URL, types: string[] = ["message"]): RecordedSource
       { once: true },
     );
   });
+  // A test that does not wait for `open` must not leave an unhandled rejection behind.
+  opened.catch(() => {});
   return {
     source,
     events,

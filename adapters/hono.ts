@@ -213,6 +213,11 @@ export function events<
       `Cannot create events handler: the callback must be a function, received ${typeof callback}`,
     );
   }
+  if (options.onError !== undefined && typeof options.onError !== "function") {
+    throw new TypeError(
+      `Cannot create events handler: "onError" must be a function, received ${typeof options.onError}`,
+    );
+  }
   const { onError: _, ...streamOptions } = options;
   return function eventsHandler(c: Context<E, P, I>): Response {
     const target = open<Events>(c, streamOptions);
@@ -246,6 +251,10 @@ export function events<
  * Hono sends the response once the handler returns, so events dispatched before that are sent
  * together then; start long-running work without awaiting it. If the handler throws after opening
  * the stream, the client gets Hono's error response and the target closes with reason `"error"`.
+ *
+ * `c.var.sendEvents` is typed in the handlers of the same `app.get(path, serverSentEvents(), …)`
+ * call and after a chained `app.use(serverSentEvents()).get(…)`; elsewhere type the app with
+ * `new Hono<ServerSentEventsEnv>()`.
  *
  * @param options Defaults for every stream opened through it; `c.var.sendEvents(options)`
  *   overrides them per call.

@@ -6,10 +6,11 @@ import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
 import { testClient } from "hono/testing";
 import { timeout } from "hono/timeout";
-import { afterEach, describe, expect, test, vi } from "vitest";
+import { afterEach, describe, expect, expectTypeOf, test, vi } from "vitest";
 import {
   type EventsOptions,
   events,
+  type SendEventsFunction,
   type ServerSentEventsEnv,
   serverSentEvents,
 } from "../adapters/hono.ts";
@@ -307,6 +308,34 @@ describe("events (sendevents/hono)", () => {
         "Cannot create events handler: the callback must be a function, received string",
       ),
     );
+  });
+
+  test("events throws a TypeError naming the value when onError is not a function", () => {
+    expect(() => events(() => {}, { onError: "log" as never })).toThrow(
+      new TypeError('Cannot create events handler: "onError" must be a function, received string'),
+    );
+  });
+
+  test("events and serverSentEvents type the target and c.var.sendEvents without casts", () => {
+    new Hono().get(
+      "/typed",
+      events((_c, target: ServerSentEventTarget<{ tick: { n: number } }>) => {
+        expectTypeOf(target.dispatchEvent)
+          .parameter(0)
+          .toEqualTypeOf<ServerSentEvent<"tick", { n: number }>>();
+      }),
+    );
+    new Hono().get("/typed", serverSentEvents(), (c) => {
+      expectTypeOf(c.var.sendEvents).toEqualTypeOf<SendEventsFunction>();
+      expectTypeOf(c.var.sendEvents<{ ping: string }>()).toEqualTypeOf<
+        ServerSentEventTarget<{ ping: string }>
+      >();
+      return c.res;
+    });
+    new Hono<ServerSentEventsEnv>().get("/typed", (c) => {
+      expectTypeOf(c.var.sendEvents).toEqualTypeOf<SendEventsFunction>();
+      return c.res;
+    });
   });
 
   test("events works behind cors: the CORS headers reach the event stream", async () => {

@@ -96,7 +96,7 @@ function platformWaitUntil(c: Context): ((promise: Promise<unknown>) => void) | 
  * `Keep-Alive` (and drops `Connection` with a warning), so the stream never opens (Node 20-24,
  * @hono/node-server 1.19; honojs/hono#4041 is the same failure for `streamSSE`'s
  * `Transfer-Encoding`). node-server puts its `IncomingMessage` / `Http2ServerRequest` on `c.env`.
- * Only this server is probed: HTTP/2 was not tested on the other runtimes.
+ * Deno.serve drops them itself over HTTP/2 (Deno 2.9); the other runtimes were not tried.
  */
 function isNodeHttp2(c: Context): boolean {
   const env: unknown = c.env;

@@ -77,27 +77,32 @@ function client(lastEventId?: string): Client {
   const reader = response.body!.getReader();
   let text = "";
   const parsed = () => parse(text).events.map(({ id, event, data }) => ({ id, event, data }));
-  async function pump(done: () => boolean): Promise<void> {
-    while (!done()) {
-      const result = await Promise.race([
-        reader.read(),
-        new Promise<"idle">((resolve) => setTimeout(() => resolve("idle"), 20)),
-      ]);
-      if (result === "idle" || result.done) return;
-      text += decoder.decode(result.value, { stream: true });
-    }
-  }
+  /** A read that lost a race against the idle timer stays pending: the next read takes it. */
+  let pending: Promise<ReadableStreamReadResult<Uint8Array>> | undefined;
+  const read = () => {
+    pending ??= reader.read().then((result) => {
+      pending = undefined;
+      if (result.value) text += decoder.decode(result.value, { stream: true });
+      return result;
+    });
+    return pending;
+  };
   return {
     target,
     leave: () => reader.cancel(),
     async events() {
-      await pump(() => false);
-      return parsed();
+      // Reads until nothing has arrived for 20 ms.
+      for (;;) {
+        const result = await Promise.race([
+          read(),
+          new Promise<"idle">((resolve) => setTimeout(() => resolve("idle"), 20)),
+        ]);
+        if (result === "idle" || result.done) return parsed();
+      }
     },
     async until(count) {
       for (;;) {
-        const { done, value } = await reader.read();
-        if (value) text += decoder.decode(value, { stream: true });
+        const { done } = await read();
         const events = parsed();
         if (events.length >= count || done) return events;
       }

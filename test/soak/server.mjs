@@ -118,7 +118,8 @@ const watched = new Set();
 setInterval(() => {
   for (const peer of watched) {
     const entry = sockets.get(peer);
-    if (entry === undefined) continue;
+    // A destroyed socket's buffers are dropped: that is the detection, not progress.
+    if (entry === undefined || entry.socket.destroyed) continue;
     const pending = entry.socket.writableLength + (entry.socket._handle?.writeQueueSize ?? 0);
     if (pending !== entry.pending) {
       entry.pending = pending;
@@ -208,8 +209,10 @@ function hostileDispatches() {
   attempt("event type with LF", () => target.dispatchEvent(new ServerSentEvent("a\nb", "x")));
   attempt("id with NUL", () => target.dispatchMessage("x", { id: "a\0b" }));
   const openAfterMistakes = !target.closed;
+  // A flat 100 MB string, as JSON.stringify or a file read makes ("x".repeat() makes a small rope).
+  const huge = Buffer.alloc(100 * 1024 * 1024, "x").toString("latin1");
   const before = process.memoryUsage().rss;
-  attempt("100 MB string", () => target.dispatchMessage("x".repeat(100 * 1024 * 1024)));
+  attempt("100 MB string", () => target.dispatchMessage(huge));
   results.rssGrowthMB = Math.round((process.memoryUsage().rss - before) / 1e6);
   results.openAfterMistakes = openAfterMistakes;
   results.closedAfterHuge = target.closed;

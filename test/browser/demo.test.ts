@@ -318,6 +318,9 @@ describe("the demo page in Chromium (Debian's /usr/bin/chromium through playwrig
     await page.waitForFunction(() => window.demo.clock.opens === 1 && window.demo.room.opens === 1);
     expect(await demo.stop("SIGTERM")).toBe(0);
     expect(demo.output()).toContain("SIGTERM: closing the streams and the server");
+    // The page's two streams (clock and room) at least, each ended cleanly: none aborted.
+    const [, closed] = /(\d+) streams closed, 0 aborted/.exec(demo.output()) ?? [];
+    expect(Number(closed)).toBeGreaterThanOrEqual(2);
     // The page's streams ended and cannot come back: the server is gone.
     await page.waitForFunction(() => window.demo.clock.errors >= 1 && window.demo.room.errors >= 1);
   });

@@ -410,6 +410,7 @@ export class Channel {
     member.held = undefined;
     member.heldBytes = 0;
     for (const event of held) {
+      if (target.closed) return;
       if (replayed !== undefined && this.#store.compare(event.id!, replayed) <= 0) continue;
       replayed = undefined;
       this.#send(member, event);

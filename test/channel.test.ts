@@ -278,6 +278,25 @@ describe("Channel", () => {
     for (const c of [back, explicit, fresh]) await c.leave();
   });
 
+  test("Channel replays a long history page by page while broadcasts keep coming", async () => {
+    const channel = new Channel("long", {
+      store: new MemoryEventStore({ epoch: "l", maxEvents: 5000 }),
+    });
+    for (let n = 1; n <= 1500; n++) void channel.broadcast(`${n}`);
+    const back = client("l:1");
+    const registered = channel.register(back.target);
+    const sends: Promise<unknown>[] = [];
+    for (let n = 1501; n <= 2000; n++) {
+      sends.push(channel.broadcast(`${n}`));
+      if (n % 50 === 0) await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+    await Promise.all(sends);
+    await registered;
+    const numbers = data(await back.until(1999)).map(Number);
+    expect(numbers).toEqual(Array.from({ length: 1999 }, (_, i) => i + 2));
+    await back.leave();
+  });
+
   test("Channel sends a stale event when the id is older than the store holds", async () => {
     const channel = new Channel("room", {
       store: new MemoryEventStore({ epoch: "r", maxEvents: 2 }),

@@ -5,6 +5,7 @@
 
 import { join } from "node:path";
 import { Hono } from "hono";
+import { compress } from "hono/compress";
 import { streamSSE } from "hono/streaming";
 import { events } from "../../adapters/hono.ts";
 import { ServerSentEvent } from "../../src/index.ts";
@@ -86,6 +87,47 @@ async function injection(): Promise<void> {
   }
 }
 
+/** Why sendevents/hono sends `no-transform`: a compress told to take event streams holds them. */
+async function compressed(): Promise<void> {
+  const variants: [string, HeadersInit | undefined][] = [
+    ["Cache-Control: no-cache, no-transform (sendevents/hono)", undefined],
+    ["Cache-Control: no-cache (the core's default)", { "Cache-Control": "no-cache" }],
+  ];
+  for (const [label, headers] of variants) {
+    const app = new Hono().get(
+      "/",
+      compress({ threshold: 0, contentTypeFilter: () => true }),
+      events(
+        (_c, target) => {
+          let n = 0;
+          const timer = setInterval(() => {
+            target.dispatchMessage({ at: Date.now() });
+            if (++n === 5) void target.close();
+          }, 100);
+          target.addEventListener("close", () => clearInterval(timer));
+        },
+        headers === undefined ? {} : { headers },
+      ),
+    );
+    const response = await app.request("/", { headers: { "Accept-Encoding": "gzip" } });
+    const encoding = response.headers.get("content-encoding");
+    const body =
+      encoding === "gzip"
+        ? response.body!.pipeThrough(new DecompressionStream("gzip"))
+        : response.body!;
+    const latencies: number[] = [];
+    const decoder = new TextDecoder();
+    for await (const chunk of body) {
+      for (const match of decoder.decode(chunk).matchAll(/"at":(\d+)/g)) {
+        latencies.push(Date.now() - Number(match[1]));
+      }
+    }
+    console.log(
+      `  ${label}: Content-Encoding ${encoding}, dispatch-to-arrival ms ${JSON.stringify(latencies)}`,
+    );
+  }
+}
+
 const bundle = bundleApp(join(HERE, "compare-worker.ts"));
 const runtimes: [string, () => ReturnType<typeof start>][] = [
   // "node" from PATH (Node 20 here), whatever runs this script.
@@ -121,6 +163,8 @@ try {
   }
   console.log("hostile fields (in process):");
   await injection();
+  console.log("compress({ contentTypeFilter: () => true }) over an event stream (in process):");
+  await compressed();
 } finally {
   bundle.remove();
 }

@@ -9,6 +9,9 @@
  * - `POST /jobs` and `GET /jobs/:id`: a job's progress, ending with a `done` event and
  *   `target.close()`. A reconnect to a finished job is answered `204`, which tells `EventSource`
  *   to stop for good.
+ * - `GET /story`: a paragraph streamed one word at a time from an async generator with
+ *   `target.pipeFrom()`, as a language model's tokens would be; the generator is cancelled when the
+ *   client leaves, and a reconnect resumes at the next word.
  *
  * Resume and broadcast come from `Channel` and `MemoryEventStore`: ids are assigned by the store,
  * and a client that reconnects is sent what it missed, or a `stale` event when that is gone.
@@ -40,6 +43,14 @@ const MAX_JOBS = 100;
 const MAX_MESSAGE_LENGTH = 500;
 const MAX_NAME_LENGTH = 40;
 const MAX_BODY_BYTES = 4096;
+const TOKEN_INTERVAL = 60;
+const STORY = [
+  "Server-Sent Events are plain HTTP: one long response, one event per blank line.",
+  "The browser's EventSource reconnects by itself and sends back the last id it saw,",
+  "so a server that keeps a little history loses nothing when the network blinks.",
+].join(" ");
+/** The story's tokens: each word with the space before it, so that joined they give it back. */
+const STORY_TOKENS = STORY.split(/(?= )/);
 const HOUR = 60 * 60_000;
 
 const STATIC = {
@@ -263,6 +274,46 @@ function jobStream(request, id) {
   return response;
 }
 
+// --- A token stream: an async generator piped into the stream. --------------------------------
+
+/**
+ * A stand-in for a language model: yields the story's tokens from `start` on, one every
+ * `TOKEN_INTERVAL` ms. `pipeFrom` calls `return()` on it when the client leaves, which ends the
+ * loop at its `await`: no token is produced for nobody.
+ *
+ * @param {number} start
+ */
+async function* generateTokens(start) {
+  for (let i = start; i < STORY_TOKENS.length; i++) {
+    await new Promise((resolve) => setTimeout(resolve, TOKEN_INTERVAL));
+    yield/** @type {string} */ (STORY_TOKENS[i]);
+  }
+}
+
+/** @param {Request} request */
+function storyStream(request) {
+  // Token ids are their index, so a reconnect resumes at the next one; the `end` event's id is
+  // the token count, and a reconnect after it is answered 204 (stop), like a finished job.
+  const lastEventId = readLastEventId(request.headers);
+  const end = STORY_TOKENS.length;
+  if (lastEventId === String(end)) return new Response(null, { status: 204 });
+  const seen = /^[0-9]+$/.test(lastEventId) ? Number(lastEventId) : -1;
+  const start = seen >= 0 && seen < end ? seen + 1 : 0;
+  const { response, target } = openStream(request);
+  const piped = target.pipeFrom(generateTokens(start), {
+    event: "token",
+    id: (_token, index) => start + index,
+    // The stream stays open after the last token, for the terminal event.
+    preventClose: true,
+  });
+  void piped.then(() => {
+    if (target.closed) return;
+    target.dispatchEvent(new ServerSentEvent("end", { tokens: end }, { id: end }));
+    return target.close();
+  });
+  return response;
+}
+
 // --- The server. -----------------------------------------------------------------------------
 
 /** @param {Request} request */
@@ -279,6 +330,7 @@ async function handle(request) {
   if (method === "GET" && pathname === "/room") return streamOr406(request, roomStream);
   if (method === "POST" && pathname === "/room") return postToRoom(request);
   if (method === "POST" && pathname === "/jobs") return startJob();
+  if (method === "GET" && pathname === "/story") return streamOr406(request, storyStream);
   const job = /^\/jobs\/(job-[0-9]+)$/.exec(pathname);
   if (method === "GET" && job !== null) {
     return streamOr406(request, (r) => jobStream(r, /** @type {string} */ (job[1])));

@@ -25,6 +25,13 @@ interface DemoState {
     tabs: number;
     messages: { id: string; name: string; text: string; at: string }[];
   };
+  story: {
+    opens: number;
+    errors: number;
+    tokens: { id: string; text: string }[];
+    ended: boolean;
+    readyState: number | undefined;
+  };
   job: {
     id: string;
     url: string;
@@ -260,6 +267,30 @@ describe("the demo page in Chromium (Debian's /usr/bin/chromium through playwrig
     ]);
   });
 
+  test("a paragraph piped from an async generator arrives token by token, spaces intact, then ends", async () => {
+    const page = await openPage();
+    await page.click("#story-start");
+    await page.waitForFunction(() => window.demo.story.ended, undefined, { timeout: 15_000 });
+    const { story, shown, end } = await page.evaluate(() => ({
+      story: window.demo.story,
+      shown: document.getElementById("story-text")?.textContent,
+      end: window.demo.received.find((event) => event.stream === "story" && event.type === "end"),
+    }));
+    expect(story.tokens.length).toBeGreaterThan(20);
+    // Ids count from 0 without a gap; the terminal event's id is the count.
+    expect(story.tokens.map((token) => token.id)).toEqual(story.tokens.map((_, i) => String(i)));
+    expect(end?.id).toBe(String(story.tokens.length));
+    // Every token after the first is a word with its leading space, which the wire format keeps.
+    expect(story.tokens[0]?.text).toMatch(/^\S+$/);
+    for (const token of story.tokens.slice(1)) expect(token.text).toMatch(/^ \S+$/);
+    expect(shown).toBe(story.tokens.map((token) => token.text).join(""));
+    expect(shown).toMatch(/^Server-Sent Events are plain HTTP: .* when the network blinks\.$/);
+    expect({ opens: story.opens, readyState: story.readyState }).toEqual({
+      opens: 1,
+      readyState: 2,
+    });
+  });
+
   test("the demo page fits a phone's width: nothing scrolls sideways", async () => {
     const page = await browser.newPage({
       viewport: { width: 360, height: 740 },
@@ -298,10 +329,12 @@ describe("the demo page in Chromium (Debian's /usr/bin/chromium through playwrig
     await page.fill("#room-name", "you");
     await page.waitForFunction(() => window.demo.clock.ticks.length >= 2);
     await page.click("#job-start");
+    await page.click("#story-start");
     await page.click("#clock-drop");
     await page.waitForFunction(
       () =>
         window.demo.job.state === "done" &&
+        window.demo.story.ended &&
         window.demo.clock.ticks.filter((tick) => tick.connection === 2 && !tick.replayed).length >=
           1,
       undefined,

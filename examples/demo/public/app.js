@@ -24,6 +24,15 @@ const state = {
     stale: 0,
   },
   room: { opens: 0, errors: 0, tabs: 0, /** @type {object[]} */ messages: [] },
+  story: {
+    opens: 0,
+    errors: 0,
+    /** @type {{ id: string, text: string }[]} */
+    tokens: [],
+    ended: false,
+    /** @type {number | undefined} */
+    readyState: undefined,
+  },
   job: {
     id: "",
     url: "",
@@ -253,6 +262,57 @@ async function startJob() {
   });
 }
 
+// --- Token stream ----------------------------------------------------------------------------
+
+function startStory() {
+  const story = state.story;
+  Object.assign(story, { opens: 0, errors: 0, tokens: [], ended: false });
+  const start = $("story-start");
+  const stop = $("story-stop");
+  const text = $("story-text");
+  text.textContent = "";
+  start.disabled = true;
+  stop.disabled = false;
+  const source = connect("story", "/story", ["hello", "token", "end"]);
+  const show = () => {
+    story.readyState = source.readyState;
+    $("story-count").textContent = String(story.tokens.length);
+    $("story-opens").textContent = String(story.opens);
+  };
+  const finish = (status) => {
+    source.close();
+    show();
+    $("story-status").textContent = status;
+    $("story-status").dataset.kind = "closed";
+    start.disabled = false;
+    stop.disabled = true;
+    start.textContent = "Stream it again";
+  };
+  source.addEventListener("open", () => {
+    story.opens++;
+    setStatus($("story-status"), source);
+    show();
+  });
+  source.addEventListener("error", () => {
+    story.errors++;
+    setStatus($("story-status"), source);
+    show();
+  });
+  source.addEventListener("token", (event) => {
+    story.tokens.push({ id: event.lastEventId, text: event.data });
+    // Each token keeps its leading space: the wire format carries it intact.
+    text.append(event.data);
+    $("story-id").textContent = event.lastEventId;
+    show();
+  });
+  source.addEventListener("end", () => {
+    story.ended = true;
+    finish("done");
+  });
+  stop.onclick = () => finish("stopped");
+}
+
 startClock();
 startRoom();
 $("job-start").addEventListener("click", () => void startJob());
+$("story-start").addEventListener("click", startStory);

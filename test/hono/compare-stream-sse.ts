@@ -117,8 +117,11 @@ async function compressed(): Promise<void> {
         : response.body!;
     const latencies: number[] = [];
     const decoder = new TextDecoder();
-    for await (const chunk of body) {
-      for (const match of decoder.decode(chunk).matchAll(/"at":(\d+)/g)) {
+    const reader = body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      for (const match of decoder.decode(value).matchAll(/"at":(\d+)/g)) {
         latencies.push(Date.now() - Number(match[1]));
       }
     }

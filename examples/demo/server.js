@@ -11,7 +11,9 @@
  *   to stop for good.
  * - `GET /story`: a paragraph streamed one word at a time from an async generator with
  *   `target.pipeFrom()`, as a language model's tokens would be; the generator is cancelled when the
- *   client leaves, and a reconnect resumes at the next word.
+ *   client leaves, and a reconnect resumes at the next word;
+ * - `GET /stats`: how many streams are open and token generators running, and the closes by
+ *   reason (`metrics` from the package).
  *
  * Resume and broadcast come from `Channel` and `MemoryEventStore`: ids are assigned by the store,
  * and a client that reconnects is sent what it missed, or a `stale` event when that is gone.
@@ -25,6 +27,7 @@ import {
   acceptsEventStream,
   Channel,
   MemoryEventStore,
+  metrics,
   readLastEventId,
   ServerSentEvent,
   sendEvents,
@@ -284,11 +287,21 @@ function jobStream(request, id) {
  * @param {number} start
  */
 async function* generateTokens(start) {
-  for (let i = start; i < STORY_TOKENS.length; i++) {
-    await new Promise((resolve) => setTimeout(resolve, TOKEN_INTERVAL));
-    yield/** @type {string} */ (STORY_TOKENS[i]);
+  generators++;
+  try {
+    for (const token of STORY_TOKENS.slice(start)) {
+      await new Promise((resolve) => setTimeout(resolve, TOKEN_INTERVAL));
+      tokensYielded++;
+      yield token;
+    }
+  } finally {
+    generators--;
   }
 }
+/** Token generators running now: back to 0 once every client has finished or left. */
+let generators = 0;
+/** Tokens produced since start: a generator cancelled early produces fewer than the story has. */
+let tokensYielded = 0;
 
 /** @param {Request} request */
 function storyStream(request) {
@@ -331,6 +344,10 @@ async function handle(request) {
   if (method === "POST" && pathname === "/room") return postToRoom(request);
   if (method === "POST" && pathname === "/jobs") return startJob();
   if (method === "GET" && pathname === "/story") return streamOr406(request, storyStream);
+  // What is running now, to see that nothing outlives its client.
+  if (method === "GET" && pathname === "/stats") {
+    return Response.json({ open: metrics.open, generators, tokensYielded, closes: metrics.closes });
+  }
   const job = /^\/jobs\/(job-[0-9]+)$/.exec(pathname);
   if (method === "GET" && job !== null) {
     return streamOr406(request, (r) => jobStream(r, /** @type {string} */ (job[1])));

@@ -291,6 +291,30 @@ describe("the demo page in Chromium (Debian's /usr/bin/chromium through playwrig
     });
   });
 
+  test("Stop closes the page's EventSource, and the server cancels the token generator", async () => {
+    const page = await openPage();
+    type Stats = { generators: number; tokensYielded: number };
+    const stats = async (): Promise<Stats> =>
+      (await fetch(new URL("/stats", demo.url))).json() as Promise<Stats>;
+    const before = await stats();
+    await page.click("#story-start");
+    await page.waitForFunction(() => window.demo.story.tokens.length >= 3);
+    expect((await stats()).generators).toBe(1);
+    await page.click("#story-stop");
+    const stoppedAt = await page.evaluate(() => window.demo.story.tokens.length);
+    // The server sees the client leave and calls return() on the generator: it stops running.
+    await expect.poll(async () => (await stats()).generators, { timeout: 5000 }).toBe(0);
+    // ...early: it produced a few tokens past the last one shown, not the rest of the story (41).
+    const produced = (await stats()).tokensYielded - before.tokensYielded;
+    expect(produced).toBeGreaterThanOrEqual(stoppedAt);
+    expect(produced).toBeLessThan(Math.min(stoppedAt + 10, 41));
+    const story = await page.evaluate(() => window.demo.story);
+    expect(story.tokens.length).toBe(stoppedAt);
+    expect(story.ended).toBe(false);
+    expect(story.readyState).toBe(2);
+    expect(await page.locator("#story-status").textContent()).toBe("stopped");
+  });
+
   test("the demo page fits a phone's width: nothing scrolls sideways", async () => {
     const page = await browser.newPage({
       viewport: { width: 360, height: 740 },

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { ensureBuilt, MB } from "./harness.ts";
 import { FULL, publish } from "./report.ts";
-import { churn, hostile, type ScenarioResult } from "./scenarios.ts";
+import { churn, churnHttp2, hostile, type ScenarioResult } from "./scenarios.ts";
 
 const CHURNED = FULL ? 10_000 : 1_000;
 const CONCURRENCY = FULL ? 250 : 100;
@@ -37,6 +37,32 @@ describe.each([
     // Every stream ended because its client left; none was mistaken for a slow one.
     expect(facts.closes).toEqual({ client: CHURNED + 200 });
   }, 150_000);
+
+  test.runIf(mode === "node")(
+    `soak churn over HTTP/2 on ${name}: ${CHURNED.toLocaleString("en")} streams cancelled or cut with their session leave nothing behind`,
+    async () => {
+      const result = await churnHttp2({ streams: CHURNED });
+      results.push(result);
+      const facts = result.facts;
+      expect(facts.opened).toBe(CHURNED);
+      expect(facts.settledOpen).toBe(0);
+      expect(facts.open).toBe(0);
+      expect(facts.metricsOpen).toBe(0);
+      expect(facts.queuedBytes).toBe(0);
+      expect(facts.appStreams).toBe(0);
+      expect(facts.connections).toBe(0);
+      expect(facts.busListeners).toBe(0);
+      expect(facts.keepAliveTimers).toBe(0);
+      expect(facts.handles).toBe(0);
+      expect(facts.serverListeners).toBe(0);
+      expect(facts.processListeners).toBe(0);
+      expect(facts.warnings).toEqual([]);
+      expect(facts.errors).toEqual([]);
+      expect(Math.abs(facts.heapDelta as number)).toBeLessThan(5 * MB);
+      expect(facts.closes).toEqual({ client: CHURNED + 200 });
+    },
+    150_000,
+  );
 
   test(`soak hostile input on ${name}: absurd headers and dispatches get an error or a bounded answer`, async () => {
     const result = await hostile(mode);

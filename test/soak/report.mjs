@@ -36,6 +36,9 @@ shared broadcast \`EventTarget\` left above the baseline once every connection h
   has arrived, half with FIN and half with RST, while a broadcaster sends 2 KB to every open stream
   every 20 ms. Afterwards: no open target, no keep-alive timer, no listener, no connection left;
   no \`MaxListenersExceededWarning\`, unhandled rejection or uncaught exception.
+- **churn over HTTP/2**: the Node adapter over h2c; sessions of 100 streams, half of the sessions
+  cancel every stream (RST_STREAM) and close, the others are destroyed with their streams open;
+  the same checks as churn.
 - **frozen clients**: clients that connect and never read, while the server pushes 100 KB every
   100 ms (1 MB/s) to every stream, with \`maxBufferedAmount\` 256 KiB; four fast clients on the same
   server parse every event. Every frozen client must be closed with \`"overflow"\`, the fast ones

@@ -3,6 +3,7 @@
  * the figures for the report and the facts the tests assert on. Sizes come from the caller:
  * reduced in `npm test`, full in `npm run soak`.
  */
+import * as http2 from "node:http2";
 import {
   connect,
   delay,
@@ -117,6 +118,83 @@ export async function churn(
       leakedHandles:
         left.handles + left.serverListeners + left.processListeners + left.busListeners,
       detection: `all closes seen ${Math.round(cleanupMs)} ms after the last client left`,
+      seconds: round((performance.now() - began) / 1000),
+      facts: {
+        ...left,
+        settledOpen: settled.open,
+        heapDelta: after.heapUsed - base.heapUsed,
+        closes: after.closes.churn,
+        opened: after.metrics.opened - base.metrics.opened,
+      },
+    };
+  } finally {
+    await server.stop();
+  }
+}
+
+/**
+ * Churn over HTTP/2 (h2c) on the Node adapter: sessions of 100 streams each; half the sessions
+ * cancel every stream (RST_STREAM) and then close, the others are destroyed with their streams
+ * open. Afterwards nothing may be left.
+ */
+export async function churnHttp2({ streams }: { streams: number }): Promise<ScenarioResult> {
+  const server = await SoakServer.start({ mode: "node", keepAlive: 500, http2: true });
+  const perSession = 100;
+  const runSession = async (index: number): Promise<void> => {
+    const session = http2.connect(`http://127.0.0.1:${server.port}`);
+    session.on("error", () => {
+      // Destroyed sessions and cancelled streams: what the server saw is what counts.
+    });
+    const opened = Array.from({ length: perSession }, () => {
+      const stream = session.request({ ":path": "/events?kind=churn" });
+      stream.on("error", () => {});
+      return new Promise<http2.ClientHttp2Stream>((resolve) => {
+        stream.once("data", () => resolve(stream));
+        stream.once("close", () => resolve(stream));
+      });
+    });
+    const all = await Promise.all(opened);
+    // Let a broadcast chunk go out, so the cancels land while events are being written.
+    await delay(25);
+    if (index % 2 === 0) {
+      for (const stream of all) stream.close(http2.constants.NGHTTP2_CANCEL);
+      await new Promise<void>((resolve) => session.close(resolve));
+    } else session.destroy();
+  };
+  try {
+    const start = await server.stats(true);
+    await server.call("broadcast", { interval: 20, bytes: 2048 });
+    await pool(2, 2, runSession);
+    await server.until((stats) => stats.open === 0 && stats.connections === 0, 10_000);
+    await server.call("stopBroadcast");
+    const base = await server.stats(true);
+    await server.call("resetPeak");
+    await server.call("broadcast", { interval: 20, bytes: 2048 });
+    const began = performance.now();
+    await pool(streams / perSession, 4, runSession);
+    const lastClose = performance.now();
+    const settled = await server.until(
+      (stats) => stats.open === 0 && stats.connections === 0,
+      15_000,
+    );
+    const cleanupMs = performance.now() - lastClose;
+    await server.call("stopBroadcast");
+    const after = await server.until(
+      (stats) => leftOver(start.resources, stats.resources) === 0,
+      5_000,
+      true,
+    );
+    const left = leaks(start, after);
+    return {
+      scenario: "churn over HTTP/2",
+      mode: "node",
+      connections: streams,
+      events: after.metrics.eventsSent - base.metrics.eventsSent,
+      peakRssMB: toMB(after.peakRss),
+      heapDeltaMB: toMB(after.heapUsed - base.heapUsed),
+      leakedHandles:
+        left.handles + left.serverListeners + left.processListeners + left.busListeners,
+      detection: `all closes seen ${Math.round(cleanupMs)} ms after the last session went`,
       seconds: round((performance.now() - began) / 1000),
       facts: {
         ...left,

@@ -2,7 +2,8 @@
 // timers, listeners, warnings) is its own and not the test runner's. Started by soak.ts with
 // `node --expose-gc test/soak/server.mjs` and an IPC channel; configured by SOAK_CONFIG (JSON).
 //
-// mode "node":  sendevents/node serve(), the adapter's direct-to-socket path.
+// mode "node":  sendevents/node serve(), the adapter's direct-to-socket path (over h2c with
+//               http2: true).
 // mode "fetch": the same handler behind @hono/node-server: the pure Request/Response path.
 //
 // Routes: /events?kind=K opens an event stream fed by the broadcaster; /inspect answers one event
@@ -155,7 +156,10 @@ function listenerCounts(emitter) {
 let app;
 let httpServer;
 if (mode === "node") {
-  app = await serve(handler, { sendTimeout: config.sendTimeout ?? 10_000 });
+  app = await serve(handler, {
+    sendTimeout: config.sendTimeout ?? 10_000,
+    http2: config.http2 ?? false,
+  });
   httpServer = app.server;
 } else {
   httpServer = await new Promise((resolve) => {

@@ -103,6 +103,10 @@ interface Pending {
  * The client should then resynchronise (reload its state) and carry on with the live events that
  * follow. Members leave the channel when their stream ends.
  *
+ * A client keeps one last event id per stream, so a stream resumes from one channel: a stream
+ * that is a member of several channels (each with its own store and ids) cannot resume them all.
+ * Give each resumable channel its own stream.
+ *
  * @example A chat room where reconnecting clients miss nothing
  * ```ts
  * import { Channel, sendEvents } from "sendevents";

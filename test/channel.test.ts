@@ -1,3 +1,4 @@
+import { getEventListeners } from "node:events";
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import {
@@ -141,13 +142,17 @@ describe("Channel", () => {
     const channel = new Channel("room");
     const a = client();
     const b = client();
+    const listeners = (target: EventTarget) => getEventListeners(target, "close").length;
     await channel.register(a.target);
     await channel.register(b.target);
+    expect([listeners(a.target), listeners(b.target)]).toEqual([1, 1]);
     await a.leave();
     expect(channel.size).toBe(1);
     expect(channel.has(a.target)).toBe(false);
+    expect(listeners(a.target)).toBe(0);
     // unregister removes the listener: closing afterwards does not touch the channel.
     expect(channel.unregister(b.target)).toBe(true);
+    expect(listeners(b.target)).toBe(0);
     expect(channel.unregister(b.target)).toBe(false);
     expect(channel.size).toBe(0);
     await channel.broadcast("nobody hears this");

@@ -1,3 +1,4 @@
+import { getEventListeners } from "node:events";
 import { describe, expect, test } from "vitest";
 import { ServerSentEvent, type StreamCloseEvent, sendEvents } from "../src/index.ts";
 import { delay, parse } from "./helpers/stream.ts";
@@ -131,9 +132,11 @@ describe("ServerSentEventTarget.pipeFrom", () => {
     const reader = response.body!.getReader();
     await reader.read();
     await reader.read();
+    expect(getEventListeners(target.signal, "abort")).toHaveLength(1);
     await reader.cancel();
     await piped;
     expect(finalized).toBe(true);
+    expect(getEventListeners(target.signal, "abort")).toHaveLength(0);
     expect(closes.map((event) => event.reason)).toEqual(["client"]);
     const after = yielded;
     await delay(20);
@@ -260,6 +263,8 @@ describe("ServerSentEventTarget.pipeFrom", () => {
     controller.abort();
     await piped;
     expect(finalized).toBe(true);
+    expect(getEventListeners(controller.signal, "abort")).toHaveLength(0);
+    expect(getEventListeners(target.signal, "abort")).toHaveLength(0);
     expect(target.closed).toBe(false);
     expect(target.dispatchMessage("still open")).toBe(true);
     await response.body!.cancel();

@@ -288,7 +288,7 @@ export async function frozen(
       heapDeltaMB: toMB(after.heapUsed - start.heapUsed),
       leakedHandles:
         left.handles + left.serverListeners + left.processListeners + left.busListeners,
-      detection: `every frozen client closed within ${round(detectedMs / 1000)} s of the first push`,
+      detection: `every frozen client closed ("overflow") within ${round(detectedMs / 1000)} s of the first push; RSS bound ${toMB(bound)} MB`,
       seconds: round((performance.now() - began) / 1000),
       facts: {
         ...left,
@@ -521,7 +521,7 @@ export async function hostile(mode: Mode): Promise<ScenarioResult> {
       heapDeltaMB: toMB(after.heapUsed - start.heapUsed),
       leakedHandles:
         left.handles + left.serverListeners + left.processListeners + left.busListeners,
-      detection: "n/a",
+      detection: `n/a (the 100 MB dispatch was refused with RSS +${(dispatches as { rssGrowthMB: number }).rssGrowthMB} MB; peak RSS counts the test's own 100 MB string)`,
       seconds: round((performance.now() - began) / 1000),
       facts: {
         ...left,

@@ -97,6 +97,26 @@ describe("MemoryEventStore", () => {
     expect(await store.read("e:1")).toEqual({ events: [], stale: "expired", lastId: "e:10" });
   });
 
+  test("MemoryEventStore stays correct over many evictions (its ring compacts as it goes)", async () => {
+    const store = new MemoryEventStore({ maxEvents: 100, epoch: "e" });
+    for (let i = 1; i <= 5000; i++) {
+      await store.append({ type: "message", data: `${i}` });
+      if (i % 997 === 0) {
+        const held = await all(store);
+        expect(held.map((event) => event.data)).toEqual(
+          Array.from({ length: 100 }, (_, k) => `${i - 99 + k}`),
+        );
+      }
+    }
+    expect(store.length).toBe(100);
+    expect((await store.read("e:4950")).events.map((event) => event.data)).toEqual(
+      Array.from({ length: 50 }, (_, k) => `${4951 + k}`),
+    );
+    expect((await store.read("e:4901")).events).toHaveLength(99);
+    expect((await store.read("e:4900")).events).toHaveLength(100);
+    expect((await store.read("e:4899")).stale).toBe("expired");
+  });
+
   test("MemoryEventStore never holds more than maxBytes of encoded events, measured on the wire", async () => {
     const maxBytes = 200;
     const store = new MemoryEventStore({ maxBytes, epoch: "e" });

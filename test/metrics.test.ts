@@ -1,4 +1,6 @@
+import * as net from "node:net";
 import { describe, expect, test } from "vitest";
+import { serve } from "../adapters/node.ts";
 import { metrics, sendEvents } from "../src/index.ts";
 
 function snapshot() {
@@ -54,5 +56,34 @@ describe("metrics", () => {
     expect(metrics.closes.client).toBe(before.closes.client + 1);
     expect(metrics.queuedBytes).toBe(before.queuedBytes);
     expect(metrics.open).toBe(before.open);
+  });
+
+  test("metrics counts the bytes the Node adapter writes straight to the socket", async () => {
+    const before = snapshot();
+    const server = await serve((request) => {
+      const { response, target } = sendEvents(request);
+      target.dispatchMessage("hello");
+      target.dispatchComment("c");
+      void target.close();
+      return response;
+    });
+    try {
+      const socket = net.connect(server.port, "127.0.0.1");
+      // HTTP/1.0: the body comes without chunked framing, so its length is what was sent.
+      socket.write("GET / HTTP/1.0\r\n\r\n");
+      let text = "";
+      socket.on("data", (chunk: Buffer) => {
+        text += chunk.toString("latin1");
+      });
+      await new Promise((resolve) => socket.once("close", resolve));
+      const body = text.slice(text.indexOf("\r\n\r\n") + 4);
+      expect(body).toBe(":\n\ndata: hello\n\n: c\n\n");
+      expect(metrics.bytesSent - before.bytesSent).toBe(body.length);
+      expect(metrics.eventsSent - before.eventsSent).toBe(2);
+      expect(metrics.closes.server - before.closes.server).toBe(1);
+      expect(metrics.open).toBe(before.open);
+    } finally {
+      await server.close();
+    }
   });
 });

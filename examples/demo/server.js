@@ -12,8 +12,8 @@
  * - `GET /story`: a paragraph streamed one word at a time from an async generator with
  *   `target.pipeFrom()`, as a language model's tokens would be; the generator is cancelled when the
  *   client leaves, and a reconnect resumes at the next word;
- * - `GET /stats`: how many streams are open and token generators running, and the closes by
- *   reason (`metrics` from the package).
+ * - `GET /stats`: how many streams are open, the closes by reason (`metrics` from the package),
+ *   token generators running, and bytes still queued for the clock's clients (`bufferedAmount`).
  *
  * Resume and broadcast come from `Channel` and `MemoryEventStore`: ids are assigned by the store,
  * and a client that reconnects is sent what it missed, or a `stale` event when that is gone.
@@ -81,9 +81,10 @@ function createStore(options) {
  * `sendEvents`, then a `hello` event that tells the page which `Last-Event-ID` its browser sent.
  *
  * @param {Request} request
+ * @param {import("sendevents").SendEventsOptions} [options]
  */
-function openStream(request) {
-  const result = sendEvents(request);
+function openStream(request, options) {
+  const result = sendEvents(request, options);
   const { target } = result;
   // `retry` first, so that a reconnect, even in the middle of a replay, comes back quickly.
   target.dispatchEvent(
@@ -167,7 +168,9 @@ const tabs = new Set();
 
 /** @param {Request} request */
 function roomStream(request) {
-  const { response, target } = openStream(request);
+  // A room can be quiet for minutes: a comment every 15 s (instead of 5) is enough to keep
+  // proxies, whose idle timeouts are 60 s and more, from cutting the stream.
+  const { response, target } = openStream(request, { keepAlive: 15_000 });
   target.addEventListener("close", () => {
     if (tabs.delete(target)) announcePresence();
   });
@@ -312,7 +315,12 @@ function storyStream(request) {
   if (lastEventId === String(end)) return new Response(null, { status: 204 });
   const seen = /^[0-9]+$/.test(lastEventId) ? Number(lastEventId) : -1;
   const start = seen >= 0 && seen < end ? seen + 1 : 0;
-  const { response, target } = openStream(request);
+  // Tokens are small: pipeFrom waits on `target.ready` once 16 KiB are queued for a slow client
+  // (so the generator pauses), and a client 256 KiB behind is dropped ("overflow"); it resumes.
+  const { response, target } = openStream(request, {
+    highWaterMark: 16 * 1024,
+    maxBufferedAmount: 256 * 1024,
+  });
   const piped = target.pipeFrom(generateTokens(start), {
     event: "token",
     id: (_token, index) => start + index,
@@ -346,7 +354,17 @@ async function handle(request) {
   if (method === "GET" && pathname === "/story") return streamOr406(request, storyStream);
   // What is running now, to see that nothing outlives its client.
   if (method === "GET" && pathname === "/stats") {
-    return Response.json({ open: metrics.open, generators, tokensYielded, closes: metrics.closes });
+    let clockBuffered = 0;
+    for (const set of clockTargets.values()) {
+      for (const target of set) clockBuffered += target.bufferedAmount;
+    }
+    return Response.json({
+      open: metrics.open,
+      closes: metrics.closes,
+      generators,
+      tokensYielded,
+      clockBuffered,
+    });
   }
   const job = /^\/jobs\/(job-[0-9]+)$/.exec(pathname);
   if (method === "GET" && job !== null) {

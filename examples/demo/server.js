@@ -23,6 +23,7 @@
  * @module
  */
 import { readFile } from "node:fs/promises";
+import { setTimeout as sleep } from "node:timers/promises";
 import {
   acceptsEventStream,
   Channel,
@@ -284,16 +285,18 @@ function jobStream(request, id) {
 
 /**
  * A stand-in for a language model: yields the story's tokens from `start` on, one every
- * `TOKEN_INTERVAL` ms. `pipeFrom` calls `return()` on it when the client leaves, which ends the
- * loop at its `await`: no token is produced for nobody.
+ * `TOKEN_INTERVAL` ms. When the client leaves, `target.signal` aborts the wait and `pipeFrom`
+ * calls `return()`: no token is produced for nobody.
  *
  * @param {number} start
+ * @param {AbortSignal} signal
  */
-async function* generateTokens(start) {
+async function* generateTokens(start, signal) {
   generators++;
   try {
     for (const token of STORY_TOKENS.slice(start)) {
-      await new Promise((resolve) => setTimeout(resolve, TOKEN_INTERVAL));
+      // The stream's signal: the wait (a model thinking) ends the moment the client leaves.
+      await sleep(TOKEN_INTERVAL, undefined, { signal });
       tokensYielded++;
       yield token;
     }
@@ -321,7 +324,7 @@ function storyStream(request) {
     highWaterMark: 16 * 1024,
     maxBufferedAmount: 256 * 1024,
   });
-  const piped = target.pipeFrom(generateTokens(start), {
+  const piped = target.pipeFrom(generateTokens(start, target.signal), {
     event: "token",
     id: (_token, index) => start + index,
     // The stream stays open after the last token, for the terminal event.

@@ -380,6 +380,8 @@ describe("the demo page in Chromium (Debian's /usr/bin/chromium through playwrig
     // The page's two streams (clock and room) at least, each ended cleanly: none aborted.
     const [, closed] = /(\d+) streams closed, 0 aborted/.exec(demo.output()) ?? [];
     expect(Number(closed)).toBeGreaterThanOrEqual(2);
+    // Nothing went wrong on the server during the whole run: no error, no warning printed.
+    expect(demo.output()).not.toMatch(/error|warning|unhandled/i);
     // The page's streams ended and cannot come back: the server is gone.
     await page.waitForFunction(() => window.demo.clock.errors >= 1 && window.demo.room.errors >= 1);
   });

@@ -1,7 +1,9 @@
-// The demo page: three EventSource streams and what they show. Plain browser JavaScript, no build.
+// The demo page: four EventSource streams and what they show. Plain browser JavaScript, no build.
 // Everything the page receives is also kept on `window.demo`, which the browser tests read.
 
 const CLOCK_LOG_LENGTH = 8;
+/** Ticks kept on `window.demo` (an hour's worth is plenty to check for gaps). */
+const MAX_TICKS = 3600;
 const ROOM_LOG_LENGTH = 30;
 const CLOCK_EVENTS = ["hello", "live", "tick", "drop", "stale"];
 
@@ -12,8 +14,10 @@ const state = {
     client: Math.random().toString(36).slice(2, 10),
     opens: 0,
     errors: 0,
-    /** Each tick, with the connection (1, 2, ...) it came on and whether it was a replay. */
-    /** @type {{ n: number, id: string, connection: number, replayed: boolean }[]} */
+    /**
+     * The recent ticks, with the connection (1, 2, ...) each came on and whether it was a replay.
+     * @type {{ n: number, id: string, connection: number, replayed: boolean }[]}
+     */
     ticks: [],
     /** The `Last-Event-ID` the browser sent, as the server saw it, one per connection. */
     lastEventIds: [],
@@ -130,6 +134,7 @@ function startClock() {
       if (n <= previous.n) clock.duplicates++;
     }
     clock.ticks.push({ n, id: event.lastEventId, connection: clock.opens, replayed: replaying });
+    if (clock.ticks.length > MAX_TICKS) clock.ticks.shift();
     if (replaying) {
       clock.replayed++;
       $("clock-replayed").textContent = String(clock.replayed);

@@ -2,6 +2,7 @@ import { mkdir, stat } from "node:fs/promises";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import { DEFAULT_HEADERS } from "../../src/index.ts";
+import { parse } from "../helpers/stream.ts";
 import { launchChromium } from "./chromium.ts";
 import { type DemoServer, startDemo } from "./demo-server.ts";
 
@@ -315,6 +316,25 @@ describe("the demo page in Chromium (Debian's /usr/bin/chromium through playwrig
     expect(story.ended).toBe(false);
     expect(story.readyState).toBe(2);
     expect(await page.locator("#story-status").textContent()).toBe("stopped");
+  });
+
+  test("the token stream resumes after Last-Event-ID, and answers 204 once it has ended", async () => {
+    // Not the browser here: fetch sends the header a reconnecting EventSource would.
+    const read = async (lastEventId: string) => {
+      const response = await fetch(new URL("/story", demo.url), {
+        headers: { accept: "text/event-stream", "last-event-id": lastEventId },
+      });
+      return { status: response.status, ...parse(await response.text()) };
+    };
+    const resumed = await read("37");
+    expect(resumed.status).toBe(200);
+    const tokens = resumed.events.filter((event) => event.event === "token");
+    const end = resumed.events.find((event) => event.event === "end");
+    expect(tokens.map((event) => event.id)).toEqual(["38", "39", "40"]);
+    expect(end?.id).toBe("41");
+    const finished = await read("41");
+    expect(finished.status).toBe(204);
+    expect(finished.events).toEqual([]);
   });
 
   test("the demo page fits a phone's width: nothing scrolls sideways", async () => {

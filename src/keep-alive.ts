@@ -20,8 +20,12 @@ export interface KeepAliveMember {
 
 /** How many ticks a shared wheel makes per interval: the worst silence is 1¼ intervals. */
 const SHARED_SLICES = 4;
-/** A private wheel ticks twice per interval: it costs one timer per stream anyway. */
-const PRIVATE_SLICES = 2;
+/**
+ * A private wheel ticks once per interval and pings every time, busy or not: the stream is never
+ * silent longer than one interval, so a runtime that only notices a gone client on a write (workerd)
+ * notices it within one interval.
+ */
+const PRIVATE_SLICES = 1;
 
 /**
  * Cloudflare Workers run a timer in the request that created it, and a stream may not be written
@@ -72,7 +76,10 @@ export class KeepAliveWheel {
     member.lastTick = this.tick;
     this.#members.add(member);
     if (this.#timer === undefined) {
-      this.#timer = setInterval(this.#onTick, Math.max(1, Math.floor(this.#interval / this.#slices)));
+      this.#timer = setInterval(
+        this.#onTick,
+        Math.max(1, Math.floor(this.#interval / this.#slices)),
+      );
       // On Node, open streams keep the process alive through their sockets, not through this timer.
       (this.#timer as { unref?: () => void }).unref?.();
       KeepAliveWheel.running++;

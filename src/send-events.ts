@@ -84,8 +84,7 @@ export function sendEvents<Events extends object = Record<string, unknown>>(
   request: Request,
   options: SendEventsOptions = {},
 ): SendEventsResult<Events> {
-  const adapter =
-    request !== null && typeof request === "object" ? adapterOf(request) : undefined;
+  const adapter = request !== null && typeof request === "object" ? adapterOf(request) : undefined;
   if (adapter === undefined && typeof request?.headers?.get !== "function") {
     throw new TypeError(`Cannot send events: expected a Request, received ${String(request)}`);
   }

@@ -520,7 +520,7 @@ export class ServerSentEventTarget<
   }
 
   #hears(type: string): boolean {
-    return this.#listened !== undefined && this.#listened.has(type);
+    return this.#listened?.has(type) === true;
   }
 
   #ping(): void {

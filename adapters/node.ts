@@ -301,23 +301,14 @@ export function createListener(
     res.on("close", () => {
       if (!res.writableEnded) leave(request as unknown as IncomingRequest);
     });
-    const respond = async (): Promise<void> => {
-      let response: Response;
-      try {
-        response = await handler(request);
-      } catch (error) {
-        response = await onError(error, request);
-      }
-      if (res.destroyed) {
-        await response.body?.cancel().catch(noop);
-        return;
-      }
-      const target = targetOf(response);
-      if (target !== undefined) watchEventStream(res, target, streams, sendTimeout);
+    const send = (response: Response): Promise<void> | undefined => {
+      if (res.destroyed) return response.body?.cancel().catch(noop);
       const direct = req.method === "HEAD" ? undefined : directStream(response);
+      const target = direct?.target ?? targetOf(response);
+      if (target !== undefined) watchEventStream(res, target, streams, sendTimeout);
       if (direct !== undefined) {
         streamTarget(res, direct.target, direct.headers, isHttp2);
-        return;
+        return undefined;
       }
       writeHead(
         res,
@@ -327,21 +318,45 @@ export function createListener(
         isHttp2,
       );
       if (response.body === null || req.method === "HEAD") {
-        await response.body?.cancel().catch(noop);
         res.end();
-        return;
+        return response.body?.cancel().catch(noop);
       }
       // Send the headers now: an event stream's client waits for them before anything else.
       (res as http.ServerResponse).flushHeaders?.();
-      await pipeBody(response.body, res);
+      return pipeBody(response.body, res);
     };
-    respond().catch((error: unknown) => {
+    const fail = (error: unknown): void => {
       console.error(error);
       if (!res.headersSent) {
         res.statusCode = 500;
         res.end();
       } else res.destroy();
-    });
+    };
+    const settle = async (pending: Response | Promise<Response>): Promise<void> => {
+      let response: Response;
+      try {
+        response = await pending;
+      } catch (error) {
+        response = await onError(error, request);
+      }
+      await send(response);
+    };
+    let result: Response | Promise<Response>;
+    try {
+      result = handler(request);
+    } catch (error) {
+      result = Promise.reject(error);
+    }
+    if (typeof (result as Partial<Promise<Response>> | null)?.then === "function") {
+      settle(result).catch(fail);
+      return;
+    }
+    // A handler that answered at once (an event stream usually does) is sent in this same turn.
+    try {
+      send(result as Response)?.catch(fail);
+    } catch (error) {
+      fail(error);
+    }
   };
 }
 

@@ -13,12 +13,16 @@ const MARK = "data:";
 const LOCAL_ADDRESSES = Array.from({ length: 8 }, (_, i) => `127.0.0.${i + 2}`);
 let nextAddress = 0;
 
-function open(path, onText, { method = "GET" } = {}) {
-  const socket = connect({
-    host: "127.0.0.1",
-    port,
-    localAddress: LOCAL_ADDRESSES[nextAddress++ % 8],
-  });
+// Long-lived connections spread over several source addresses, to pass the ephemeral-port limit.
+// Short ones (connects/s) let the kernel pick. Every connection ends with a reset, as a client that
+// goes away does: a FIN would leave tens of thousands of ports in TIME_WAIT over a full run, and
+// binding a source port then stalls for seconds.
+function open(path, onText, { method = "GET", spread = true } = {}) {
+  const socket = connect(
+    spread
+      ? { host: "127.0.0.1", port, localAddress: LOCAL_ADDRESSES[nextAddress++ % 8] }
+      : { host: "127.0.0.1", port },
+  );
   socket.setNoDelay(true);
   socket.setEncoding("latin1");
   let carry = "";
@@ -100,7 +104,7 @@ const scenarios = {
       const socket = open(`/throughput?n=${n}`, (text, from) => {
         count += countMarks(text, from);
         if (count >= n) {
-          socket.destroy();
+          socket.resetAndDestroy();
           resolve();
         }
       });
@@ -141,7 +145,7 @@ const scenarios = {
     const timeout = setTimeout(finish, 60_000);
     await finished;
     clearTimeout(timeout);
-    for (const socket of sockets) socket.destroy();
+    for (const socket of sockets) socket.resetAndDestroy();
     const sorted = latencies.subarray(0, filled).sort();
     const count = counts.reduce((a, b) => a + b, 0);
     return {
@@ -160,12 +164,16 @@ const scenarios = {
     async function loop() {
       while (now() < deadline) {
         await new Promise((resolve) => {
-          const socket = open("/once", (text, from) => {
-            if (countMarks(text, from) > 0) {
-              completed++;
-              socket.destroy();
-            }
-          });
+          const socket = open(
+            "/once",
+            (text, from) => {
+              if (countMarks(text, from) > 0) {
+                completed++;
+                socket.resetAndDestroy();
+              }
+            },
+            { spread: false },
+          );
           socket.on("close", resolve);
         });
       }
@@ -188,7 +196,7 @@ const scenarios = {
     await new Promise((resolve) => setTimeout(resolve, 500));
     await request("POST", "/gc");
     const loaded = await serverStats();
-    for (const socket of sockets) socket.destroy();
+    for (const socket of sockets) socket.resetAndDestroy();
     return {
       count: loaded.subscribers,
       expected: clients,

@@ -19,11 +19,10 @@ export const ADAPTER_REQUEST: unique symbol = Symbol.for("sendevents.adapter-req
 export interface AdapterRequest {
   /** A request header's value by its lower-case name, without building a `Headers`. */
   header(request: Request, name: string): string | null;
-  /** Calls `leave` once, when the client goes before the response has ended. */
-  onLeave(request: Request, leave: () => void): void;
   /**
    * The response for an event stream fed by `target`. The adapter drains the target itself
-   * (through `internals.attach`) unless the response's body is read.
+   * (through `internals.attach`) unless the response's body is read, and ends it with reason
+   * `"client"` (through `internals.end`) when the client leaves before the response has ended.
    *
    * @param headers The response headers, or `undefined` for the defaults unchanged.
    */

@@ -118,14 +118,14 @@ export function sendEvents<Events extends object = Record<string, unknown>>(
   let body: ReadableStream<Uint8Array> | undefined;
   if (adapter !== undefined) {
     response = adapter.respond(request, target, headers);
-    adapter.onLeave(request, () => void internals.end(target, "client"));
   } else {
     body = internals.readable(target);
     response = new Response(body, { status: 200, headers: headers! });
     internals.bindRequest(target, request.signal ?? undefined);
   }
   if (maxDuration !== undefined) closeAfter(target, maxDuration);
-  bindResponse(response, target, body);
+  // An adapter finds its own responses' targets; binding them too would only cost a WeakMap entry.
+  if (adapter === undefined) bindResponse(response, target, body);
   if (options.waitUntil !== undefined) options.waitUntil(internals.closed(target));
   return { response, target: target as unknown as ServerSentEventTarget<Events> };
 }

@@ -13,6 +13,7 @@ import type * as http from "node:http";
 import type * as http2 from "node:http2";
 import { Readable } from "node:stream";
 import { ADAPTER_REQUEST, type AdapterRequest } from "../../src/adapter-request.js";
+import { internals, type ServerSentEventTarget } from "../../src/server-sent-event-target.js";
 import { EventStreamResponse } from "./event-stream-response.js";
 import { inheritLazily } from "./lazy-prototype.js";
 
@@ -21,7 +22,7 @@ export type NodeRequest = http.IncomingMessage | http2.Http2ServerRequest;
 
 let realOf: (request: IncomingRequest) => Request;
 let headerOf: (request: IncomingRequest, name: string) => string | null;
-let addLeaveListener: (request: IncomingRequest, listener: () => void) => void;
+let addStream: (request: IncomingRequest, target: ServerSentEventTarget) => void;
 let leaveRequest: (request: IncomingRequest) => void;
 
 /** Tells `request`'s signal and listeners that the client left before the response ended. */
@@ -32,9 +33,10 @@ export function leave(request: IncomingRequest): void {
 /** sendEvents' side of the Node adapter: see `src/adapter-request.ts`. */
 const NODE_ADAPTER: AdapterRequest = {
   header: (request, name) => headerOf(request as unknown as IncomingRequest, name),
-  onLeave: (request, listener) => addLeaveListener(request as unknown as IncomingRequest, listener),
-  respond: (_request, target, headers) =>
-    new EventStreamResponse(target, headers) as unknown as Response,
+  respond: (request, target, headers) => {
+    addStream(request as unknown as IncomingRequest, target);
+    return new EventStreamResponse(target, headers) as unknown as Response;
+  },
 };
 
 /** A `Request` for a Node request, made lazily. */
@@ -45,11 +47,13 @@ export class IncomingRequest {
   #abort: AbortController | undefined;
   #real: Request | undefined;
   #left = false;
-  #onLeave: (() => void)[] | undefined;
+  /** The event streams answering this request (almost always one), ended when the client leaves. */
+  #stream: ServerSentEventTarget | undefined;
+  #moreStreams: ServerSentEventTarget[] | undefined;
   static {
     realOf = (request) => request.#realRequest();
     headerOf = (request, name) => request.#header(name);
-    addLeaveListener = (request, listener) => request.#addLeaveListener(listener);
+    addStream = (request, target) => request.#addStream(target);
     leaveRequest = (request) => request.#leave();
   }
 
@@ -115,10 +119,11 @@ export class IncomingRequest {
   }
 
   /** Calls `listener` once when the client leaves; at once (deferred) if it has left. */
-  #addLeaveListener(listener: () => void): void {
-    if (this.#left) queueMicrotask(listener);
-    else if (this.#onLeave === undefined) this.#onLeave = [listener];
-    else this.#onLeave.push(listener);
+  #addStream(target: ServerSentEventTarget): void {
+    if (this.#left) queueMicrotask(() => void internals.end(target, "client"));
+    else if (this.#stream === undefined) this.#stream = target;
+    else if (this.#moreStreams === undefined) this.#moreStreams = [target];
+    else this.#moreStreams.push(target);
   }
 
   /** The adapter saw the client go: abort the signal and tell the listeners. */
@@ -126,9 +131,10 @@ export class IncomingRequest {
     if (this.#left) return;
     this.#left = true;
     this.#abort?.abort(clientLeft());
-    const listeners = this.#onLeave;
-    this.#onLeave = undefined;
-    if (listeners !== undefined) for (const listener of listeners) listener();
+    if (this.#stream !== undefined) void internals.end(this.#stream, "client");
+    if (this.#moreStreams !== undefined) {
+      for (const target of this.#moreStreams) void internals.end(target, "client");
+    }
   }
 
   /** The real `Request`, for everything this class does not answer itself. */

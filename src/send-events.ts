@@ -158,5 +158,6 @@ function closeAfter(target: ServerSentEventTarget, ms: number): void {
   const timer = setTimeout(() => {
     void target.close();
   }, ms);
-  target.addEventListener("close", () => clearTimeout(timer), { once: true });
+  // An end hook, not a `close` listener: the stream's own bookkeeping, with no event to raise.
+  internals.onEnd(target, () => clearTimeout(timer));
 }

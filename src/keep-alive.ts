@@ -10,12 +10,14 @@
  * @module
  */
 
+import { Link, LinkedList } from "./linked-list.js";
+
 /** A stream a wheel keeps alive. */
-export interface KeepAliveMember {
+export abstract class KeepAliveMember extends Link {
   /** The tick of the member's last write. */
-  lastTick: number;
+  lastTick = 0;
   /** Sends a keep-alive comment (which also updates `lastTick`). */
-  ping(): void;
+  abstract ping(): void;
 }
 
 /** How many ticks a shared wheel makes per interval: the worst silence is 1¼ intervals. */
@@ -57,7 +59,8 @@ export class KeepAliveWheel {
 
   /** Increases once per tick. Members compare it with their `lastTick`. */
   tick = 0;
-  readonly #members = new Set<KeepAliveMember>();
+  /** A list, not a `Set`: see `linked-list.ts` for why. */
+  readonly #members = new LinkedList<KeepAliveMember>();
   readonly #interval: number;
   readonly #slices: number;
   #timer: ReturnType<typeof setInterval> | undefined;
@@ -97,8 +100,8 @@ export class KeepAliveWheel {
   #onTick = (): void => {
     const tick = ++this.tick;
     const quiet = tick - this.#slices;
-    for (const member of this.#members) {
+    this.#members.forEach((member) => {
       if (member.lastTick <= quiet) member.ping();
-    }
+    });
   };
 }

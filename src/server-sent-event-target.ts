@@ -6,7 +6,7 @@ import {
   KEEP_ALIVE_FRAME,
   serializeData,
 } from "./format.js";
-import { type KeepAliveMember, KeepAliveWheel } from "./keep-alive.js";
+import { KeepAliveMember, KeepAliveWheel } from "./keep-alive.js";
 import { counters } from "./metrics.js";
 import { type PipeFromOptions, pipeFrom } from "./pipe-from.js";
 import {
@@ -98,13 +98,14 @@ let endTarget: (
 let sendRetry: (target: ServerSentEventTarget, retry: number) => boolean;
 let pingTarget: (target: ServerSentEventTarget) => void;
 let onTargetEnd: (target: ServerSentEventTarget, cleanup: () => void) => void;
+let joinGroup: (target: ServerSentEventTarget, group: object) => boolean;
 
 /** A target's place on its keep-alive wheel. */
-class Pulse implements KeepAliveMember {
-  lastTick = 0;
+class Pulse extends KeepAliveMember {
   readonly #target: ServerSentEventTarget;
 
   constructor(target: ServerSentEventTarget) {
+    super();
     this.#target = target;
   }
 
@@ -178,6 +179,8 @@ export class ServerSentEventTarget<
   #wheel: KeepAliveWheel | undefined;
   #pulse: KeepAliveMember | undefined;
   #cleanups: (() => void)[] | undefined;
+  /** The groups (a `StreamGroup`, say) this target has joined, so it joins each only once. */
+  #groups: object | object[] | undefined;
   #lastEventId: string;
   /** Types that have ever had a listener; the others skip the local dispatch. */
   #listened: Set<string> | undefined;
@@ -188,6 +191,7 @@ export class ServerSentEventTarget<
     pullTarget = (target) => target.#pull();
     closedPromise = (target) => target.#closedPromise();
     pingTarget = (target) => target.#ping();
+    joinGroup = (target, group) => target.#join(group);
     onTargetEnd = (target, cleanup) => {
       if (target.#state === CLOSED) cleanup();
       else target.#onEnd(cleanup);
@@ -589,6 +593,18 @@ export class ServerSentEventTarget<
     };
   }
 
+  /** Records that the target joined `group`; `false` if it had already. */
+  #join(group: object): boolean {
+    const groups = this.#groups;
+    if (groups === undefined) this.#groups = group;
+    else if (Array.isArray(groups)) {
+      if (groups.includes(group)) return false;
+      groups.push(group);
+    } else if (groups === group) return false;
+    else this.#groups = [groups, group];
+    return true;
+  }
+
   /** Runs `cleanup` when the stream ends. */
   #onEnd(cleanup: () => void): void {
     if (this.#cleanups === undefined) this.#cleanups = [cleanup];
@@ -696,6 +712,8 @@ export const internals = {
    * `close` listener or the `signal`, for bookkeeping that needs neither.
    */
   onEnd: (target: ServerSentEventTarget, cleanup: () => void) => onTargetEnd(target, cleanup),
+  /** Records that `target` joined `group` (a `StreamGroup`); `false` if it had already. */
+  join: (target: ServerSentEventTarget, group: object) => joinGroup(target, group),
   /** Resolves once the stream has ended, for whatever reason. */
   closed: (target: ServerSentEventTarget) => closedPromise(target),
   bindRequest: (target: ServerSentEventTarget, signal: AbortSignal | undefined) =>

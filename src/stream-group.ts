@@ -1,3 +1,4 @@
+import { Link, LinkedList } from "./linked-list.js";
 import { internals, ServerSentEventTarget } from "./server-sent-event-target.js";
 
 /** The default `retry` of {@linkcode StreamGroup.closeAll}, in milliseconds. */
@@ -70,6 +71,16 @@ export function targetOf(response: Response): ServerSentEventTarget | undefined 
   return TARGETS.get(response) ?? (response.body === null ? undefined : TARGETS.get(response.body));
 }
 
+/** A target's place in a group. */
+class Tracked extends Link {
+  target: ServerSentEventTarget | undefined;
+
+  constructor(target: ServerSentEventTarget) {
+    super();
+    this.target = target;
+  }
+}
+
 function checkMilliseconds(name: string, value: unknown): number {
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
     throw new RangeError(
@@ -106,7 +117,8 @@ function checkMilliseconds(name: string, value: unknown): number {
  * ```
  */
 export class StreamGroup {
-  #targets = new Set<ServerSentEventTarget>();
+  /** A list, not a `Set`: see `linked-list.ts` for why. */
+  #targets = new LinkedList<Tracked>();
   #closing: Required<CloseAllOptions> | undefined;
   #done: Promise<CloseAllResult> | undefined;
 
@@ -143,9 +155,14 @@ export class StreamGroup {
       );
     }
     const plain = target as unknown as ServerSentEventTarget;
-    if (target.closed || this.#targets.has(plain)) return target;
-    this.#targets.add(plain);
-    internals.onEnd(plain, () => this.#targets.delete(plain));
+    if (target.closed || !internals.join(plain, this)) return target;
+    const link = new Tracked(plain);
+    const targets = this.#targets;
+    targets.add(link);
+    internals.onEnd(plain, () => {
+      targets.delete(link);
+      link.target = undefined;
+    });
     // Too late to join: a server shutting down closes the connections of these soon after.
     if (this.#closing !== undefined) void this.#end(plain, this.#closing);
     return target;
@@ -180,7 +197,7 @@ export class StreamGroup {
 
   async #closeAll(closing: Required<CloseAllOptions>): Promise<CloseAllResult> {
     this.#closing = closing;
-    const targets = [...this.#targets];
+    const targets = this.#targets.toArray().map((link) => link.target!);
     const ended = targets.map((target) => this.#end(target, closing));
     let timer: ReturnType<typeof setTimeout> | undefined;
     const deadline = new Promise<void>((resolve) => {

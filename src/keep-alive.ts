@@ -16,8 +16,15 @@ import { Link, LinkedList } from "./linked-list.js";
 export abstract class KeepAliveMember extends Link {
   /** The tick of the member's last write. */
   lastTick = 0;
+  /** `true` until the member's first tick. */
+  fresh = true;
   /** Sends a keep-alive comment (which also updates `lastTick`). */
   abstract ping(): void;
+  /**
+   * Called once, on the first tick after the member joined (within a slice of an interval),
+   * before any ping: for work a stream that ends sooner never needs.
+   */
+  abstract settle(): void;
 }
 
 /** How many ticks a shared wheel makes per interval: the worst silence is 1¼ intervals. */
@@ -101,6 +108,11 @@ export class KeepAliveWheel {
     const tick = ++this.tick;
     const quiet = tick - this.#slices;
     this.#members.forEach((member) => {
+      if (member.fresh) {
+        member.fresh = false;
+        member.settle();
+        if (member.list !== (this.#members as LinkedList<Link>)) return; // The stream ended.
+      }
       if (member.lastTick <= quiet) member.ping();
     });
   };

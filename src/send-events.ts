@@ -5,7 +5,7 @@ import {
   type ServerSentEventTarget,
   type ServerSentEventTargetOptions,
 } from "./server-sent-event-target.js";
-import { bindResponse } from "./stream-group.js";
+import { bindBody } from "./stream-group.js";
 
 /**
  * The headers every event stream is sent with, as oak defines them, plus `X-Accel-Buffering: no`,
@@ -55,11 +55,13 @@ export interface SendEventsResult<Events extends object> {
  * {@linkcode ServerSentEventTarget} that feeds it.
  *
  * The response's headers reach the client at once, before any event (the body opens with a
- * comment, which clients ignore). The client leaving (the request's `signal` aborting, or the
- * runtime cancelling the body) fires `close` on the target.
+ * comment, which clients ignore). The client leaving (the runtime cancelling the body, or the
+ * request's `signal` aborting) fires `close` on the target. The signal is watched from the first
+ * keep-alive tick on (a quarter of an interval at most; at once with `keepAlive: false`), since
+ * reading it is not free on every server and most runtimes cancel the body first.
  *
  * @param request The incoming request. Its `Last-Event-ID` becomes `target.lastEventId`; its
- *   `signal` tells when the client leaves.
+ *   `signal` tells when the client leaves, where the runtime does not cancel the body.
  * @param options Extra headers, keep-alive interval, queue bounds, `waitUntil`.
  * @returns The response to return and the target to dispatch on.
  * @throws {TypeError} If `request` is not a `Request` or `options.headers` is malformed.
@@ -115,17 +117,15 @@ export function sendEvents<Events extends object = Record<string, unknown>>(
     ...options,
   });
   let response: Response;
-  let body: ReadableStream<Uint8Array> | undefined;
   if (adapter !== undefined) {
     response = adapter.respond(request, target, headers);
   } else {
-    body = internals.readable(target);
+    const body = internals.readable(target);
+    bindBody(body, target);
     response = new Response(body, { status: 200, headers: headers! });
-    internals.bindRequest(target, request.signal ?? undefined);
+    internals.watchRequest(target, request);
   }
   if (maxDuration !== undefined) closeAfter(target, maxDuration);
-  // An adapter finds its own responses' targets; binding them too would only cost a WeakMap entry.
-  if (adapter === undefined) bindResponse(response, target, body);
   if (options.waitUntil !== undefined) options.waitUntil(internals.closed(target));
   return { response, target: target as unknown as ServerSentEventTarget<Events> };
 }

@@ -89,7 +89,6 @@ let createTarget: (init: TargetInit) => ServerSentEventTarget;
 let attachSink: (target: ServerSentEventTarget, sink: TargetSink) => void;
 let pullTarget: (target: ServerSentEventTarget) => void;
 let closedPromise: (target: ServerSentEventTarget) => Promise<void>;
-let bindRequest: (target: ServerSentEventTarget, signal: AbortSignal | undefined) => void;
 let endTarget: (
   target: ServerSentEventTarget,
   reason: CloseReason,
@@ -97,6 +96,8 @@ let endTarget: (
 ) => Promise<void>;
 let sendRetry: (target: ServerSentEventTarget, retry: number) => boolean;
 let pingTarget: (target: ServerSentEventTarget) => void;
+let settleTarget: (target: ServerSentEventTarget) => void;
+let watchRequest: (target: ServerSentEventTarget, request: Request) => void;
 let onTargetEnd: (target: ServerSentEventTarget, cleanup: () => void) => void;
 let joinGroup: (target: ServerSentEventTarget, group: object) => boolean;
 
@@ -111,6 +112,10 @@ class Pulse extends KeepAliveMember {
 
   ping(): void {
     pingTarget(this.#target);
+  }
+
+  settle(): void {
+    settleTarget(this.#target);
   }
 }
 const CONSTRUCT = Symbol("construct");
@@ -182,6 +187,8 @@ export class ServerSentEventTarget<
   /** The groups (a `StreamGroup`, say) this target has joined, so it joins each only once. */
   #groups: object | object[] | undefined;
   #lastEventId: string;
+  /** The request whose `signal` is watched from the first keep-alive tick on. */
+  #request: Request | undefined;
   /** Types that have ever had a listener; the others skip the local dispatch. */
   #listened: Set<string> | undefined;
 
@@ -191,6 +198,8 @@ export class ServerSentEventTarget<
     pullTarget = (target) => target.#pull();
     closedPromise = (target) => target.#closedPromise();
     pingTarget = (target) => target.#ping();
+    settleTarget = (target) => target.#settle();
+    watchRequest = (target, request) => target.#watchRequest(request);
     joinGroup = (target, group) => target.#join(group);
     onTargetEnd = (target, cleanup) => {
       if (target.#state === CLOSED) cleanup();
@@ -568,6 +577,7 @@ export class ServerSentEventTarget<
     counters.closes[reason]++;
     this.#queue = [];
     this.#queuedBytes = 0;
+    this.#request = undefined;
     const cleanups = this.#cleanups;
     if (cleanups !== undefined) {
       this.#cleanups = undefined;
@@ -582,7 +592,6 @@ export class ServerSentEventTarget<
   }
 
   static {
-    bindRequest = (target, signal) => target.#bindRequest(signal);
     sendRetry = (target, retry) =>
       target.#state === OPEN && target.#push(encodeFrame(formatRetry(retry)));
     endTarget = (target, reason, error) => {
@@ -611,6 +620,27 @@ export class ServerSentEventTarget<
     else this.#cleanups.push(cleanup);
   }
 
+  /**
+   * Ties the stream to `request`'s signal, from the first keep-alive tick on (at once if there is
+   * no keep-alive). Every runtime we test but workerd cancels the body when the client leaves,
+   * which ends the stream sooner, and reading `signal` is not free everywhere: @hono/node-server
+   * builds a whole `Request` for it, which cost more than the rest of a connection. A stream that
+   * lasts less than a tick never needs it; a later one still sees a signal aborted meanwhile.
+   */
+  #watchRequest(request: Request): void {
+    if (this.#pulse === undefined) this.#bindRequest(signalOf(request));
+    else this.#request = request;
+  }
+
+  /** The first keep-alive tick: bind the request's signal now. */
+  #settle(): void {
+    const request = this.#request;
+    if (request !== undefined) {
+      this.#request = undefined;
+      if (this.#state !== CLOSED) this.#bindRequest(signalOf(request));
+    }
+  }
+
   /** Ties the stream to the request: an aborted request means the client left. */
   #bindRequest(signal: AbortSignal | undefined): void {
     if (signal === undefined) return;
@@ -629,6 +659,15 @@ export class ServerSentEventTarget<
     if (this.#state === CLOSED) return;
     this.#sink?.leave();
     this.#finish("client");
+  }
+}
+
+/** A request's signal; `undefined` if it has none, or reading it fails. */
+function signalOf(request: Request): AbortSignal | undefined {
+  try {
+    return request.signal ?? undefined;
+  } catch {
+    return undefined;
   }
 }
 
@@ -716,8 +755,8 @@ export const internals = {
   join: (target: ServerSentEventTarget, group: object) => joinGroup(target, group),
   /** Resolves once the stream has ended, for whatever reason. */
   closed: (target: ServerSentEventTarget) => closedPromise(target),
-  bindRequest: (target: ServerSentEventTarget, signal: AbortSignal | undefined) =>
-    bindRequest(target, signal),
+  /** Ends the stream with reason `"client"` once `request`'s signal aborts (see `#watchRequest`). */
+  watchRequest: (target: ServerSentEventTarget, request: Request) => watchRequest(target, request),
   end: (target: ServerSentEventTarget, reason: CloseReason, error?: unknown) =>
     endTarget(target, reason, error),
   /** Queues a lone `retry:` field (no event); `false` if the stream is not open. */

@@ -39,36 +39,25 @@ export interface CloseAllResult {
 }
 
 /**
- * Which target feeds which response (and which body, for a response rebuilt around the same body),
- * so an adapter can track the event streams it serves.
+ * The target feeding an event-stream body, kept on the body itself (under a symbol) so that an
+ * adapter can track the event streams it serves, even in a response that middleware rebuilt around
+ * the same body. Not a `WeakMap`: under connection churn a long-lived `WeakMap`'s old tables kept
+ * every response and target alive through young-generation collections (see `linked-list.ts`).
  */
-const TARGETS = new WeakMap<object, ServerSentEventTarget>();
+const TARGET = Symbol("sendevents.target");
 
 /**
- * @internal Records that `response` is fed by `target`; called by sendEvents.
- */
-export function bindResponse(
-  response: Response,
-  target: ServerSentEventTarget,
-  body: ReadableStream<Uint8Array> | undefined,
-): void {
-  TARGETS.set(response, target);
-  // An adapter's response makes its body only when asked (then it binds it through bindBody).
-  if (body !== undefined) TARGETS.set(body, target);
-}
-
-/**
- * @internal Records that `body` is fed by `target`: for a body made later than its response.
+ * @internal Records that `body` is fed by `target`; called by sendEvents and adapters.
  */
 export function bindBody(body: ReadableStream<Uint8Array>, target: ServerSentEventTarget): void {
-  TARGETS.set(body, target);
+  (body as { [TARGET]?: ServerSentEventTarget })[TARGET] = target;
 }
 
 /**
  * @internal The target feeding a response made by sendEvents, if it is one.
  */
 export function targetOf(response: Response): ServerSentEventTarget | undefined {
-  return TARGETS.get(response) ?? (response.body === null ? undefined : TARGETS.get(response.body));
+  return (response.body as { [TARGET]?: ServerSentEventTarget } | null)?.[TARGET];
 }
 
 /** A target's place in a group. */

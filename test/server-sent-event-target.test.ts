@@ -89,7 +89,7 @@ describe("ServerSentEventTarget", () => {
 
   test("ServerSentEventTarget fires close with reason client when the request aborts", async () => {
     const controller = new AbortController();
-    const { response, target } = start({ signal: controller.signal });
+    const { response, target } = start({ signal: controller.signal }, { keepAlive: false });
     const closed = once<StreamCloseEvent>(target, "close");
     const reader = response.body!.getReader();
     await reader.read();
@@ -102,17 +102,39 @@ describe("ServerSentEventTarget", () => {
   test("ServerSentEventTarget fires close on a request that was aborted before sendEvents, after listeners attach", async () => {
     const controller = new AbortController();
     controller.abort();
-    const { target } = start({ signal: controller.signal });
+    const { target } = start({ signal: controller.signal }, { keepAlive: false });
     const event = await once<StreamCloseEvent>(target, "close");
     expect(event.reason).toBe("client");
+  });
+
+  test("ServerSentEventTarget reads the request's signal only from the first keep-alive tick on, and still sees an abort from before it", async () => {
+    const controller = new AbortController();
+    const request = new Request("http://localhost/sse", { signal: controller.signal });
+    const reads = vi.fn(() => controller.signal);
+    Object.defineProperty(request, "signal", { get: reads });
+    // A stream that ends before its first tick never reads it.
+    const short = start(request, { keepAlive: 40 });
+    void short.target.close();
+    await delay(60);
+    expect(reads).not.toHaveBeenCalled();
+    // A later one reads it once, on its first tick (a quarter of an interval), and closes on an
+    // abort that came before.
+    const { target } = start(request, { keepAlive: 40 });
+    const closed = once<StreamCloseEvent>(target, "close");
+    controller.abort();
+    await delay(5);
+    expect(target.closed).toBe(false);
+    expect((await closed).reason).toBe("client");
+    expect(reads).toHaveBeenCalledTimes(1);
   });
 
   test("ServerSentEventTarget removes its listener from the request signal when it closes", async () => {
     const request = new Request("http://localhost/sse");
     const add = vi.spyOn(request.signal, "addEventListener");
     const remove = vi.spyOn(request.signal, "removeEventListener");
-    const { response, target } = start(request);
+    const { response, target } = start(request, { keepAlive: 40 });
     const body = response.text();
+    await delay(30); // the first keep-alive tick (every 10 ms) binds the signal
     await target.close();
     await body;
     expect(add).toHaveBeenCalledTimes(1);

@@ -29,6 +29,16 @@ export function announce(port) {
   process.stdout.write(`listening ${port}\n`);
 }
 
+/**
+ * The path of a request URL, by string search as routers do (Hono's getPath, raw's split): a fetch
+ * handler sees the whole URL, and parsing it with `new URL` would be work the others skip.
+ */
+export function pathOf(url) {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  const end = url.indexOf("?", start);
+  return end === -1 ? url.slice(start) : url.slice(start, end);
+}
+
 export function query(url, name, fallback) {
   const value = new URL(url, "http://x").searchParams.get(name);
   return value === null ? fallback : Number(value);

@@ -97,7 +97,19 @@ export class KeepAliveWheel {
   }
 
   delete(member: KeepAliveMember): void {
-    if (this.#members.delete(member) && this.#members.size === 0 && this.#timer !== undefined) {
+    // A shared wheel keeps turning until its next tick finds it empty: under connection churn,
+    // streams come and go around zero, and a new timer for each would cost more than the stream.
+    if (
+      this.#members.delete(member) &&
+      this.#members.size === 0 &&
+      this.#slices === PRIVATE_SLICES
+    ) {
+      this.#stop();
+    }
+  }
+
+  #stop(): void {
+    if (this.#timer !== undefined) {
       clearInterval(this.#timer);
       this.#timer = undefined;
       KeepAliveWheel.running--;
@@ -105,6 +117,10 @@ export class KeepAliveWheel {
   }
 
   #onTick = (): void => {
+    if (this.#members.size === 0) {
+      this.#stop();
+      return;
+    }
     const tick = ++this.tick;
     const quiet = tick - this.#slices;
     this.#members.forEach((member) => {

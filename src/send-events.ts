@@ -104,12 +104,11 @@ export function sendEvents<Events extends object = Record<string, unknown>>(
       `Cannot send events: "maxDuration" must be an integer of at least 1, received ${String(maxDuration)}`,
     );
   }
-  // Built before the target, so malformed headers throw with nothing opened. An adapter has the
-  // default headers ready-made, so they are only built here when the caller adds some.
+  // Built before the target, so malformed headers throw with nothing opened. Without extra
+  // headers, an adapter has the defaults ready-made, and a Response copies them from one shared
+  // Headers (faster than from a record on every runtime we measured: 3× on Bun).
   const headers =
-    adapter === undefined || options.headers !== undefined
-      ? responseHeaders(options.headers)
-      : undefined;
+    options.headers !== undefined ? responseHeaders(options.headers) : undefined;
   const target = internals.create({
     lastEventId: adapter
       ? parseLastEventId(adapter.header(request, "last-event-id"))
@@ -122,7 +121,7 @@ export function sendEvents<Events extends object = Record<string, unknown>>(
   } else {
     const body = internals.readable(target);
     bindBody(body, target);
-    response = new Response(body, { status: 200, headers: headers! });
+    response = new Response(body, { status: 200, headers: headers ?? sharedDefaultHeaders() });
     internals.watchRequest(target, request);
   }
   if (maxDuration !== undefined) closeAfter(target, maxDuration);
@@ -151,6 +150,17 @@ export function responseHeaders(extra: HeadersInit | undefined): Headers {
     }
   }
   return headers;
+}
+
+let defaultHeaders: Headers | undefined;
+
+/**
+ * One `Headers` with the defaults, for `new Response` to copy: never handed out, so never changed.
+ * Made on first use, so that importing the module builds nothing.
+ */
+function sharedDefaultHeaders(): Headers {
+  defaultHeaders ??= responseHeaders(undefined);
+  return defaultHeaders;
 }
 
 /** Closes `target` cleanly once `ms` have passed; the timer goes when the stream ends sooner. */

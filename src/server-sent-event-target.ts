@@ -420,7 +420,11 @@ export class ServerSentEventTarget<
       this.#stopKeepAlive();
       // What is queued is handed over first; the sink ends the body on the pull that empties it.
       if (this.#queuedBytes === 0) this.#end();
-      else this.#wake();
+      else {
+        // Waiting on the runtime now, with no keep-alive tick to come: watch the signal at once.
+        this.#settle();
+        this.#wake();
+      }
     }
     return this.#closedPromise();
   }
@@ -625,7 +629,8 @@ export class ServerSentEventTarget<
    * no keep-alive). Every runtime we test but workerd cancels the body when the client leaves,
    * which ends the stream sooner, and reading `signal` is not free everywhere: @hono/node-server
    * builds a whole `Request` for it, which cost more than the rest of a connection. A stream that
-   * lasts less than a tick never needs it; a later one still sees a signal aborted meanwhile.
+   * lasts less than a tick never needs it; a later one still sees a signal aborted meanwhile. A
+   * `close()` that must wait for the runtime to take what is queued binds it at once.
    */
   #watchRequest(request: Request): void {
     if (this.#pulse === undefined) this.#bindRequest(signalOf(request));

@@ -3,7 +3,7 @@ import { sendEvents } from "../src/index.ts";
 import { KeepAliveWheel } from "../src/keep-alive.ts";
 import { delay, readAll } from "./helpers/stream.ts";
 
-test("keep-alive: one wheel serves every stream with the same interval and stops with the last", async () => {
+test("keep-alive: one wheel serves every stream with the same interval and stops on the tick after the last leaves", async () => {
   const running = KeepAliveWheel.running;
   const streams = Array.from({ length: 50 }, () =>
     sendEvents(new Request("http://localhost/"), { keepAlive: 40 }),
@@ -14,6 +14,13 @@ test("keep-alive: one wheel serves every stream with the same interval and stops
   for (const { target } of streams) void target.close();
   void other.target.close();
   await Promise.all([...streams, other].map(({ response }) => readAll(response)));
+  // Still turning, so that a stream arriving now needs no new timer; gone at its next tick.
+  expect(KeepAliveWheel.running).toBe(running + 2);
+  const again = sendEvents(new Request("http://localhost/"), { keepAlive: 40 });
+  expect(KeepAliveWheel.running).toBe(running + 2);
+  void again.target.close();
+  await readAll(again.response);
+  await delay(40); // a tick of each: 10 ms and 15 ms
   expect(KeepAliveWheel.running).toBe(running);
 });
 

@@ -18,6 +18,16 @@ describe("sendEvents", () => {
     await response.body!.cancel();
   });
 
+  test("sendEvents gives each response headers of its own: changing one changes no other", async () => {
+    const first = sendEvents(request());
+    first.response.headers.set("cache-control", "no-store");
+    first.response.headers.append("x-extra", "1");
+    const second = sendEvents(request());
+    expect(second.response.headers.get("cache-control")).toBe("no-cache");
+    expect(second.response.headers.has("x-extra")).toBe(false);
+    await Promise.all([first.response.body!.cancel(), second.response.body!.cancel()]);
+  });
+
   test("sendEvents adds caller headers and lets them replace the defaults of the same name", async () => {
     const headers = new Headers([
       ["X-Custom-Header", "custom value"],

@@ -114,7 +114,10 @@ describe("ServerSentEventTarget", () => {
     Object.defineProperty(request, "signal", { get: reads });
     // A stream that ends before its first tick never reads it.
     const short = start(request, { keepAlive: 40 });
-    void short.target.close();
+    const text = short.response.text();
+    await delay(0);
+    await short.target.close();
+    await text;
     await delay(60);
     expect(reads).not.toHaveBeenCalled();
     // A later one reads it once, on its first tick (a quarter of an interval), and closes on an

@@ -1,11 +1,11 @@
 // sendevents as a fetch handler, the same on every runtime. The files beside it serve it.
 import { ServerSentEvent, sendEvents } from "../../dist/src/index.js";
-import { collect, now, payload, query, stats } from "../shared.mjs";
+import { collect, now, pathOf, payload, query, stats } from "../shared.mjs";
 
 const subscribers = new Set();
 
-export async function handler(request) {
-  const path = new URL(request.url).pathname;
+export function handler(request) {
+  const path = pathOf(request.url);
   if (path === "/throughput") {
     const n = query(request.url, "n", 1000);
     const { response, target } = sendEvents(request);

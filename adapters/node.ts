@@ -32,7 +32,7 @@ import {
 } from "../src/stream-group.js";
 import { directStream } from "./node/event-stream-response.js";
 import { IncomingRequest, leave } from "./node/incoming-request.js";
-import { checkSendTimeout, watchEventStream } from "./node/watch-event-stream.js";
+import { checkSendTimeout, type SendWatch, watchEventStream } from "./node/watch-event-stream.js";
 
 /** A fetch handler, as Deno, Bun and Workers call it. */
 export type FetchHandler = (request: Request) => Response | Promise<Response>;
@@ -151,13 +151,15 @@ function writeHead(
 class SocketSink implements TargetSink {
   readonly #res: NodeResponse;
   readonly #target: ServerSentEventTarget;
+  readonly #watch: SendWatch | undefined;
   #attached = false;
   #scheduled = false;
   #blocked = false;
 
-  constructor(res: NodeResponse, target: ServerSentEventTarget) {
+  constructor(res: NodeResponse, target: ServerSentEventTarget, watch: SendWatch | undefined) {
     this.#res = res;
     this.#target = target;
+    this.#watch = watch;
   }
 
   /** Starts draining: the head and everything dispatched so far leave together, in one write. */
@@ -175,6 +177,7 @@ class SocketSink implements TargetSink {
   }
 
   write(chunk: Uint8Array): void {
+    if (this.#watch !== undefined) this.#watch.written += chunk.byteLength;
     if (!(this.#res as http.ServerResponse).write(chunk)) {
       this.#blocked = true;
       this.#res.once("drain", () => {
@@ -206,6 +209,7 @@ function streamTarget(
   target: ServerSentEventTarget,
   headers: Headers | undefined,
   isHttp2: boolean,
+  watch: SendWatch | undefined,
 ): void {
   const head =
     headers === undefined
@@ -214,7 +218,7 @@ function streamTarget(
         : DEFAULT_NODE_HEADERS.http1
       : nodeHeaders(headers, isHttp2);
   writeHead(res, 200, "", head as Record<string, string | string[]>, isHttp2);
-  new SocketSink(res, target).start();
+  new SocketSink(res, target, watch).start();
 }
 
 /** Waits until `res` can take more data, or has closed. Removes both listeners either way. */
@@ -230,7 +234,11 @@ function drained(res: NodeResponse): Promise<void> {
   });
 }
 
-async function pipeBody(body: ReadableStream<Uint8Array>, res: NodeResponse): Promise<void> {
+async function pipeBody(
+  body: ReadableStream<Uint8Array>,
+  res: NodeResponse,
+  watch: SendWatch | undefined,
+): Promise<void> {
   const reader = body.getReader();
   const onClose = (): void => {
     // The client left or the socket failed: cancelling the body tells its source.
@@ -242,6 +250,7 @@ async function pipeBody(body: ReadableStream<Uint8Array>, res: NodeResponse): Pr
       const { done, value } = await reader.read();
       if (done) break;
       if (res.destroyed) return;
+      if (watch !== undefined) watch.written += value.byteLength;
       if (!(res as http.ServerResponse).write(value)) await drained(res);
     }
     if (!res.destroyed) res.end();
@@ -285,79 +294,123 @@ export function createListener(
       `Cannot create listener: the handler must be a function, received ${typeof handler}`,
     );
   }
-  const sendTimeout = checkSendTimeout(options.sendTimeout);
-  const streams = options.streams;
-  const onError =
-    options.onError ??
-    ((error: unknown) => {
-      console.error(error);
-      return new Response(null, { status: 500 });
-    });
-  return (req, res) => {
-    const isHttp2 = req.httpVersionMajor >= 2;
-    const request = new IncomingRequest(req) as unknown as Request;
-    // The client left before the response was complete: tell the handler. `writableEnded`, not
-    // `writableFinished`: HTTP/2 marks a stream that the client reset as finished.
-    res.on("close", () => {
-      if (!res.writableEnded) leave(request as unknown as IncomingRequest);
-    });
-    const send = (response: Response): Promise<void> | undefined => {
-      if (res.destroyed) return response.body?.cancel().catch(noop);
-      const direct = req.method === "HEAD" ? undefined : directStream(response);
-      const target = direct?.target ?? targetOf(response);
-      if (target !== undefined) watchEventStream(res, target, streams, sendTimeout);
-      if (direct !== undefined) {
-        streamTarget(res, direct.target, direct.headers, isHttp2);
-        return undefined;
-      }
-      writeHead(
-        res,
-        response.status,
-        response.statusText,
-        nodeHeaders(response.headers, isHttp2),
-        isHttp2,
-      );
-      if (response.body === null || req.method === "HEAD") {
-        res.end();
-        return response.body?.cancel().catch(noop);
-      }
-      // Send the headers now: an event stream's client waits for them before anything else.
-      (res as http.ServerResponse).flushHeaders?.();
-      return pipeBody(response.body, res);
-    };
-    const fail = (error: unknown): void => {
-      console.error(error);
-      if (!res.headersSent) {
-        res.statusCode = 500;
-        res.end();
-      } else res.destroy();
-    };
-    const settle = async (pending: Response | Promise<Response>): Promise<void> => {
-      let response: Response;
-      try {
-        response = await pending;
-      } catch (error) {
-        response = await onError(error, request);
-      }
-      await send(response);
-    };
+  const config: ListenerConfig = {
+    handler,
+    sendTimeout: checkSendTimeout(options.sendTimeout),
+    streams: options.streams,
+    onError:
+      options.onError ??
+      ((error: unknown) => {
+        console.error(error);
+        return new Response(null, { status: 500 });
+      }),
+  };
+  return (req, res) => new Exchange(config, req, res).run();
+}
+
+/** What every request of one listener shares. */
+interface ListenerConfig {
+  handler: FetchHandler;
+  sendTimeout: number | false;
+  streams: StreamGroup | undefined;
+  onError: (error: unknown, request: Request) => Response | Promise<Response>;
+}
+
+/** One request and its response: a class rather than closures, which cost more per request. */
+class Exchange {
+  readonly #config: ListenerConfig;
+  readonly #req: NodeRequest;
+  readonly #res: NodeResponse;
+  readonly #request: IncomingRequest;
+  #watch: SendWatch | undefined;
+
+  constructor(config: ListenerConfig, req: NodeRequest, res: NodeResponse) {
+    this.#config = config;
+    this.#req = req;
+    this.#res = res;
+    this.#request = new IncomingRequest(req);
+  }
+
+  run(): void {
+    const res = this.#res;
+    res.on("close", () => this.#closed());
+    const request = this.#request as unknown as Request;
     let result: Response | Promise<Response>;
     try {
-      result = handler(request);
+      result = this.#config.handler(request);
     } catch (error) {
       result = Promise.reject(error);
     }
     if (typeof (result as Partial<Promise<Response>> | null)?.then === "function") {
-      settle(result).catch(fail);
+      this.#settle(result).catch((error: unknown) => this.#fail(error));
       return;
     }
     // A handler that answered at once (an event stream usually does) is sent in this same turn.
     try {
-      send(result as Response)?.catch(fail);
+      this.#send(result as Response)?.catch((error: unknown) => this.#fail(error));
     } catch (error) {
-      fail(error);
+      this.#fail(error);
     }
-  };
+  }
+
+  /**
+   * The response closed. If it had not ended, the client left: tell the handler. `writableEnded`,
+   * not `writableFinished`: HTTP/2 marks a stream that the client reset as finished.
+   */
+  #closed(): void {
+    this.#watch?.release();
+    if (!this.#res.writableEnded) leave(this.#request);
+  }
+
+  async #settle(pending: Response | Promise<Response>): Promise<void> {
+    let response: Response;
+    try {
+      response = await pending;
+    } catch (error) {
+      response = await this.#config.onError(error, this.#request as unknown as Request);
+    }
+    await this.#send(response);
+  }
+
+  #send(response: Response): Promise<void> | undefined {
+    const req = this.#req;
+    const res = this.#res;
+    if (res.destroyed) return response.body?.cancel().catch(noop);
+    const isHttp2 = req.httpVersionMajor >= 2;
+    const direct = req.method === "HEAD" ? undefined : directStream(response);
+    const target = direct?.target ?? targetOf(response);
+    if (target !== undefined) {
+      const { streams, sendTimeout } = this.#config;
+      this.#watch = watchEventStream(res, target, streams, sendTimeout);
+    }
+    if (direct !== undefined) {
+      streamTarget(res, direct.target, direct.headers, isHttp2, this.#watch);
+      return undefined;
+    }
+    writeHead(
+      res,
+      response.status,
+      response.statusText,
+      nodeHeaders(response.headers, isHttp2),
+      isHttp2,
+    );
+    if (response.body === null || req.method === "HEAD") {
+      res.end();
+      return response.body?.cancel().catch(noop);
+    }
+    // Send the headers now: an event stream's client waits for them before anything else.
+    (res as http.ServerResponse).flushHeaders?.();
+    return pipeBody(response.body, res, this.#watch);
+  }
+
+  #fail(error: unknown): void {
+    console.error(error);
+    const res = this.#res;
+    if (!res.headersSent) {
+      res.statusCode = 500;
+      res.end();
+    } else res.destroy();
+  }
 }
 
 /**

@@ -3,12 +3,19 @@
  * the server's {@linkcode StreamGroup} (so `shutdown()` reaches it) and gives up on a client that
  * takes nothing for `sendTimeout` milliseconds.
  *
+ * The send timeout is one shared timer per `sendTimeout` value, like the keep-alive wheel, rather
+ * than a socket timeout per connection: arming and clearing a timer for each connection cost more
+ * than the rest of what the adapter does for a short stream.
+ *
  * @module
  */
 import type * as http from "node:http";
 import type * as http2 from "node:http2";
+import { Link, LinkedList } from "../../src/linked-list.js";
 import type { ServerSentEventTarget } from "../../src/server-sent-event-target.js";
 import type { StreamGroup } from "../../src/stream-group.js";
+
+type NodeResponse = http.ServerResponse | http2.Http2ServerResponse;
 
 /**
  * The default `sendTimeout`: one interval of the default `keepAlive`, so that a stuck client is
@@ -29,29 +36,111 @@ export function checkSendTimeout(value: unknown): number | false {
 }
 
 /**
- * Tracks `target` in `streams` and arms the send timeout on its connection.
+ * One event stream's connection, watched for a client that takes nothing. The writer adds every
+ * byte it hands to the response to `written`.
+ */
+export class SendWatch extends Link {
+  /** Bytes handed to the response since the last tick. */
+  written = 0;
+  /** Bytes Node held unsent (`writableLength`) at the last tick. */
+  unsent = 0;
+  res: NodeResponse | undefined;
+  readonly #clock: SendClock;
+
+  constructor(res: NodeResponse, clock: SendClock) {
+    super();
+    this.res = res;
+    this.#clock = clock;
+  }
+
+  /** Stops watching: the stream has ended. */
+  release(): void {
+    this.#clock.delete(this);
+    this.res = undefined;
+  }
+}
+
+/**
+ * Ticks every `sendTimeout` and destroys the connections that had bytes waiting at the last tick
+ * and moved none since. So a stuck connection is noticed between one and two `sendTimeout`s after
+ * its last byte moved, as with a socket timeout, and an idle stream (nothing waiting) never is.
+ */
+class SendClock {
+  static readonly #clocks = new Map<number, SendClock>();
+
+  static for(timeout: number): SendClock {
+    let clock = SendClock.#clocks.get(timeout);
+    if (clock === undefined) {
+      clock = new SendClock(timeout);
+      SendClock.#clocks.set(timeout, clock);
+    }
+    return clock;
+  }
+
+  /** A list, not a `Set`: see `linked-list.ts` for why. */
+  readonly #watches = new LinkedList<SendWatch>();
+  readonly #timeout: number;
+  #timer: ReturnType<typeof setInterval> | undefined;
+
+  private constructor(timeout: number) {
+    this.#timeout = timeout;
+  }
+
+  add(watch: SendWatch): void {
+    this.#watches.add(watch);
+    if (this.#timer === undefined) {
+      this.#timer = setInterval(this.#onTick, this.#timeout);
+      // Open streams keep the process alive through their sockets, not through this timer.
+      this.#timer.unref();
+    }
+  }
+
+  /** The timer stops at the next tick that finds no stream: churn around zero needs no new one. */
+  delete(watch: SendWatch): void {
+    this.#watches.delete(watch);
+  }
+
+  #onTick = (): void => {
+    if (this.#watches.size === 0) {
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+      return;
+    }
+    this.#watches.forEach((watch) => {
+      const res = watch.res!;
+      const unsent = (res as { writableLength?: number }).writableLength ?? 0;
+      // What left Node since the last tick: what was waiting, plus what was written, minus what is.
+      const moved = watch.unsent + watch.written - unsent;
+      if (unsent > 0 && watch.unsent > 0 && moved <= 0) {
+        // `close` on the response ends the target with reason "client" and releases the watch.
+        res.destroy();
+        return;
+      }
+      watch.unsent = unsent;
+      watch.written = 0;
+    });
+  };
+}
+
+/**
+ * Tracks `target` in `streams` and watches its connection for a client that takes nothing for
+ * `sendTimeout` ms: one that stopped reading, or vanished without FIN or RST while events flow, is
+ * noticed once the kernel's buffers are full and nothing has moved for between one and two
+ * timeouts; the connection is then destroyed and the target closes with reason `"client"`.
  *
- * Node raises `timeout` once the connection has moved no byte for `sendTimeout` ms; a write that
- * made headway since the timer was armed postpones it once more, and every write re-arms it. So a
- * stuck connection is noticed between one and two `sendTimeout`s after its last byte moved. An idle stream reaches it too (the
- * keep-alive comes later), which is fine: only a stream with bytes waiting is deemed stuck. So a
- * client that stopped reading, or vanished without FIN or RST while events flow, is noticed once
- * the kernel's buffers are full and nothing has moved for `sendTimeout`; the connection is then
- * destroyed and the target closes with reason `"client"`.
+ * @returns The watch, which the writer feeds with the bytes it writes and releases when the
+ *   response closes; `undefined` if `sendTimeout` is `false`.
  */
 export function watchEventStream(
-  res: http.ServerResponse | http2.Http2ServerResponse,
+  res: NodeResponse,
   target: ServerSentEventTarget,
   streams: StreamGroup | undefined,
   sendTimeout: number | false,
-): void {
+): SendWatch | undefined {
   streams?.track(target);
-  if (sendTimeout === false) return;
-  res.setTimeout(sendTimeout, () => {
-    // Only bytes that Node could not hand to the kernel say the client is stuck. Bytes still in
-    // the target may have been queued in this very turn (the keep-alive timer fires in the same
-    // timers phase as this one) and leave on the next pull: an idle stream must never be cut.
-    const unsent = (res as { writableLength?: number }).writableLength ?? 0;
-    if (unsent > 0) res.destroy();
-  });
+  if (sendTimeout === false) return undefined;
+  const clock = SendClock.for(sendTimeout);
+  const watch = new SendWatch(res, clock);
+  clock.add(watch);
+  return watch;
 }

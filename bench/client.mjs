@@ -193,7 +193,9 @@ const scenarios = {
     await request("POST", "/gc");
     const base = await serverStats();
     const sockets = await subscribe(clients);
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // Steady state: past the first keep-alive tick (a quarter of the 5 s interval), when sendevents
+    // starts watching each request's signal, and past any server's setup right after connecting.
+    await new Promise((resolve) => setTimeout(resolve, 2000));
     await request("POST", "/gc");
     const loaded = await serverStats();
     for (const socket of sockets) socket.resetAndDestroy();

@@ -1,5 +1,6 @@
 import type { EventStore, EventStoreStaleReason } from "./event-store.js";
 import { assertEventType, assertRetry, describe, serializeData } from "./format.js";
+import { Link, LinkedList } from "./linked-list.js";
 import { MemoryEventStore } from "./memory-event-store.js";
 import { encodeServerSentEvent, type JsonReplacer, ServerSentEvent } from "./server-sent-event.js";
 import { internals, ServerSentEventTarget } from "./server-sent-event-target.js";
@@ -63,16 +64,32 @@ export interface ChannelMemberOptions<State = undefined> {
   lastEventId?: string;
 }
 
-interface Member {
+/** A stream's membership of a channel. */
+class Member extends Link {
   readonly target: ServerSentEventTarget;
   readonly filter: ((event: ServerSentEvent, state: unknown) => boolean) | undefined;
   readonly state: unknown;
   readonly onClose: () => void;
   /** Live events that arrived while the replay ran, in order; `undefined` once live. */
   held: ServerSentEvent[] | undefined;
-  heldBytes: number;
+  heldBytes = 0;
   /** While set, live events with ids up to this one were already replayed: skip them. */
-  skipThrough: string | undefined;
+  skipThrough: string | undefined = undefined;
+
+  constructor(
+    target: ServerSentEventTarget,
+    filter: Member["filter"],
+    state: unknown,
+    held: ServerSentEvent[] | undefined,
+    onClose: (member: Member) => void,
+  ) {
+    super();
+    this.target = target;
+    this.filter = filter;
+    this.state = state;
+    this.held = held;
+    this.onClose = () => onClose(this);
+  }
 }
 
 interface Pending {
@@ -128,7 +145,11 @@ export class Channel {
   readonly #name: string;
   readonly #store: EventStore;
   readonly #staleEventType: string;
-  readonly #members = new Map<ServerSentEventTarget, Member>();
+  /**
+   * A list, not a `Map` keyed by target: see `linked-list.ts` for why. A target finds its own
+   * membership through `internals.entryIn`.
+   */
+  readonly #members = new LinkedList<Member>();
   /** Broadcasts in call order, delivered in that order once their append settles. */
   #pending: (Pending | undefined)[] = [];
   #pendingHead = 0;
@@ -223,17 +244,16 @@ export class Channel {
         `${action}: "lastEventId" must be a string, received ${describe(lastEventId)}`,
       );
     }
-    if (target.closed || this.#members.has(target)) return Promise.resolve();
-    const member: Member = {
+    if (target.closed) return Promise.resolve();
+    const member = new Member(
       target,
-      filter: options.filter as Member["filter"],
-      state: options.state,
-      onClose: () => this.#remove(member),
-      held: lastEventId === "" ? undefined : [],
-      heldBytes: 0,
-      skipThrough: undefined,
-    };
-    this.#members.set(target, member);
+      options.filter as Member["filter"],
+      options.state,
+      lastEventId === "" ? undefined : [],
+      (left) => this.#remove(left),
+    );
+    if (!internals.join(target, this, member)) return Promise.resolve();
+    this.#members.add(member);
     target.addEventListener("close", member.onClose, { once: true });
     if (member.held === undefined) return Promise.resolve();
     return this.#replay(member, lastEventId);
@@ -245,7 +265,7 @@ export class Channel {
    * @returns `true` if it was a member.
    */
   unregister<Events extends object>(target: ServerSentEventTarget<Events>): boolean {
-    const member = this.#members.get(target as unknown as ServerSentEventTarget);
+    const member = this.#memberOf(target as unknown as ServerSentEventTarget);
     if (member === undefined) return false;
     this.#remove(member);
     return true;
@@ -253,7 +273,7 @@ export class Channel {
 
   /** Whether a stream is a member. */
   has<Events extends object>(target: ServerSentEventTarget<Events>): boolean {
-    return this.#members.has(target as unknown as ServerSentEventTarget);
+    return this.#memberOf(target as unknown as ServerSentEventTarget) !== undefined;
   }
 
   /**
@@ -338,19 +358,19 @@ export class Channel {
   #fanOut(event: ServerSentEvent): void {
     // Encoded here once (a ServerSentEvent caches its bytes); every member is sent these bytes.
     const size = encodeServerSentEvent(event).byteLength;
-    for (const member of this.#members.values()) {
+    this.#members.forEach((member) => {
       if (member.held !== undefined) {
         member.held.push(event);
         member.heldBytes += size;
         if (member.heldBytes > MAX_HELD_BYTES) void internals.end(member.target, "overflow");
-        continue;
+        return;
       }
       if (member.skipThrough !== undefined) {
-        if (this.#store.compare(event.id!, member.skipThrough) <= 0) continue;
+        if (this.#store.compare(event.id!, member.skipThrough) <= 0) return;
         member.skipThrough = undefined;
       }
       this.#send(member, event);
-    }
+    });
   }
 
   #send(member: Member, event: ServerSentEvent): void {
@@ -368,9 +388,13 @@ export class Channel {
     member.target.dispatchEvent(event);
   }
 
+  #memberOf(target: ServerSentEventTarget): Member | undefined {
+    return internals.entryIn(target, this) as Member | undefined;
+  }
+
   #remove(member: Member): void {
-    if (this.#members.get(member.target) !== member) return;
-    this.#members.delete(member.target);
+    if (!this.#members.delete(member)) return;
+    internals.part(member.target, this);
     member.target.removeEventListener("close", member.onClose);
     member.held = undefined;
   }

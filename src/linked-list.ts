@@ -29,6 +29,7 @@ export class LinkedList<T extends Link> {
   #size = 0;
   /** The next link of a running `forEach`, moved on when that link is deleted. */
   #cursor: T | undefined;
+  #walking = false;
 
   /** The number of links. */
   get size(): number {
@@ -65,9 +66,16 @@ export class LinkedList<T extends Link> {
 
   /**
    * Calls `callback` for each link in order. Links deleted meanwhile are skipped; links added
-   * meanwhile are visited. Not reentrant: `callback` must not start another `forEach` of this list.
+   * meanwhile are visited. A `forEach` started from a callback walks a snapshot of the list.
    */
   forEach(callback: (link: T) => void): void {
+    if (this.#walking) {
+      for (const link of this.toArray()) {
+        if (link.list === (this as unknown as LinkedList<Link>)) callback(link);
+      }
+      return;
+    }
+    this.#walking = true;
     let link = this.#head;
     try {
       while (link !== undefined) {
@@ -77,6 +85,7 @@ export class LinkedList<T extends Link> {
       }
     } finally {
       this.#cursor = undefined;
+      this.#walking = false;
     }
   }
 

@@ -99,7 +99,9 @@ let pingTarget: (target: ServerSentEventTarget) => void;
 let settleTarget: (target: ServerSentEventTarget) => void;
 let watchRequest: (target: ServerSentEventTarget, request: Request) => void;
 let onTargetEnd: (target: ServerSentEventTarget, cleanup: () => void) => void;
-let joinGroup: (target: ServerSentEventTarget, group: object) => boolean;
+let joinGroup: (target: ServerSentEventTarget, group: object, entry: unknown) => boolean;
+let entryIn: (target: ServerSentEventTarget, group: object) => unknown;
+let partGroup: (target: ServerSentEventTarget, group: object) => void;
 
 /** A target's place on its keep-alive wheel. */
 class Pulse extends KeepAliveMember {
@@ -184,8 +186,12 @@ export class ServerSentEventTarget<
   #wheel: KeepAliveWheel | undefined;
   #pulse: KeepAliveMember | undefined;
   #cleanups: (() => void)[] | undefined;
-  /** The groups (a `StreamGroup`, say) this target has joined, so it joins each only once. */
-  #groups: object | object[] | undefined;
+  /**
+   * The groups (`StreamGroup`s, `Channel`s) this target has joined, each with its entry there:
+   * `[group, entry, group, entry, ...]`. Kept here rather than in a map of the group's, so that a
+   * long-lived group holds no table that points at ended streams (see `linked-list.ts`).
+   */
+  #groups: unknown[] | undefined;
   #lastEventId: string;
   /** The request whose `signal` is watched from the first keep-alive tick on. */
   #request: Request | undefined;
@@ -200,7 +206,9 @@ export class ServerSentEventTarget<
     pingTarget = (target) => target.#ping();
     settleTarget = (target) => target.#settle();
     watchRequest = (target, request) => target.#watchRequest(request);
-    joinGroup = (target, group) => target.#join(group);
+    joinGroup = (target, group, entry) => target.#join(group, entry);
+    entryIn = (target, group) => target.#entryIn(group);
+    partGroup = (target, group) => target.#part(group);
     onTargetEnd = (target, cleanup) => {
       if (target.#state === CLOSED) cleanup();
       else target.#onEnd(cleanup);
@@ -606,16 +614,37 @@ export class ServerSentEventTarget<
     };
   }
 
-  /** Records that the target joined `group`; `false` if it had already. */
-  #join(group: object): boolean {
+  /** Records that the target joined `group`, with its `entry` there; `false` if it had already. */
+  #join(group: object, entry: unknown): boolean {
     const groups = this.#groups;
-    if (groups === undefined) this.#groups = group;
-    else if (Array.isArray(groups)) {
-      if (groups.includes(group)) return false;
-      groups.push(group);
-    } else if (groups === group) return false;
-    else this.#groups = [groups, group];
+    if (groups === undefined) {
+      this.#groups = [group, entry];
+      return true;
+    }
+    if (this.#groupAt(group) !== -1) return false;
+    groups.push(group, entry);
     return true;
+  }
+
+  /** The target's entry in `group`, or `undefined` if it is not a member. */
+  #entryIn(group: object): unknown {
+    const at = this.#groupAt(group);
+    return at === -1 ? undefined : this.#groups![at + 1];
+  }
+
+  /** Where `group` is in `#groups`, or -1. */
+  #groupAt(group: object): number {
+    const groups = this.#groups;
+    if (groups !== undefined) {
+      for (let i = 0; i < groups.length; i += 2) if (groups[i] === group) return i;
+    }
+    return -1;
+  }
+
+  /** Forgets `group`. */
+  #part(group: object): void {
+    const at = this.#groupAt(group);
+    if (at !== -1) this.#groups!.splice(at, 2);
   }
 
   /** Runs `cleanup` when the stream ends. */
@@ -756,8 +785,16 @@ export const internals = {
    * `close` listener or the `signal`, for bookkeeping that needs neither.
    */
   onEnd: (target: ServerSentEventTarget, cleanup: () => void) => onTargetEnd(target, cleanup),
-  /** Records that `target` joined `group` (a `StreamGroup`); `false` if it had already. */
-  join: (target: ServerSentEventTarget, group: object) => joinGroup(target, group),
+  /**
+   * Records that `target` joined `group` (a `StreamGroup`, a `Channel`) with `entry` (not
+   * `undefined`) as its entry there; `false` if it had already.
+   */
+  join: (target: ServerSentEventTarget, group: object, entry: unknown) =>
+    joinGroup(target, group, entry),
+  /** `target`'s entry in `group`, or `undefined` if it is not a member. */
+  entryIn: (target: ServerSentEventTarget, group: object) => entryIn(target, group),
+  /** Forgets that `target` joined `group`. */
+  part: (target: ServerSentEventTarget, group: object) => partGroup(target, group),
   /** Resolves once the stream has ended, for whatever reason. */
   closed: (target: ServerSentEventTarget) => closedPromise(target),
   /** Ends the stream with reason `"client"` once `request`'s signal aborts (see `#watchRequest`). */

@@ -144,8 +144,9 @@ export class StreamGroup {
       );
     }
     const plain = target as unknown as ServerSentEventTarget;
-    if (target.closed || !internals.join(plain, this)) return target;
+    if (target.closed) return target;
     const link = new Tracked(plain);
+    if (!internals.join(plain, this, link)) return target;
     const targets = this.#targets;
     targets.add(link);
     internals.onEnd(plain, () => {

@@ -51,6 +51,27 @@ test("linked list: forEach skips links deleted during the walk and visits links 
   expect(ids(list)).toEqual([0, 3, 4, 99]);
 });
 
+test("linked list: a forEach started inside another walks a snapshot, without upsetting the outer walk", () => {
+  const list = new LinkedList<Item>();
+  const items = Array.from({ length: 4 }, (_, id) => new Item(id));
+  for (const item of items) list.add(item);
+  const outer: number[] = [];
+  const inner: number[][] = [];
+  list.forEach((item) => {
+    outer.push(item.id);
+    if (item.id === 1) {
+      const seen: number[] = [];
+      list.forEach((other) => {
+        seen.push(other.id);
+        if (other.id === 2) list.delete(items[3]!); // gone before either walk reaches it
+      });
+      inner.push(seen);
+    }
+  });
+  expect(outer).toEqual([0, 1, 2]);
+  expect(inner).toEqual([[0, 1, 2]]);
+});
+
 test("linked list: any sequence of adds and deletes matches a Set", () => {
   fc.assert(
     fc.property(fc.array(fc.tuple(fc.boolean(), fc.nat(9)), { maxLength: 60 }), (ops) => {

@@ -196,7 +196,7 @@ export class ServerSentEventTarget<
   /** The request whose `signal` is watched from the first keep-alive tick on. */
   #request: Request | undefined;
   /** Types that have ever had a listener; the others skip the local dispatch. */
-  #listened: Set<string> | undefined;
+  #listened: string | string[] | undefined;
 
   static {
     createTarget = (init) => new ServerSentEventTarget(CONSTRUCT, init);
@@ -459,8 +459,13 @@ export class ServerSentEventTarget<
   ): void {
     // Remember which types have ever had a listener: others skip the local dispatch entirely.
     if (listener) {
-      if (this.#listened === undefined) this.#listened = new Set([String(type)]);
-      else this.#listened.add(String(type));
+      // One type, or a few: a string or an array costs less than a Set on every stream.
+      const name = String(type);
+      const listened = this.#listened;
+      if (listened === undefined) this.#listened = name;
+      else if (typeof listened === "string") {
+        if (listened !== name) this.#listened = [listened, name];
+      } else if (!listened.includes(name)) listened.push(name);
     }
     super.addEventListener(type, listener, options);
   }
@@ -520,7 +525,7 @@ export class ServerSentEventTarget<
       const chunk = queue.length === 1 ? queue[0]! : concat(queue, size);
       counters.queuedBytes -= size;
       counters.bytesSent += size;
-      this.#queue = [];
+      queue.length = 0;
       this.#queuedBytes = 0;
       this.#sink!.write(chunk);
       this.#releaseReady();
@@ -545,7 +550,8 @@ export class ServerSentEventTarget<
   }
 
   #hears(type: string): boolean {
-    return this.#listened?.has(type) === true;
+    const listened = this.#listened;
+    return listened === type || (typeof listened === "object" && listened.includes(type));
   }
 
   #ping(): void {
@@ -710,64 +716,84 @@ function closeError(reason: CloseReason): DOMException {
   return new DOMException(`Event stream closed: ${reason}`, "AbortError");
 }
 
+/** The body's queuing strategy: see {@linkcode BodySource}. */
+const BODY_STRATEGY = { highWaterMark: 0 };
+
+function ignore(): void {}
+
 /**
- * A sink that feeds a `ReadableStream`, for runtimes that read the response body themselves.
- * High-water mark 0: the runtime's read is the only thing that pulls, so a pull means "the runtime
- * took everything so far", and all events queued since the last read leave as one chunk.
+ * The response body's source and the target's sink at once, for runtimes that read the response
+ * body themselves. High-water mark 0: the runtime's read is the only thing that pulls, so a pull
+ * means "the runtime took everything so far", and all events queued since the last read leave as
+ * one chunk. A class, not a handful of closures: it is made for every stream.
  */
+class BodySource implements TargetSink, UnderlyingDefaultSource<Uint8Array> {
+  readonly #target: ServerSentEventTarget;
+  #controller!: ReadableStreamDefaultController<Uint8Array>;
+  #pullPending = false;
+  #scheduled = false;
+  #task: (() => void) | undefined;
+
+  constructor(target: ServerSentEventTarget) {
+    this.#target = target;
+  }
+
+  start(controller: ReadableStreamDefaultController<Uint8Array>): void {
+    this.#controller = controller;
+  }
+
+  pull(): void {
+    this.#pullPending = true;
+    pullTarget(this.#target);
+  }
+
+  cancel(): void {
+    endTarget(this.#target, "client").catch(ignore);
+  }
+
+  wake(): void {
+    // Coalesce everything dispatched in this turn into one chunk.
+    if (this.#pullPending && !this.#scheduled) {
+      this.#scheduled = true;
+      this.#task ??= () => {
+        this.#scheduled = false;
+        if (this.#pullPending) pullTarget(this.#target);
+      };
+      queueMicrotask(this.#task);
+    }
+  }
+
+  write(chunk: Uint8Array): void {
+    this.#pullPending = false;
+    this.#controller.enqueue(chunk);
+  }
+
+  end(): void {
+    this.#controller.close();
+  }
+
+  abort(error: unknown): void {
+    try {
+      this.#controller.error(error);
+    } catch {
+      // Already closed or cancelled by the runtime: nothing left to end.
+    }
+  }
+
+  leave(): void {
+    try {
+      this.#controller.close();
+    } catch {
+      // The runtime cancelled the body already.
+    }
+  }
+}
+
+/** A `ReadableStream` body fed by `target`. */
 function readableFor(target: ServerSentEventTarget): ReadableStream<Uint8Array> {
-  let controller!: ReadableStreamDefaultController<Uint8Array>;
-  let pullPending = false;
-  let scheduled = false;
-  const task = (): void => {
-    scheduled = false;
-    if (pullPending) pullTarget(target);
-  };
-  const readable = new ReadableStream<Uint8Array>(
-    {
-      start(c) {
-        controller = c;
-      },
-      pull() {
-        pullPending = true;
-        pullTarget(target);
-      },
-      cancel() {
-        endTarget(target, "client").catch(() => {});
-      },
-    },
-    { highWaterMark: 0 },
-  );
-  attachSink(target, {
-    wake() {
-      // Coalesce everything dispatched in this turn into one chunk.
-      if (pullPending && !scheduled) {
-        scheduled = true;
-        queueMicrotask(task);
-      }
-    },
-    write(chunk) {
-      pullPending = false;
-      controller.enqueue(chunk);
-    },
-    end() {
-      controller.close();
-    },
-    abort(error) {
-      try {
-        controller.error(error);
-      } catch {
-        // Already closed or cancelled by the runtime: nothing left to end.
-      }
-    },
-    leave() {
-      try {
-        controller.close();
-      } catch {
-        // The runtime cancelled the body already.
-      }
-    },
-  });
+  const source = new BodySource(target);
+  const readable = new ReadableStream<Uint8Array>(source, BODY_STRATEGY);
+  attachSink(target, source);
   return readable;
 }
 

@@ -152,8 +152,21 @@ describe("ServerSentEventTarget", () => {
     target.dispatchEvent(new ServerSentEvent("ping", 1));
     target.dispatchMessage("m");
     expect(seen).toEqual(["ping:1", "message:m"]);
+    // A third type, the first one again, and one nobody listens to.
+    target.addEventListener("pong", (event) => seen.push(`${event.type}:${event.data}`));
+    target.addEventListener("ping", () => seen.push("ping again"));
+    target.dispatchEvent(new ServerSentEvent("pong", 2));
+    target.dispatchEvent(new ServerSentEvent("ping", 3));
+    target.dispatchEvent(new ServerSentEvent("other", 4));
+    expect(seen).toEqual(["ping:1", "message:m", "pong:2", "ping:3", "ping again"]);
     void target.close();
-    expect(parse(await response.text()).events.map((e) => e.data)).toEqual(["1", "m"]);
+    expect(parse(await response.text()).events.map((e) => e.data)).toEqual([
+      "1",
+      "m",
+      "2",
+      "3",
+      "4",
+    ]);
   });
 
   test("ServerSentEventTarget keeps a cancelled event off the wire and returns false", async () => {

@@ -176,6 +176,7 @@ const CASES = [
     [
       ["connectsPerSecond", true],
       ["cpuMicrosPerConnect", false],
+      ["gcMicrosPerConnect", false],
     ],
   ],
   ...SIZES.memory.map((clients) => [
@@ -201,6 +202,7 @@ for (let run = 0; run < SIZES.runs; run++) {
           );
         }
         for (const [figure] of figures) {
+          if (result[figure] === undefined) continue; // a figure this runtime does not report
           const key = `${label}|${server.id}|${figure}`;
           results.set(key, [...(results.get(key) ?? []), result[figure]]);
         }
@@ -232,7 +234,8 @@ for (const [label, , , figures] of CASES) {
     for (const server of SERVERS) {
       const values = results.get(`${label}|${server.id}|${figure}`);
       if (!values) {
-        lines.push(`| ${server.name} | failed | — |`);
+        const failed = failures.some((failure) => failure.startsWith(`${server.name}, ${label}`));
+        lines.push(`| ${server.name} | ${failed ? "failed" : "not reported"} | — |`);
         continue;
       }
       const value = median(values);

@@ -12,6 +12,17 @@ export function payload(i, t = 0) {
   return `${t} ${i} ${PAD}`;
 }
 
+// Garbage-collection pauses, where the runtime reports them: Node's perf_hooks "gc" entries.
+// Deno and Bun report none, and their servers leave the figure out.
+let gcMicros;
+if (typeof globalThis.Deno === "undefined" && typeof globalThis.Bun === "undefined") {
+  const { PerformanceObserver } = await import("node:perf_hooks");
+  gcMicros = 0;
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) gcMicros += entry.duration * 1000;
+  }).observe({ entryTypes: ["gc"] });
+}
+
 /** The server's own counters, for /stats. */
 export function stats(extra = {}) {
   const memory = process.memoryUsage();
@@ -20,6 +31,7 @@ export function stats(extra = {}) {
     rss: memory.rss,
     heapUsed: memory.heapUsed,
     cpu: cpu.user + cpu.system,
+    gc: gcMicros,
     ...extra,
   });
 }

@@ -177,8 +177,7 @@ class SocketSink implements TargetSink {
   }
 
   write(chunk: Uint8Array): void {
-    if (this.#watch !== undefined) this.#watch.written += chunk.byteLength;
-    if (!(this.#res as http.ServerResponse).write(chunk)) {
+    if (!writeWatched(this.#res, chunk, this.#watch)) {
       this.#blocked = true;
       this.#res.once("drain", () => {
         this.#blocked = false;
@@ -221,6 +220,19 @@ function streamTarget(
   new SocketSink(res, target, watch).start();
 }
 
+/**
+ * Writes `chunk` to `res`. With a send watch, adds what the write added to Node's unsent bytes
+ * (the head and chunk framing included), so that the watch compares like with like.
+ */
+function writeWatched(res: NodeResponse, chunk: Uint8Array, watch: SendWatch | undefined): boolean {
+  const out = res as http.ServerResponse;
+  if (watch === undefined) return out.write(chunk);
+  const before = out.writableLength;
+  const more = out.write(chunk);
+  watch.written += out.writableLength - before;
+  return more;
+}
+
 /** Waits until `res` can take more data, or has closed. Removes both listeners either way. */
 function drained(res: NodeResponse): Promise<void> {
   return new Promise((resolve) => {
@@ -250,8 +262,7 @@ async function pipeBody(
       const { done, value } = await reader.read();
       if (done) break;
       if (res.destroyed) return;
-      if (watch !== undefined) watch.written += value.byteLength;
-      if (!(res as http.ServerResponse).write(value)) await drained(res);
+      if (!writeWatched(res, value, watch)) await drained(res);
     }
     if (!res.destroyed) res.end();
   } catch {

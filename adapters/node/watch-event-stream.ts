@@ -36,11 +36,11 @@ export function checkSendTimeout(value: unknown): number | false {
 }
 
 /**
- * One event stream's connection, watched for a client that takes nothing. The writer adds every
- * byte it hands to the response to `written`.
+ * One event stream's connection, watched for a client that takes nothing. The writer adds to
+ * `written` what each write adds to the response's `writableLength` (head and framing included).
  */
 export class SendWatch extends Link {
-  /** Bytes handed to the response since the last tick. */
+  /** What writes added to the response's unsent bytes since the last tick. */
   written = 0;
   /** Bytes Node held unsent (`writableLength`) at the last tick. */
   unsent = 0;

@@ -98,8 +98,12 @@ export class MemoryEventStore implements EventStore {
   readonly #maxAge: number;
   readonly #epoch: string;
   readonly #prefix: string;
-  /** Held events, oldest first, from index `#head` on; sequence `#first + i - #head`. */
-  #entries: Entry[] = [];
+  /**
+   * Held events, oldest first, from index `#head` on; sequence `#first + i - #head`. Slots before
+   * `#head` are cleared when their event is dropped, so a dropped event is released at once and
+   * the bound on bytes is a bound on memory, not only on a counter.
+   */
+  #entries: (Entry | undefined)[] = [];
   #head = 0;
   /** Sequence of the oldest held event (meaningful while one is held). */
   #first = 1;
@@ -277,10 +281,14 @@ export class MemoryEventStore implements EventStore {
     return count;
   }
 
-  /** Drops the `count` oldest held events. */
+  /** Drops the `count` oldest held events, releasing them. */
   #drop(count: number): void {
     if (count === 0) return;
-    for (let i = this.#head; i < this.#head + count; i++) this.#bytes -= this.#entries[i]!.bytes;
+    const entries = this.#entries;
+    for (let i = this.#head; i < this.#head + count; i++) {
+      this.#bytes -= entries[i]!.bytes;
+      entries[i] = undefined;
+    }
     this.#head += count;
     this.#first += count;
     if (this.#head === this.#entries.length) {

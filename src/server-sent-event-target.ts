@@ -11,6 +11,7 @@ import { counters } from "./metrics.js";
 import { type PipeFromOptions, pipeFrom } from "./pipe-from.js";
 import {
   encodeServerSentEvent,
+  eventForListeners,
   ServerSentEvent,
   type ServerSentEventInit,
 } from "./server-sent-event.js";
@@ -315,7 +316,9 @@ export class ServerSentEventTarget<
     }
     if (this.#state !== OPEN) return this.#refuse();
     if (event.type !== "close" && this.#hears(event.type)) {
-      if (!super.dispatchEvent(event)) return false;
+      // Each target's listeners get a clean event: one target's preventDefault() or
+      // stopImmediatePropagation() must not silence the next (a channel sends one event to all).
+      if (!super.dispatchEvent(eventForListeners(event))) return false;
       if (this.#state !== OPEN) return false;
     }
     return this.#push(encodeServerSentEvent(event));

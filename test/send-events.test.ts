@@ -120,3 +120,44 @@ describe("sendEvents", () => {
     expect(target.closed).toBe(true);
   });
 });
+
+describe("one event, many targets", () => {
+  test("A listener's preventDefault() on one target does not cancel the event for the next", async () => {
+    const { sendEvents, ServerSentEvent } = await import("../src/index.ts");
+    const a = sendEvents(new Request("http://localhost/"), { keepAlive: false });
+    const b = sendEvents(new Request("http://localhost/"), { keepAlive: false });
+    const seen: boolean[] = [];
+    a.target.addEventListener("chat", (event) => event.preventDefault());
+    b.target.addEventListener("chat", (event) => seen.push(event.defaultPrevented));
+    const event = new ServerSentEvent("chat", "hello", { cancelable: true });
+    expect(a.target.dispatchEvent(event)).toBe(false);
+    expect(b.target.dispatchEvent(event)).toBe(true);
+    expect(seen).toEqual([false]);
+    void a.target.close();
+    void b.target.close();
+    expect(await a.response.text()).toBe(":\n\n");
+    expect(await b.response.text()).toBe(":\n\nevent: chat\ndata: hello\n\n");
+  });
+
+  test("stopImmediatePropagation() in one channel member's listener leaves the others' listeners alone", async () => {
+    const { Channel, sendEvents } = await import("../src/index.ts");
+    const channel = new Channel("room");
+    const heard: string[] = [];
+    const streams = ["a", "b", "c"].map((name) => {
+      const { response, target } = sendEvents(new Request("http://localhost/"), {
+        keepAlive: false,
+      });
+      target.addEventListener("chat", (event) => {
+        heard.push(`${name}1`);
+        if (name === "a") event.stopImmediatePropagation();
+      });
+      target.addEventListener("chat", () => heard.push(`${name}2`));
+      void channel.register(target);
+      return response;
+    });
+    await channel.broadcast("hi", { type: "chat" });
+    expect(heard).toEqual(["a1", "b1", "b2", "c1", "c2"]);
+    await Promise.all(streams.map((response) => response.body!.cancel()));
+    expect(channel.size).toBe(0);
+  });
+});

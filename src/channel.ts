@@ -1,5 +1,6 @@
+import { describe } from "./describe.js";
 import type { EventStore, EventStoreStaleReason } from "./event-store.js";
-import { assertEventType, assertRetry, describe, serializeData } from "./format.js";
+import { assertEventType, assertRetry, serializeData } from "./format.js";
 import { Link, LinkedList } from "./linked-list.js";
 import { MemoryEventStore } from "./memory-event-store.js";
 import { encodeServerSentEvent, type JsonReplacer, ServerSentEvent } from "./server-sent-event.js";

@@ -1,4 +1,4 @@
-import { describe } from "./format.js";
+import { describe } from "./describe.js";
 import { ServerSentEvent } from "./server-sent-event.js";
 import { internals, type ServerSentEventTarget } from "./server-sent-event-target.js";
 

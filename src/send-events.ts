@@ -1,4 +1,5 @@
 import { adapterOf } from "./adapter-request.js";
+import { checkInteger, MAX_DELAY } from "./check-integer.js";
 import { parseLastEventId, readLastEventId } from "./last-event-id.js";
 import {
   internals,
@@ -97,13 +98,8 @@ export function sendEvents<Events extends object = Record<string, unknown>>(
     );
   }
   const { maxDuration } = options;
-  if (
-    maxDuration !== undefined &&
-    (typeof maxDuration !== "number" || !Number.isSafeInteger(maxDuration) || maxDuration < 1)
-  ) {
-    throw new RangeError(
-      `Cannot send events: "maxDuration" must be an integer of at least 1, received ${String(maxDuration)}`,
-    );
+  if (maxDuration !== undefined) {
+    checkInteger("Cannot send events", "maxDuration", maxDuration, 1, MAX_DELAY);
   }
   // Built before the target, so malformed headers throw with nothing opened. Without extra
   // headers, an adapter has the defaults ready-made, and a Response copies them from one shared

@@ -1,3 +1,4 @@
+import { checkInteger, MAX_DELAY } from "./check-integer.js";
 import {
   encodeFrame,
   formatComment,
@@ -133,15 +134,6 @@ function concat(chunks: Uint8Array[], length: number): Uint8Array {
   return out;
 }
 
-function checkSize(name: string, value: unknown, min: number): number {
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min) {
-    throw new RangeError(
-      `Cannot send events: "${name}" must be an integer of at least ${min}, received ${String(value)}`,
-    );
-  }
-  return value;
-}
-
 /**
  * The server's end of an event stream, made by {@linkcode sendEvents}. Events dispatched on it
  * are first raised on its own listeners and then sent to the client's `EventSource`.
@@ -224,18 +216,23 @@ export class ServerSentEventTarget<
     }
     super();
     this.#lastEventId = init.lastEventId;
-    this.#highWaterMark = checkSize(
+    const action = "Cannot send events";
+    this.#highWaterMark = checkInteger(
+      action,
       "highWaterMark",
       init.highWaterMark ?? DEFAULT_HIGH_WATER_MARK,
       0,
     );
-    this.#maxBufferedAmount = checkSize(
+    // The stream opens with a comment, and keep-alives are the same comment: a bound smaller than
+    // it would end every stream at once.
+    this.#maxBufferedAmount = checkInteger(
+      action,
       "maxBufferedAmount",
       init.maxBufferedAmount ?? DEFAULT_MAX_BUFFERED_AMOUNT,
-      Math.max(1, this.#highWaterMark),
+      Math.max(KEEP_ALIVE_FRAME.byteLength, this.#highWaterMark),
     );
     const keepAlive = init.keepAlive ?? DEFAULT_KEEP_ALIVE;
-    if (keepAlive !== false) checkSize("keepAlive", keepAlive, 1);
+    if (keepAlive !== false) checkInteger(action, "keepAlive", keepAlive, 1, MAX_DELAY);
     counters.open++;
     counters.opened++;
     // The body opens with a comment, which clients ignore: runtimes that hold the headers until

@@ -1,3 +1,4 @@
+import { checkInteger, MAX_DELAY } from "./check-integer.js";
 import { Link, LinkedList } from "./linked-list.js";
 import { internals, ServerSentEventTarget } from "./server-sent-event-target.js";
 
@@ -68,15 +69,6 @@ class Tracked extends Link {
     super();
     this.target = target;
   }
-}
-
-function checkMilliseconds(name: string, value: unknown): number {
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
-    throw new RangeError(
-      `Cannot close streams: "${name}" must be a non-negative integer, received ${String(value)}`,
-    );
-  }
-  return value;
 }
 
 /**
@@ -176,11 +168,30 @@ export class StreamGroup {
    * ```
    */
   closeAll(options: CloseAllOptions = {}): Promise<CloseAllResult> {
-    const closing = {
-      retry: checkMilliseconds("retry", options.retry ?? DEFAULT_SHUTDOWN_RETRY),
-      jitter: checkMilliseconds("jitter", options.jitter ?? DEFAULT_SHUTDOWN_JITTER),
-      deadline: checkMilliseconds("deadline", options.deadline ?? DEFAULT_SHUTDOWN_DEADLINE),
-    };
+    const action = "Cannot close streams";
+    const retry = checkInteger(
+      action,
+      "retry",
+      options.retry ?? DEFAULT_SHUTDOWN_RETRY,
+      0,
+      MAX_DELAY,
+    );
+    // A client waits retry + jitter: past a timer's range it would reconnect at once.
+    const jitter = checkInteger(
+      action,
+      "jitter",
+      options.jitter ?? DEFAULT_SHUTDOWN_JITTER,
+      0,
+      MAX_DELAY - retry,
+    );
+    const deadline = checkInteger(
+      action,
+      "deadline",
+      options.deadline ?? DEFAULT_SHUTDOWN_DEADLINE,
+      0,
+      MAX_DELAY,
+    );
+    const closing = { retry, jitter, deadline };
     this.#done ??= this.#closeAll(closing);
     return this.#done;
   }

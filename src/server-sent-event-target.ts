@@ -97,6 +97,8 @@ let endTarget: (
   error?: unknown,
 ) => Promise<void>;
 let sendRetry: (target: ServerSentEventTarget, retry: number) => boolean;
+let isOpen: (target: ServerSentEventTarget) => boolean;
+let isWaiting: (target: ServerSentEventTarget) => boolean;
 let pingTarget: (target: ServerSentEventTarget) => void;
 let settleTarget: (target: ServerSentEventTarget) => void;
 let watchRequest: (target: ServerSentEventTarget, request: Request) => void;
@@ -610,6 +612,8 @@ export class ServerSentEventTarget<
   }
 
   static {
+    isOpen = (target) => target.#state === OPEN;
+    isWaiting = (target) => target.#resolveReady !== undefined;
     sendRetry = (target, retry) =>
       target.#state === OPEN && target.#push(encodeFrame(formatRetry(retry)));
     endTarget = (target, reason, error) => {
@@ -823,6 +827,10 @@ export const internals = {
   part: (target: ServerSentEventTarget, group: object) => partGroup(target, group),
   /** Resolves once the stream has ended, for whatever reason. */
   closed: (target: ServerSentEventTarget) => closedPromise(target),
+  /** `true` while the stream takes events: not closing (`close()` waiting to drain) or closed. */
+  open: (target: ServerSentEventTarget) => isOpen(target),
+  /** `true` while `ready` is pending: the queue is over `highWaterMark`. */
+  waiting: (target: ServerSentEventTarget) => isWaiting(target),
   /** Ends the stream with reason `"client"` once `request`'s signal aborts (see `#watchRequest`). */
   watchRequest: (target: ServerSentEventTarget, request: Request) => watchRequest(target, request),
   end: (target: ServerSentEventTarget, reason: CloseReason, error?: unknown) =>

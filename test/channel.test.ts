@@ -488,3 +488,130 @@ describe("Channel", () => {
     await response.body!.cancel();
   });
 });
+
+/** A store whose next calls misbehave as told: throw, reject, hang, answer late or answer garbage. */
+class FaultyStore implements EventStore {
+  readonly inner = new MemoryEventStore({ epoch: "f" });
+  faults: ("throw" | "reject" | "hang" | "late" | "garbage" | "hang-read")[] = [];
+  late: (() => void)[] = [];
+  append(record: EventRecord): Promise<ServerSentEvent> {
+    const fault = this.faults.shift();
+    if (fault === "throw") throw new Error("store down (sync)");
+    if (fault === "reject") return Promise.reject(new Error("store down"));
+    if (fault === "hang") return new Promise(() => {});
+    if (fault === "garbage") return Promise.resolve({ id: 5 } as unknown as ServerSentEvent);
+    if (fault === "late") {
+      return new Promise((resolve) => {
+        this.late.push(() => resolve(this.inner.append(record)));
+      });
+    }
+    return this.inner.append(record);
+  }
+  read(afterId: string, options?: EventStoreReadOptions): Promise<EventStoreReadResult> {
+    if (this.faults[0] === "hang-read") {
+      this.faults.shift();
+      return new Promise(() => {});
+    }
+    return this.inner.read(afterId, options);
+  }
+  trim(): Promise<number> {
+    return this.inner.trim();
+  }
+  compare(a: string, b: string): number {
+    return this.inner.compare(a, b);
+  }
+}
+
+describe("Channel with a failing store", () => {
+  test("Channel fails only the broadcast whose store throws, rejects or answers garbage", async () => {
+    const store = new FaultyStore();
+    const channel = new Channel("room", { store });
+    const member = client();
+    void channel.register(member.target);
+    store.faults = ["throw", "reject", "garbage"];
+    const results = await Promise.allSettled([
+      channel.broadcast("a"),
+      channel.broadcast("b"),
+      channel.broadcast("c"),
+      channel.broadcast("d"),
+    ]);
+    expect(results.map((result) => result.status)).toEqual([
+      "rejected",
+      "rejected",
+      "rejected",
+      "fulfilled",
+    ]);
+    expect(String((results[0] as PromiseRejectedResult).reason)).toContain("store down (sync)");
+    expect(String((results[2] as PromiseRejectedResult).reason)).toContain(
+      "must resolve with a ServerSentEvent with an id, received [object Object]",
+    );
+    await channel.broadcast("e");
+    expect(data(await member.until(2))).toEqual(["d", "e"]);
+    expect(member.target.closed).toBe(false);
+    await member.leave();
+  });
+
+  test("Channel rejects a broadcast whose store hangs past storeTimeout and delivers the later ones", async () => {
+    const store = new FaultyStore();
+    const channel = new Channel("room", { store, storeTimeout: 50 });
+    const member = client();
+    void channel.register(member.target);
+    store.faults = ["hang"];
+    const hung = channel.broadcast("lost");
+    const next = channel.broadcast("after");
+    await expect(hung).rejects.toThrow(
+      'Cannot broadcast on channel "room": the store did not answer within 50 ms',
+    );
+    expect((await next).data).toBe("after");
+    expect(data(await member.until(1))).toEqual(["after"]);
+    await member.leave();
+  });
+
+  test("Channel sends stale when a timed-out append completes after all: never a silent gap", async () => {
+    const store = new FaultyStore();
+    const channel = new Channel("room", { store, storeTimeout: 30 });
+    const member = client();
+    void channel.register(member.target);
+    store.faults = ["late"];
+    const late = channel.broadcast("late");
+    await expect(late).rejects.toThrow("did not answer within 30 ms");
+    const after = await channel.broadcast("after"); // f:1, delivered
+    store.late.shift()!(); // the late one lands as f:2, after "after"
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const events = await member.until(2);
+    expect(events).toEqual([
+      { id: after.id, event: undefined, data: "after" },
+      { id: "f:2", event: "stale", data: '{"reason":"expired"}' },
+    ]);
+    await member.leave();
+  });
+
+  test("Channel ends a member whose replay read hangs past storeTimeout with reason error", async () => {
+    const store = new FaultyStore();
+    const channel = new Channel("room", { store, storeTimeout: 40 });
+    await channel.broadcast("one");
+    const member = client("f:0");
+    const reasons: string[] = [];
+    member.target.addEventListener("close", (event) => reasons.push(event.reason));
+    store.faults = ["hang-read"];
+    await channel.register(member.target);
+    expect(reasons).toEqual(["error"]);
+    expect(channel.size).toBe(0);
+    // The channel still works for the others.
+    const other = client();
+    void channel.register(other.target);
+    await channel.broadcast("two");
+    expect(data(await other.until(1))).toEqual(["two"]);
+    await other.leave();
+  });
+
+  test("Channel validates storeTimeout, naming the value", () => {
+    expect(() => new Channel("x", { storeTimeout: 0 })).toThrow(
+      new RangeError(
+        'Cannot create channel "x": "storeTimeout" must be an integer from 1 to 2147483647, received 0',
+      ),
+    );
+    expect(() => new Channel("x", { storeTimeout: 2 ** 31 })).toThrow(RangeError);
+    expect(() => new Channel("x", { storeTimeout: false })).not.toThrow();
+  });
+});

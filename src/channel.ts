@@ -5,7 +5,7 @@ import { assertEventType, assertRetry, serializeData } from "./format.js";
 import { Link, LinkedList } from "./linked-list.js";
 import { MemoryEventStore } from "./memory-event-store.js";
 import { encodeServerSentEvent, type JsonReplacer, ServerSentEvent } from "./server-sent-event.js";
-import { internals, ServerSentEventTarget } from "./server-sent-event-target.js";
+import { internals, type Membership, ServerSentEventTarget } from "./server-sent-event-target.js";
 
 /** The default {@linkcode ChannelOptions.staleEventType}. */
 export const DEFAULT_STALE_EVENT_TYPE = "stale";
@@ -79,11 +79,11 @@ export interface ChannelMemberOptions<State = undefined> {
 }
 
 /** A stream's membership of a channel. */
-class Member extends Link {
+class Member extends Link implements Membership {
   readonly target: ServerSentEventTarget;
   readonly filter: ((event: ServerSentEvent, state: unknown) => boolean) | undefined;
   readonly state: unknown;
-  readonly onClose: () => void;
+  readonly #onEnd: (member: Member) => void;
   /** Live events that arrived while the replay ran, in order; `undefined` once live. */
   held: ServerSentEvent[] | undefined;
   heldBytes = 0;
@@ -95,14 +95,18 @@ class Member extends Link {
     filter: Member["filter"],
     state: unknown,
     held: ServerSentEvent[] | undefined,
-    onClose: (member: Member) => void,
+    onEnd: (member: Member) => void,
   ) {
     super();
     this.target = target;
     this.filter = filter;
     this.state = state;
     this.held = held;
-    this.onClose = () => onClose(this);
+    this.#onEnd = onEnd;
+  }
+
+  streamEnded(): void {
+    this.#onEnd(this);
   }
 }
 
@@ -289,7 +293,6 @@ export class Channel {
     );
     if (!internals.join(target, this, member)) return Promise.resolve();
     this.#members.add(member);
-    target.addEventListener("close", member.onClose, { once: true });
     if (member.held === undefined) return Promise.resolve();
     return this.#replay(member, lastEventId);
   }
@@ -509,7 +512,6 @@ export class Channel {
   #remove(member: Member): void {
     if (!this.#members.delete(member)) return;
     internals.part(member.target, this);
-    member.target.removeEventListener("close", member.onClose);
     member.held = undefined;
   }
 

@@ -87,6 +87,16 @@ export interface TargetSink {
   leave(): void;
 }
 
+/**
+ * A target's entry in a group it joined (a `StreamGroup`, a `Channel`): told when the stream
+ * ends, so that the group lets it go without a `close` listener of its own (a stream in many
+ * channels would otherwise pass `EventTarget`'s listener warning threshold).
+ */
+export interface Membership {
+  /** The stream has ended: leave the group. Called once, before `close` fires. */
+  streamEnded(): void;
+}
+
 let createTarget: (init: TargetInit) => ServerSentEventTarget;
 let attachSink: (target: ServerSentEventTarget, sink: TargetSink) => void;
 let pullTarget: (target: ServerSentEventTarget) => void;
@@ -103,8 +113,8 @@ let pingTarget: (target: ServerSentEventTarget) => void;
 let settleTarget: (target: ServerSentEventTarget) => void;
 let watchRequest: (target: ServerSentEventTarget, request: Request) => void;
 let onTargetEnd: (target: ServerSentEventTarget, cleanup: () => void) => void;
-let joinGroup: (target: ServerSentEventTarget, group: object, entry: unknown) => boolean;
-let entryIn: (target: ServerSentEventTarget, group: object) => unknown;
+let joinGroup: (target: ServerSentEventTarget, group: object, entry: Membership) => boolean;
+let entryIn: (target: ServerSentEventTarget, group: object) => Membership | undefined;
 let partGroup: (target: ServerSentEventTarget, group: object) => void;
 
 /** A target's place on its keep-alive wheel. */
@@ -186,7 +196,7 @@ export class ServerSentEventTarget<
    * `[group, entry, group, entry, ...]`. Kept here rather than in a map of the group's, so that a
    * long-lived group holds no table that points at ended streams (see `linked-list.ts`).
    */
-  #groups: unknown[] | undefined;
+  #groups: (object | Membership)[] | undefined;
   #lastEventId: string;
   /** The request whose `signal` is watched from the first keep-alive tick on. */
   #request: Request | undefined;
@@ -603,6 +613,11 @@ export class ServerSentEventTarget<
       this.#cleanups = undefined;
       for (const cleanup of cleanups) cleanup();
     }
+    const groups = this.#groups;
+    if (groups !== undefined) {
+      this.#groups = undefined;
+      for (let i = 1; i < groups.length; i += 2) (groups[i] as Membership).streamEnded();
+    }
     this.#releaseReady();
     this.#abort?.abort(closeError(reason));
     if (this.#hears("close")) {
@@ -625,7 +640,7 @@ export class ServerSentEventTarget<
   }
 
   /** Records that the target joined `group`, with its `entry` there; `false` if it had already. */
-  #join(group: object, entry: unknown): boolean {
+  #join(group: object, entry: Membership): boolean {
     const groups = this.#groups;
     if (groups === undefined) {
       this.#groups = [group, entry];
@@ -637,9 +652,9 @@ export class ServerSentEventTarget<
   }
 
   /** The target's entry in `group`, or `undefined` if it is not a member. */
-  #entryIn(group: object): unknown {
+  #entryIn(group: object): Membership | undefined {
     const at = this.#groupAt(group);
-    return at === -1 ? undefined : this.#groups![at + 1];
+    return at === -1 ? undefined : (this.#groups![at + 1] as Membership);
   }
 
   /** Where `group` is in `#groups`, or -1. */
@@ -816,10 +831,10 @@ export const internals = {
    */
   onEnd: (target: ServerSentEventTarget, cleanup: () => void) => onTargetEnd(target, cleanup),
   /**
-   * Records that `target` joined `group` (a `StreamGroup`, a `Channel`) with `entry` (not
-   * `undefined`) as its entry there; `false` if it had already.
+   * Records that `target` joined `group` (a `StreamGroup`, a `Channel`) with `entry` as its entry
+   * there, told when the stream ends; `false` if it had joined already.
    */
-  join: (target: ServerSentEventTarget, group: object, entry: unknown) =>
+  join: (target: ServerSentEventTarget, group: object, entry: Membership) =>
     joinGroup(target, group, entry),
   /** `target`'s entry in `group`, or `undefined` if it is not a member. */
   entryIn: (target: ServerSentEventTarget, group: object) => entryIn(target, group),

@@ -1,6 +1,6 @@
 import { checkInteger, MAX_DELAY } from "./check-integer.js";
 import { Link, LinkedList } from "./linked-list.js";
-import { internals, ServerSentEventTarget } from "./server-sent-event-target.js";
+import { internals, type Membership, ServerSentEventTarget } from "./server-sent-event-target.js";
 
 /** The default `retry` of {@linkcode StreamGroup.closeAll}, in milliseconds. */
 export const DEFAULT_SHUTDOWN_RETRY = 1_000;
@@ -61,13 +61,18 @@ export function targetOf(response: Response): ServerSentEventTarget | undefined 
   return (response.body as { [TARGET]?: ServerSentEventTarget } | null)?.[TARGET];
 }
 
-/** A target's place in a group. */
-class Tracked extends Link {
+/** A target's place in a group; it leaves when its stream ends. */
+class Tracked extends Link implements Membership {
   target: ServerSentEventTarget | undefined;
 
   constructor(target: ServerSentEventTarget) {
     super();
     this.target = target;
+  }
+
+  streamEnded(): void {
+    this.list?.delete(this);
+    this.target = undefined;
   }
 }
 
@@ -139,12 +144,7 @@ export class StreamGroup {
     if (target.closed) return target;
     const link = new Tracked(plain);
     if (!internals.join(plain, this, link)) return target;
-    const targets = this.#targets;
-    targets.add(link);
-    internals.onEnd(plain, () => {
-      targets.delete(link);
-      link.target = undefined;
-    });
+    this.#targets.add(link);
     // Too late to join: a server shutting down closes the connections of these soon after.
     if (this.#closing !== undefined) void this.#end(plain, this.#closing);
     return target;

@@ -138,19 +138,19 @@ describe("Channel", () => {
     await b.leave();
   });
 
-  test("Channel removes a member when its stream ends, and its close listener with it", async () => {
+  test("Channel removes a member when its stream ends, without a close listener of its own", async () => {
     const channel = new Channel("room");
     const a = client();
     const b = client();
     const listeners = (target: EventTarget) => getEventListeners(target, "close").length;
     await channel.register(a.target);
     await channel.register(b.target);
-    expect([listeners(a.target), listeners(b.target)]).toEqual([1, 1]);
+    expect([listeners(a.target), listeners(b.target)]).toEqual([0, 0]);
     await a.leave();
     expect(channel.size).toBe(1);
     expect(channel.has(a.target)).toBe(false);
     expect(listeners(a.target)).toBe(0);
-    // unregister removes the listener: closing afterwards does not touch the channel.
+    // unregister lets go of it: closing afterwards does not touch the channel.
     expect(channel.unregister(b.target)).toBe(true);
     expect(listeners(b.target)).toBe(0);
     expect(channel.unregister(b.target)).toBe(false);
@@ -613,5 +613,33 @@ describe("Channel with a failing store", () => {
     );
     expect(() => new Channel("x", { storeTimeout: 2 ** 31 })).toThrow(RangeError);
     expect(() => new Channel("x", { storeTimeout: false })).not.toThrow();
+  });
+});
+
+describe("Channel membership at scale", () => {
+  test("A stream in 15 channels raises no MaxListenersExceededWarning and leaves them all when it ends", async () => {
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on("warning", onWarning);
+    try {
+      const channels = Array.from({ length: 15 }, (_, i) => new Channel(`c${i}`));
+      const member = client();
+      const closes: string[] = [];
+      member.target.addEventListener("close", () =>
+        closes.push(channels.map((channel) => channel.size).join("")),
+      );
+      for (const channel of channels) await channel.register(member.target);
+      expect(channels.every((channel) => channel.has(member.target))).toBe(true);
+      await channels[3]!.broadcast("three");
+      expect(data(await member.until(1))).toEqual(["three"]);
+      await member.leave();
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(channels.map((channel) => channel.size)).toEqual(new Array(15).fill(0));
+      // Members have left before close listeners run.
+      expect(closes).toEqual(["0".repeat(15)]);
+      expect(warnings.map((warning) => warning.name)).toEqual([]);
+    } finally {
+      process.off("warning", onWarning);
+    }
   });
 });

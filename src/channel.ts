@@ -9,6 +9,11 @@ import { internals, type Membership, ServerSentEventTarget } from "./server-sent
 
 /** The default {@linkcode ChannelOptions.staleEventType}. */
 export const DEFAULT_STALE_EVENT_TYPE = "stale";
+/**
+ * An id no store ever issues (an event id cannot hold NUL), so every store reads it as `stale`
+ * `"unknown"`: the position of a client whose `Last-Event-ID` could not be read.
+ */
+const FOREIGN_ID = "\u0000";
 /** Events a channel reads from its store per call while it replays. */
 const REPLAY_BATCH = 512;
 /**
@@ -277,11 +282,16 @@ export class Channel {
         `${action}: "filter" must be a function, received ${describe(options.filter)}`,
       );
     }
-    const lastEventId = options.lastEventId ?? target.lastEventId;
+    let lastEventId = options.lastEventId ?? target.lastEventId;
     if (typeof lastEventId !== "string") {
       throw new TypeError(
         `${action}: "lastEventId" must be a string, received ${describe(lastEventId)}`,
       );
+    }
+    if (options.lastEventId === undefined && internals.lastEventIdRejected(target)) {
+      // The client resumes from an id we could never have sent (too long, NUL): `stale`, not a
+      // silent start from now.
+      lastEventId = FOREIGN_ID;
     }
     if (target.closed) return Promise.resolve();
     const member = new Member(

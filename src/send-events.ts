@@ -1,6 +1,6 @@
 import { adapterOf } from "./adapter-request.js";
 import { checkInteger, MAX_DELAY } from "./check-integer.js";
-import { parseLastEventId, readLastEventId } from "./last-event-id.js";
+import { parseLastEventId } from "./last-event-id.js";
 import {
   internals,
   type ServerSentEventTarget,
@@ -105,11 +105,15 @@ export function sendEvents<Events extends object = Record<string, unknown>>(
   // headers, an adapter has the defaults ready-made, and a Response copies them from one shared
   // Headers (faster than from a record on every runtime we measured: 3× on Bun).
   const headers = options.headers !== undefined ? responseHeaders(options.headers) : undefined;
+  const rawLastEventId = adapter
+    ? adapter.header(request, "last-event-id")
+    : request.headers.get("last-event-id");
+  const lastEventId = parseLastEventId(rawLastEventId);
   const target = internals.create({
-    lastEventId: adapter
-      ? parseLastEventId(adapter.header(request, "last-event-id"))
-      : readLastEventId(request.headers),
     ...options,
+    lastEventId,
+    // Sent, but not an id we could have sent (too long, CR, LF, NUL): a channel answers `stale`.
+    lastEventIdRejected: lastEventId === "" && rawLastEventId !== null && rawLastEventId !== "",
   });
   let response: Response;
   if (adapter !== undefined) {

@@ -55,6 +55,8 @@ export interface ServerSentEventTargetOptions {
 /** What the target knows of its request. */
 interface TargetInit extends ServerSentEventTargetOptions {
   lastEventId: string;
+  /** The request carried a `Last-Event-ID` that cannot be an id (`lastEventId` reads `""`). */
+  lastEventIdRejected?: boolean;
 }
 
 /** A listener of the target's own `close` event. */
@@ -108,6 +110,7 @@ let endTarget: (
 ) => Promise<void>;
 let sendRetry: (target: ServerSentEventTarget, retry: number) => boolean;
 let isOpen: (target: ServerSentEventTarget) => boolean;
+let lastEventIdRejected: (target: ServerSentEventTarget) => boolean;
 let isWaiting: (target: ServerSentEventTarget) => boolean;
 let pingTarget: (target: ServerSentEventTarget) => void;
 let settleTarget: (target: ServerSentEventTarget) => void;
@@ -198,6 +201,7 @@ export class ServerSentEventTarget<
    */
   #groups: (object | Membership)[] | undefined;
   #lastEventId: string;
+  #lastEventIdRejected: boolean;
   /** The request whose `signal` is watched from the first keep-alive tick on. */
   #request: Request | undefined;
   /** Types that have ever had a listener; the others skip the local dispatch. */
@@ -228,6 +232,7 @@ export class ServerSentEventTarget<
     }
     super();
     this.#lastEventId = init.lastEventId;
+    this.#lastEventIdRejected = init.lastEventIdRejected === true;
     const action = "Cannot send events";
     this.#highWaterMark = checkInteger(
       action,
@@ -628,6 +633,7 @@ export class ServerSentEventTarget<
 
   static {
     isOpen = (target) => target.#state === OPEN;
+    lastEventIdRejected = (target) => target.#lastEventIdRejected;
     isWaiting = (target) => target.#resolveReady !== undefined;
     sendRetry = (target, retry) =>
       target.#state === OPEN && target.#push(encodeFrame(formatRetry(retry)));
@@ -842,6 +848,11 @@ export const internals = {
   part: (target: ServerSentEventTarget, group: object) => partGroup(target, group),
   /** Resolves once the stream has ended, for whatever reason. */
   closed: (target: ServerSentEventTarget) => closedPromise(target),
+  /**
+   * `true` if the request carried a `Last-Event-ID` that cannot be an id (over 1024 characters,
+   * CR, LF, NUL), which `lastEventId` reads as `""`: the client did resume, from nowhere we know.
+   */
+  lastEventIdRejected: (target: ServerSentEventTarget) => lastEventIdRejected(target),
   /** `true` while the stream takes events: not closing (`close()` waiting to drain) or closed. */
   open: (target: ServerSentEventTarget) => isOpen(target),
   /** `true` while `ready` is pending: the queue is over `highWaterMark`. */

@@ -643,3 +643,63 @@ describe("Channel membership at scale", () => {
     }
   });
 });
+
+describe("Channel and unreadable Last-Event-ID values", () => {
+  for (const [name, value] of [
+    ["over the length limit", `e:${"9".repeat(2000)}`],
+    ["with NUL", "e:1\u0000"],
+    ["of 5,000 bytes of UTF-8", "é".repeat(2500)],
+  ] as const) {
+    test(`Channel sends stale "unknown" to a client whose Last-Event-ID is ${name}, never a silent start`, async () => {
+      const store = new MemoryEventStore({ epoch: "e" });
+      const channel = new Channel("room", { store });
+      await channel.broadcast("missed");
+      // Headers cannot carry NUL through the Fetch API: build the target's request by hand.
+      const headers = new Headers();
+      const raw = value.includes("\u0000") ? null : value;
+      if (raw !== null) headers.set("last-event-id", encodeLatin1(raw));
+      const request =
+        raw === null
+          ? ({ headers: { get: () => value }, signal: undefined } as unknown as Request)
+          : new Request("http://localhost/", { headers });
+      const { response, target } = sendEvents(request, { keepAlive: false });
+      expect(target.lastEventId).toBe("");
+      await channel.register(target);
+      await channel.broadcast("live");
+      const reader = response.body!.getReader();
+      let text = "";
+      while (!text.includes("data: live")) {
+        text += decoder.decode((await reader.read()).value, { stream: true });
+      }
+      expect(parse(text).events.map(({ id, event, data }) => ({ id, event, data }))).toEqual([
+        { id: "e:1", event: "stale", data: '{"reason":"unknown"}' },
+        { id: "e:2", event: undefined, data: "live" },
+      ]);
+      await reader.cancel();
+    });
+  }
+
+  test("Channel still goes live at once for a request with no Last-Event-ID or an empty one", async () => {
+    const channel = new Channel("room");
+    await channel.broadcast("before");
+    for (const headers of [{}, { "last-event-id": "" }]) {
+      const { response, target } = sendEvents(new Request("http://localhost/", { headers }), {
+        keepAlive: false,
+      });
+      await channel.register(target);
+      await channel.broadcast("live");
+      const reader = response.body!.getReader();
+      let text = "";
+      while (!text.includes("data: live")) {
+        text += decoder.decode((await reader.read()).value, { stream: true });
+      }
+      expect(parse(text).events.map((event) => event.data)).toEqual(["live"]);
+      await reader.cancel();
+    }
+  });
+});
+
+/** A header value as the bytes of a string's UTF-8, one character per byte (as a server sees it). */
+function encodeLatin1(text: string): string {
+  return String.fromCharCode(...new TextEncoder().encode(text));
+}

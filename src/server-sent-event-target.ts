@@ -110,6 +110,7 @@ let endTarget: (
 ) => Promise<void>;
 let sendRetry: (target: ServerSentEventTarget, retry: number) => boolean;
 let isOpen: (target: ServerSentEventTarget) => boolean;
+let discardTarget: (target: ServerSentEventTarget) => void;
 let lastEventIdRejected: (target: ServerSentEventTarget) => boolean;
 let isWaiting: (target: ServerSentEventTarget) => boolean;
 let pingTarget: (target: ServerSentEventTarget) => void;
@@ -633,6 +634,7 @@ export class ServerSentEventTarget<
 
   static {
     isOpen = (target) => target.#state === OPEN;
+    discardTarget = (target) => target.#leave("server");
     lastEventIdRejected = (target) => target.#lastEventIdRejected;
     isWaiting = (target) => target.#resolveReady !== undefined;
     sendRetry = (target, retry) =>
@@ -719,11 +721,11 @@ export class ServerSentEventTarget<
     this.#onEnd(() => signal.removeEventListener("abort", onAbort));
   }
 
-  /** The client is gone: release the body quietly, so the runtime stops waiting on it. */
-  #leave(): void {
+  /** The client is gone (or takes no body): release the body quietly, so the runtime stops waiting on it. */
+  #leave(reason: CloseReason = "client"): void {
     if (this.#state === CLOSED) return;
     this.#sink?.leave();
-    this.#finish("client");
+    this.#finish(reason);
   }
 }
 
@@ -747,14 +749,38 @@ const BODY_STRATEGY = { highWaterMark: 0 };
 function ignore(): void {}
 
 /**
+ * Ends the targets of response bodies that were garbage-collected before anyone read them: a
+ * handler that called `sendEvents()` and then answered with another response, or threw. Nothing
+ * can ever read such a stream, and without this its target would stay open (keep-alives queued
+ * for nobody, `close()` never resolving). Where the adapter knows which response was sent (the
+ * Node adapter, `sendevents/hono`), it ends them at once instead.
+ */
+const UNSENT =
+  typeof FinalizationRegistry === "function"
+    ? new FinalizationRegistry<ServerSentEventTarget>((target) => {
+        endTarget(
+          target,
+          "error",
+          new Error("Event stream closed: its response was never sent"),
+        ).catch(ignore);
+      })
+    : undefined;
+
+/**
  * The response body's source and the target's sink at once, for runtimes that read the response
  * body themselves. High-water mark 0: the runtime's read is the only thing that pulls, so a pull
  * means "the runtime took everything so far", and all events queued since the last read leave as
  * one chunk. A class, not a handful of closures: it is made for every stream.
+ *
+ * Until the first read, the source holds its controller weakly, so that the target (which holds
+ * the source) does not keep an unsent body alive: see `UNSENT`.
  */
 class BodySource implements TargetSink, UnderlyingDefaultSource<Uint8Array> {
   readonly #target: ServerSentEventTarget;
-  #controller!: ReadableStreamDefaultController<Uint8Array>;
+  /** Held from the first read on. */
+  #controller: ReadableStreamDefaultController<Uint8Array> | undefined;
+  /** Before the first read. */
+  #unread: WeakRef<ReadableStreamDefaultController<Uint8Array>> | undefined;
   #pullPending = false;
   #scheduled = false;
   #task: (() => void) | undefined;
@@ -764,10 +790,17 @@ class BodySource implements TargetSink, UnderlyingDefaultSource<Uint8Array> {
   }
 
   start(controller: ReadableStreamDefaultController<Uint8Array>): void {
-    this.#controller = controller;
+    if (UNSENT === undefined) this.#controller = controller;
+    else this.#unread = new WeakRef(controller);
   }
 
-  pull(): void {
+  pull(controller: ReadableStreamDefaultController<Uint8Array>): void {
+    if (this.#controller === undefined) {
+      // Read at last: the response is being sent.
+      this.#controller = controller;
+      this.#unread = undefined;
+      UNSENT?.unregister(this);
+    }
     this.#pullPending = true;
     pullTarget(this.#target);
   }
@@ -790,16 +823,16 @@ class BodySource implements TargetSink, UnderlyingDefaultSource<Uint8Array> {
 
   write(chunk: Uint8Array): void {
     this.#pullPending = false;
-    this.#controller.enqueue(chunk);
+    this.#controller!.enqueue(chunk);
   }
 
   end(): void {
-    this.#controller.close();
+    this.#live()?.close();
   }
 
   abort(error: unknown): void {
     try {
-      this.#controller.error(error);
+      this.#live()?.error(error);
     } catch {
       // Already closed or cancelled by the runtime: nothing left to end.
     }
@@ -807,10 +840,20 @@ class BodySource implements TargetSink, UnderlyingDefaultSource<Uint8Array> {
 
   leave(): void {
     try {
-      this.#controller.close();
+      this.#live()?.close();
     } catch {
       // The runtime cancelled the body already.
     }
+  }
+
+  /** The controller, unless the body was collected unread. */
+  #live(): ReadableStreamDefaultController<Uint8Array> | undefined {
+    return this.#controller ?? this.#unread?.deref();
+  }
+
+  /** Watches `body` for being collected unread. */
+  watch(body: ReadableStream<Uint8Array>): void {
+    if (this.#unread !== undefined) UNSENT!.register(body, this.#target, this);
   }
 }
 
@@ -818,6 +861,7 @@ class BodySource implements TargetSink, UnderlyingDefaultSource<Uint8Array> {
 function readableFor(target: ServerSentEventTarget): ReadableStream<Uint8Array> {
   const source = new BodySource(target);
   const readable = new ReadableStream<Uint8Array>(source, BODY_STRATEGY);
+  source.watch(readable);
   attachSink(target, source);
   return readable;
 }
@@ -861,6 +905,11 @@ export const internals = {
   watchRequest: (target: ServerSentEventTarget, request: Request) => watchRequest(target, request),
   end: (target: ServerSentEventTarget, reason: CloseReason, error?: unknown) =>
     endTarget(target, reason, error),
+  /**
+   * Ends the stream now with reason `"server"`, dropping what is queued: for a response that
+   * carries no body (the answer to a `HEAD`).
+   */
+  discard: (target: ServerSentEventTarget) => discardTarget(target),
   /** Queues a lone `retry:` field (no event); `false` if the stream is not open. */
   retry: (target: ServerSentEventTarget, retry: number) => sendRetry(target, retry),
 };

@@ -17,6 +17,7 @@ import {
   type ServerSentEventInit,
 } from "./server-sent-event.js";
 import { type CloseReason, StreamCloseEvent } from "./stream-close-event.js";
+import type { EventListenerInput, ListenerOptions } from "./web-types.js";
 
 /** The default `keepAlive`: under Bun's 10 s idle timeout, and cheap. */
 export const DEFAULT_KEEP_ALIVE = 5_000;
@@ -463,22 +464,22 @@ export class ServerSentEventTarget<
   override addEventListener(
     type: "close",
     listener: StreamCloseListener | null,
-    options?: AddEventListenerOptions | boolean,
+    options?: ListenerOptions,
   ): void;
   override addEventListener<Type extends keyof Events & string>(
     type: Type,
     listener: ServerSentEventListener<Type, Events[Type]> | null,
-    options?: AddEventListenerOptions | boolean,
+    options?: ListenerOptions,
   ): void;
   override addEventListener(
     type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: AddEventListenerOptions | boolean,
+    listener: EventListenerInput,
+    options?: ListenerOptions,
   ): void;
   override addEventListener(
     type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: AddEventListenerOptions | boolean,
+    listener: EventListenerInput,
+    options?: ListenerOptions,
   ): void {
     // Remember which types have ever had a listener: others skip the local dispatch entirely.
     if (listener) {

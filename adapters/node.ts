@@ -31,7 +31,7 @@ import {
   targetOf,
 } from "../src/stream-group.js";
 import { directStream } from "./node/event-stream-response.js";
-import { IncomingRequest, leave } from "./node/incoming-request.js";
+import { abandon, IncomingRequest, leave } from "./node/incoming-request.js";
 import { checkSendTimeout, type SendWatch, watchEventStream } from "./node/watch-event-stream.js";
 
 /** A fetch handler, as Deno, Bun and Workers call it. */
@@ -104,7 +104,7 @@ export interface NodeServer {
  * Header fields that describe one HTTP/1.1 connection. RFC 9113 §8.2.2 forbids them in HTTP/2,
  * where Node throws `ERR_HTTP2_INVALID_CONNECTION_HEADERS` if a response carries them.
  */
-const CONNECTION_HEADERS = new Set([
+const CONNECTION_HEADERS: ReadonlySet<string> = new Set([
   "connection",
   "keep-alive",
   "proxy-connection",
@@ -112,24 +112,52 @@ const CONNECTION_HEADERS = new Set([
   "upgrade",
 ]);
 
+/**
+ * The header fields dropped from a response on a connection that ends with it (the client sent
+ * `Connection: close`, or HTTP/1.0 without keep-alive): Node then writes `Connection: close` itself
+ * and closes the socket once the response has ended (RFC 9112 §9.6). A `Connection: Keep-Alive`
+ * from the handler (an event stream's default) would make Node keep it open instead.
+ */
+const KEEP_ALIVE_HEADERS: ReadonlySet<string> = new Set(["connection", "keep-alive"]);
+
 function noop(): void {}
 
-/** Node's form of `headers`, without the connection headers HTTP/2 forbids. */
-function nodeHeaders(headers: Headers, isHttp2: boolean): Record<string, string | string[]> {
+/** Node's form of `headers`, without the header fields in `drop`. */
+function nodeHeaders(
+  headers: Headers,
+  drop: ReadonlySet<string> | undefined,
+): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   for (const [name, value] of headers) {
-    if (isHttp2 && CONNECTION_HEADERS.has(name)) continue;
+    if (drop?.has(name)) continue;
     if (name === "set-cookie") out[name] = headers.getSetCookie();
     else out[name] = value;
   }
   return out;
 }
 
-/** An event stream's default headers in Node's form, made once per protocol. */
+/** An event stream's default headers in Node's form, made once for each set of dropped fields. */
 const DEFAULT_NODE_HEADERS = {
-  http1: Object.freeze(nodeHeaders(new Headers(DEFAULT_HEADERS), false)),
-  http2: Object.freeze(nodeHeaders(new Headers(DEFAULT_HEADERS), true)),
+  http1: Object.freeze(nodeHeaders(new Headers(DEFAULT_HEADERS), undefined)),
+  http2: Object.freeze(nodeHeaders(new Headers(DEFAULT_HEADERS), CONNECTION_HEADERS)),
+  close: Object.freeze(nodeHeaders(new Headers(DEFAULT_HEADERS), KEEP_ALIVE_HEADERS)),
 };
+
+/**
+ * The header fields to drop from a response to `req`: HTTP/1.1's connection headers over HTTP/2;
+ * `Connection` and `Keep-Alive` when the connection ends with this response. An event stream has
+ * no length, so over HTTP/1.0 (no chunked coding) only the end of the connection ends it.
+ */
+function droppedHeaders(
+  req: NodeRequest,
+  res: NodeResponse,
+  stream: boolean,
+): ReadonlySet<string> | undefined {
+  if (req.httpVersionMajor >= 2) return CONNECTION_HEADERS;
+  if ((res as http.ServerResponse).shouldKeepAlive === false) return KEEP_ALIVE_HEADERS;
+  if (stream && req.httpVersionMinor === 0) return KEEP_ALIVE_HEADERS;
+  return undefined;
+}
 
 function writeHead(
   res: NodeResponse,
@@ -155,6 +183,7 @@ class SocketSink implements TargetSink {
   #attached = false;
   #scheduled = false;
   #blocked = false;
+  #wrote = false;
 
   constructor(res: NodeResponse, target: ServerSentEventTarget, watch: SendWatch | undefined) {
     this.#res = res;
@@ -177,6 +206,7 @@ class SocketSink implements TargetSink {
   }
 
   write(chunk: Uint8Array): void {
+    this.#wrote = true;
     if (!writeWatched(this.#res, chunk, this.#watch)) {
       this.#blocked = true;
       this.#res.once("drain", () => {
@@ -191,6 +221,9 @@ class SocketSink implements TargetSink {
   }
 
   abort(): void {
+    // The stream failed before its first write (an overflow while the handler ran): send the head
+    // first, so the client sees a stream that broke, as after any later overflow, not silence.
+    if (!this.#wrote) (this.#res as http.ServerResponse).flushHeaders?.();
     // Ending normally would tell the client all is well: abort the connection instead.
     this.#res.destroy();
   }
@@ -203,21 +236,35 @@ class SocketSink implements TargetSink {
   }
 }
 
-function streamTarget(
-  res: NodeResponse,
-  target: ServerSentEventTarget,
+/**
+ * A HEAD request's event stream: it has sent its headers and will send nothing else. Takes what
+ * the target queued and drops it, so that `close()` completes at once with reason `"server"`.
+ */
+class DiscardSink implements TargetSink {
+  readonly #target: ServerSentEventTarget;
+
+  constructor(target: ServerSentEventTarget) {
+    this.#target = target;
+  }
+
+  wake(): void {
+    internals.pull(this.#target);
+  }
+
+  write(): void {}
+  end(): void {}
+  abort(): void {}
+  leave(): void {}
+}
+
+/** An event stream's head, in Node's form. */
+function streamHead(
   headers: Headers | undefined,
-  isHttp2: boolean,
-  watch: SendWatch | undefined,
-): void {
-  const head =
-    headers === undefined
-      ? isHttp2
-        ? DEFAULT_NODE_HEADERS.http2
-        : DEFAULT_NODE_HEADERS.http1
-      : nodeHeaders(headers, isHttp2);
-  writeHead(res, 200, "", head as Record<string, string | string[]>, isHttp2);
-  new SocketSink(res, target, watch).start();
+  drop: ReadonlySet<string> | undefined,
+): Readonly<Record<string, string | string[]>> {
+  if (headers !== undefined) return nodeHeaders(headers, drop);
+  if (drop === undefined) return DEFAULT_NODE_HEADERS.http1;
+  return drop === CONNECTION_HEADERS ? DEFAULT_NODE_HEADERS.http2 : DEFAULT_NODE_HEADERS.close;
 }
 
 /**
@@ -327,23 +374,66 @@ interface ListenerConfig {
   onError: (error: unknown, request: Request) => Response | Promise<Response>;
 }
 
+/**
+ * How many requests one HTTP/1.1 connection may pipeline behind the response being sent. Node
+ * parses them all at once and queues their responses in order; their handlers run only when
+ * their turn comes (see `Exchange.run`). A connection that queues more is destroyed: no client
+ * pipelines that deep (browsers do not pipeline at all), and each queued request holds memory.
+ */
+export const MAX_PIPELINED = 32;
+
+/** On a socket: how many of its requests wait for their turn. */
+const QUEUED = Symbol("queued");
+
+interface PipelinedSocket {
+  [QUEUED]?: number;
+  destroy(): void;
+}
+
 /** One request and its response: a class rather than closures, which cost more per request. */
 class Exchange {
   readonly #config: ListenerConfig;
   readonly #req: NodeRequest;
   readonly #res: NodeResponse;
-  readonly #request: IncomingRequest;
+  #request!: IncomingRequest;
   #watch: SendWatch | undefined;
+  /** The event stream being sent, if the response is one. */
+  #sent: ServerSentEventTarget | undefined;
 
   constructor(config: ListenerConfig, req: NodeRequest, res: NodeResponse) {
     this.#config = config;
     this.#req = req;
     this.#res = res;
-    this.#request = new IncomingRequest(req);
   }
 
+  /**
+   * Runs the handler, once the response may be sent. A pipelined request's response has no
+   * socket until the responses before it have ended; Node emits `close` only for the response
+   * that has the socket, so a stream opened for a queued one could never be sent and never be
+   * told that the client left. Its handler waits for `socket` instead, and never runs if the
+   * connection ends first.
+   */
   run(): void {
+    if (this.#res.socket !== null) {
+      this.#start();
+      return;
+    }
+    const socket = this.#req.socket as unknown as PipelinedSocket;
+    const queued = (socket[QUEUED] ?? 0) + 1;
+    if (queued > MAX_PIPELINED) {
+      socket.destroy();
+      return;
+    }
+    socket[QUEUED] = queued;
+    this.#res.once("socket", () => {
+      socket[QUEUED]!--;
+      this.#start();
+    });
+  }
+
+  #start(): void {
     const res = this.#res;
+    this.#request = new IncomingRequest(this.#req);
     res.on("close", () => this.#closed());
     const request = this.#request as unknown as Request;
     let result: Response | Promise<Response>;
@@ -366,11 +456,13 @@ class Exchange {
 
   /**
    * The response closed. If it had not ended, the client left: tell the handler. `writableEnded`,
-   * not `writableFinished`: HTTP/2 marks a stream that the client reset as finished.
+   * not `writableFinished`: HTTP/2 marks a stream that the client reset as finished. Event streams
+   * made for the request and not sent end now, whatever read their bodies.
    */
   #closed(): void {
     this.#watch?.release();
     if (!this.#res.writableEnded) leave(this.#request);
+    abandon(this.#request, this.#sent, false);
   }
 
   async #settle(pending: Response | Promise<Response>): Promise<void> {
@@ -386,28 +478,51 @@ class Exchange {
   #send(response: Response): Promise<void> | undefined {
     const req = this.#req;
     const res = this.#res;
-    if (res.destroyed) return response.body?.cancel().catch(noop);
-    const isHttp2 = req.httpVersionMajor >= 2;
-    const direct = req.method === "HEAD" ? undefined : directStream(response);
+    const direct = directStream(response);
     const target = direct?.target ?? targetOf(response);
+    this.#sent = target;
+    // The handler's answer is known: the event streams it made and did not return go now.
+    abandon(this.#request, target, true);
+    if (res.destroyed) {
+      if (direct === undefined) return response.body?.cancel().catch(noop);
+      void internals.end(direct.target, "client");
+      return undefined;
+    }
+    const isHttp2 = req.httpVersionMajor >= 2;
+    const drop = droppedHeaders(req, res, target !== undefined);
     if (target !== undefined) {
       const { streams, sendTimeout } = this.#config;
       this.#watch = watchEventStream(res, target, streams, sendTimeout);
     }
     if (direct !== undefined) {
-      streamTarget(res, direct.target, direct.headers, isHttp2, this.#watch);
+      const head = streamHead(direct.headers, drop);
+      writeHead(res, 200, "", head as Record<string, string | string[]>, isHttp2);
+      if (req.method === "HEAD") {
+        // The headers, then the end: the stream ends with reason "server", and `close` listeners
+        // added in the handler hear it.
+        res.end();
+        void direct.target.close();
+        internals.attach(direct.target, new DiscardSink(direct.target));
+      } else new SocketSink(res, direct.target, this.#watch).start();
       return undefined;
     }
     writeHead(
       res,
       response.status,
       response.statusText,
-      nodeHeaders(response.headers, isHttp2),
+      nodeHeaders(response.headers, drop),
       isHttp2,
     );
-    if (response.body === null || req.method === "HEAD") {
+    if (response.body === null) {
       res.end();
-      return response.body?.cancel().catch(noop);
+      return undefined;
+    }
+    if (req.method === "HEAD") {
+      res.end();
+      if (target === undefined) return response.body.cancel().catch(noop);
+      // An event stream in a rebuilt response: close it and read what it had queued to the end.
+      void target.close();
+      return discard(response.body);
     }
     // Send the headers now: an event stream's client waits for them before anything else.
     (res as http.ServerResponse).flushHeaders?.();
@@ -416,11 +531,24 @@ class Exchange {
 
   #fail(error: unknown): void {
     console.error(error);
+    abandon(this.#request, undefined, false);
     const res = this.#res;
     if (!res.headersSent) {
       res.statusCode = 500;
       res.end();
     } else res.destroy();
+  }
+}
+
+/** Reads `body` to its end and drops what it reads. */
+async function discard(body: ReadableStream<Uint8Array>): Promise<void> {
+  const reader = body.getReader();
+  try {
+    while (!(await reader.read()).done) {
+      // Nothing to send: a HEAD response has no body.
+    }
+  } catch {
+    // The body failed: there was nothing to send anyway.
   }
 }
 

@@ -14,7 +14,7 @@ import type * as http2 from "node:http2";
 import { Readable } from "node:stream";
 import { ADAPTER_REQUEST, type AdapterRequest } from "../../src/adapter-request.js";
 import { internals, type ServerSentEventTarget } from "../../src/server-sent-event-target.js";
-import { EventStreamResponse } from "./event-stream-response.js";
+import { EventStreamResponse, eventStreamTarget, isUnread } from "./event-stream-response.js";
 import { inheritLazily } from "./lazy-prototype.js";
 
 /** A request from either server. */
@@ -22,20 +22,40 @@ export type NodeRequest = http.IncomingMessage | http2.Http2ServerRequest;
 
 let realOf: (request: IncomingRequest) => Request;
 let headerOf: (request: IncomingRequest, name: string) => string | null;
-let addStream: (request: IncomingRequest, target: ServerSentEventTarget) => void;
+let addStream: (request: IncomingRequest, response: EventStreamResponse) => void;
 let leaveRequest: (request: IncomingRequest) => void;
+let abandonStreams: (
+  request: IncomingRequest,
+  sent: ServerSentEventTarget | undefined,
+  unreadOnly: boolean,
+) => void;
 
 /** Tells `request`'s signal and listeners that the client left before the response ended. */
 export function leave(request: IncomingRequest): void {
   leaveRequest(request);
 }
 
+/**
+ * Ends, with reason `"error"`, the event streams `sendEvents` made for `request` other than
+ * `sent` (the one the adapter is sending, if any): the handler answered with another response,
+ * so no client will ever read them. With `unreadOnly`, only those whose body nobody has taken:
+ * one that is being read may be feeding the response through a transform, and ends with it.
+ */
+export function abandon(
+  request: IncomingRequest,
+  sent: ServerSentEventTarget | undefined,
+  unreadOnly: boolean,
+): void {
+  abandonStreams(request, sent, unreadOnly);
+}
+
 /** sendEvents' side of the Node adapter: see `src/adapter-request.ts`. */
 const NODE_ADAPTER: AdapterRequest = {
   header: (request, name) => headerOf(request as unknown as IncomingRequest, name),
   respond: (request, target, headers) => {
-    addStream(request as unknown as IncomingRequest, target);
-    return new EventStreamResponse(target, headers) as unknown as Response;
+    const response = new EventStreamResponse(target, headers);
+    addStream(request as unknown as IncomingRequest, response);
+    return response as unknown as Response;
   },
 };
 
@@ -47,14 +67,18 @@ export class IncomingRequest {
   #abort: AbortController | undefined;
   #real: Request | undefined;
   #left = false;
-  /** The event streams answering this request (almost always one), ended when the client leaves. */
-  #stream: ServerSentEventTarget | undefined;
-  #moreStreams: ServerSentEventTarget[] | undefined;
+  /**
+   * The event streams made for this request (almost always one): ended when the client leaves,
+   * or when the handler answers with another response.
+   */
+  #stream: EventStreamResponse | undefined;
+  #moreStreams: EventStreamResponse[] | undefined;
   static {
     realOf = (request) => request.#realRequest();
     headerOf = (request, name) => request.#header(name);
-    addStream = (request, target) => request.#addStream(target);
+    addStream = (request, response) => request.#addStream(response);
     leaveRequest = (request) => request.#leave();
+    abandonStreams = (request, sent, unreadOnly) => request.#abandon(sent, unreadOnly);
   }
 
   /** Marks it as a request this adapter made, for sendEvents. */
@@ -118,22 +142,35 @@ export class IncomingRequest {
     return Array.isArray(value) ? value.join(", ") : value;
   }
 
-  /** Calls `listener` once when the client leaves; at once (deferred) if it has left. */
-  #addStream(target: ServerSentEventTarget): void {
-    if (this.#left) queueMicrotask(() => void internals.end(target, "client"));
-    else if (this.#stream === undefined) this.#stream = target;
-    else if (this.#moreStreams === undefined) this.#moreStreams = [target];
-    else this.#moreStreams.push(target);
+  /** Records an event stream made for this request; ends it (deferred) if the client has left. */
+  #addStream(response: EventStreamResponse): void {
+    if (this.#left) {
+      const target = eventStreamTarget(response);
+      queueMicrotask(() => void internals.end(target, "client"));
+    } else if (this.#stream === undefined) this.#stream = response;
+    else if (this.#moreStreams === undefined) this.#moreStreams = [response];
+    else this.#moreStreams.push(response);
   }
 
-  /** The adapter saw the client go: abort the signal and tell the listeners. */
+  /** The adapter saw the client go: abort the signal and end the streams. */
   #leave(): void {
     if (this.#left) return;
     this.#left = true;
     this.#abort?.abort(clientLeft());
-    if (this.#stream !== undefined) void internals.end(this.#stream, "client");
+    if (this.#stream !== undefined) void internals.end(eventStreamTarget(this.#stream), "client");
     if (this.#moreStreams !== undefined) {
-      for (const target of this.#moreStreams) void internals.end(target, "client");
+      for (const response of this.#moreStreams) {
+        void internals.end(eventStreamTarget(response), "client");
+      }
+    }
+  }
+
+  #abandon(sent: ServerSentEventTarget | undefined, unreadOnly: boolean): void {
+    const stream = this.#stream;
+    if (stream === undefined) return;
+    abandonOne(stream, sent, unreadOnly);
+    if (this.#moreStreams !== undefined) {
+      for (const response of this.#moreStreams) abandonOne(response, sent, unreadOnly);
     }
   }
 
@@ -154,6 +191,20 @@ export class IncomingRequest {
     }
     return this.#real;
   }
+}
+
+function abandonOne(
+  response: EventStreamResponse,
+  sent: ServerSentEventTarget | undefined,
+  unreadOnly: boolean,
+): void {
+  const target = eventStreamTarget(response);
+  if (target === sent || target.closed || (unreadOnly && !isUnread(response))) return;
+  void internals.end(
+    target,
+    "error",
+    new Error("Event stream closed: the handler did not send its response"),
+  );
 }
 
 function clientLeft(): DOMException {

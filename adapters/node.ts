@@ -31,7 +31,13 @@ import {
   targetOf,
 } from "../src/stream-group.js";
 import { directStream } from "./node/event-stream-response.js";
-import { abandon, IncomingRequest, leave } from "./node/incoming-request.js";
+import {
+  abandon,
+  type IncomingRequest,
+  incomingRequest,
+  leave,
+  type Refusal,
+} from "./node/incoming-request.js";
 import { checkSendTimeout, type SendWatch, watchEventStream } from "./node/watch-event-stream.js";
 
 /** A fetch handler, as Deno, Bun and Workers call it. */
@@ -433,9 +439,13 @@ class Exchange {
 
   #start(): void {
     const res = this.#res;
-    this.#request = new IncomingRequest(this.#req);
+    const request = incomingRequest(this.#req);
+    if (typeof request === "number") {
+      refuse(this.#req, res, request);
+      return;
+    }
+    this.#request = request;
     res.on("close", () => this.#closed());
-    const request = this.#request as unknown as Request;
     let result: Response | Promise<Response>;
     try {
       result = this.#config.handler(request);
@@ -470,7 +480,7 @@ class Exchange {
     try {
       response = await pending;
     } catch (error) {
-      response = await this.#config.onError(error, this.#request as unknown as Request);
+      response = await this.#config.onError(error, this.#request);
     }
     await this.#send(response);
   }
@@ -538,6 +548,16 @@ class Exchange {
       res.end();
     } else res.destroy();
   }
+}
+
+/**
+ * Answers a request that cannot be a `Request` with `status`, and no handler runs. Over HTTP/1
+ * the connection then closes, as after Node's own `400` for a request it cannot parse.
+ */
+function refuse(req: NodeRequest, res: NodeResponse, status: Refusal): void {
+  if (req.httpVersionMajor < 2) (res as http.ServerResponse).shouldKeepAlive = false;
+  res.statusCode = status;
+  res.end();
 }
 
 /** Reads `body` to its end and drops what it reads. */

@@ -1,10 +1,15 @@
 /**
- * A Fetch `Request` over a Node request, built lazily: the URL, the `Headers`, the `AbortSignal`
- * and the body stream are made only when the handler asks for them. An event stream's handler
- * usually reads none of them, and a real `Request` costs more than the rest of a connection.
+ * The `Request` the Node adapter hands its handler: a real one (a subclass of the global
+ * `Request`), so that it goes everywhere a `Request` goes: `new Request(request)`,
+ * `fetch(request)`, `Request.prototype.clone.call(request)`. undici checks the internal state of
+ * its argument there, which no stand-in can fake (Node 24's undici keeps it in private fields),
+ * so the adapter no longer builds the request lazily. What it adds: the Node request behind it,
+ * which `sendEvents` reads its headers from, and the event streams made for it.
  *
- * It is a `Request` to its handler (`instanceof Request` holds); anything not implemented here is
- * answered by a real `Request`, made on first use.
+ * Its URL is what `new Request` makes of the request's target and authority (RFC 9112 §3.2.2:
+ * an absolute-form target wins over `Host`); a request whose target or authority cannot be one
+ * (two `Host` fields, `Host: a b`, `Host: evil.example/admin`) is refused with a `400` before any
+ * handler runs (see {@linkcode incomingRequest}), so every reader of the request agrees on it.
  *
  * @module
  */
@@ -15,12 +20,10 @@ import { Readable } from "node:stream";
 import { ADAPTER_REQUEST, type AdapterRequest } from "../../src/adapter-request.js";
 import { internals, type ServerSentEventTarget } from "../../src/server-sent-event-target.js";
 import { EventStreamResponse, eventStreamTarget, isUnread } from "./event-stream-response.js";
-import { inheritLazily } from "./lazy-prototype.js";
 
 /** A request from either server. */
 export type NodeRequest = http.IncomingMessage | http2.Http2ServerRequest;
 
-let realOf: (request: IncomingRequest) => Request;
 let headerOf: (request: IncomingRequest, name: string) => string | null;
 let addStream: (request: IncomingRequest, response: EventStreamResponse) => void;
 let leaveRequest: (request: IncomingRequest) => void;
@@ -49,23 +52,113 @@ export function abandon(
   abandonStreams(request, sent, unreadOnly);
 }
 
+/**
+ * RFC 9110 §7.2: `Host = uri-host [ ":" port ]`, where `uri-host` is an IP literal in brackets or
+ * a reg-name (unreserved, pct-encoded and sub-delims characters; an IPv4 address is one too).
+ * Anything else (a space, `/`, `?`, `#`, `@`, `\`) would let the authority rewrite the path or
+ * the host that `new Request` sees.
+ */
+const AUTHORITY = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]+)(?::[0-9]*)?$/;
+/** An absolute-form request target (RFC 9112 §3.2.2). */
+const ABSOLUTE_FORM = /^https?:\/\//i;
+/** Methods a Fetch `Request` refuses (fetch's forbidden methods). */
+const FORBIDDEN_METHODS: ReadonlySet<string> = new Set(["CONNECT", "TRACE", "TRACK"]);
+
+/** Why {@linkcode incomingRequest} refused a request: the status to answer with. */
+export type Refusal = 400 | 501;
+
+/**
+ * The URL of `req` as `new Request` would say it, from its target and authority, or `undefined`
+ * if they cannot make one that every reader agrees on.
+ */
+function urlOf(req: NodeRequest): string | undefined {
+  const target = req.url ?? "";
+  if (req.httpVersionMajor >= 2) {
+    const headers = req.headers;
+    const scheme = headers[":scheme"];
+    const authority = (headers[":authority"] as string | undefined) ?? headers.host;
+    if (scheme !== "http" && scheme !== "https") return undefined;
+    if (authority === undefined || !AUTHORITY.test(authority)) return undefined;
+    if (target.charCodeAt(0) !== 47 /* "/" */) return undefined;
+    return `${scheme}://${authority}${target}`;
+  }
+  // RFC 9112 §3.2: exactly one Host, and a valid one. Node itself refuses none missing (HTTP/1.1).
+  const raw = req.rawHeaders;
+  let host: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 4 && name.toLowerCase() === "host") {
+      if (host !== undefined) return undefined;
+      host = raw[i + 1]!;
+    }
+  }
+  if (host !== undefined && !AUTHORITY.test(host)) return undefined;
+  if (target.charCodeAt(0) === 47 /* "/" */) {
+    const scheme =
+      (req.socket as { encrypted?: boolean } | null)?.encrypted === true ? "https" : "http";
+    return `${scheme}://${host ?? "localhost"}${target}`;
+  }
+  // The absolute form names the host itself, and Host is ignored (RFC 9112 §3.2.2).
+  if (ABSOLUTE_FORM.test(target)) return target;
+  return undefined;
+}
+
+/** A request's header fields as pairs, HTTP/2 pseudo-headers left out. */
+function headerPairs(req: NodeRequest): [string, string][] {
+  const raw = req.rawHeaders;
+  const pairs: [string, string][] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.charCodeAt(0) === 58 /* ":" an HTTP/2 pseudo-header */) continue;
+    pairs.push([name, raw[i + 1]!]);
+  }
+  return pairs;
+}
+
+/**
+ * The `Request` for `req`, or the status to refuse it with: `400` if its target, authority or
+ * header fields cannot make a `Request` (see the module), `501` for a method a `Request` cannot
+ * have (`CONNECT`, `TRACE`, `TRACK`).
+ */
+export function incomingRequest(req: NodeRequest): IncomingRequest | Refusal {
+  const method = req.method ?? "GET";
+  if (FORBIDDEN_METHODS.has(method.toUpperCase())) return 501;
+  const url = urlOf(req);
+  if (url === undefined) return 400;
+  const abort = new AbortController();
+  const init: RequestInit & { duplex?: "half" } = {
+    method,
+    headers: headerPairs(req),
+    signal: abort.signal,
+  };
+  if (method !== "GET" && method !== "HEAD") {
+    init.body = Readable.toWeb(req as Readable) as ReadableStream<Uint8Array>;
+    init.duplex = "half";
+  }
+  try {
+    return new IncomingRequest(req, abort, url, init);
+  } catch (error) {
+    // What `new Request` refuses (a host the URL parser rejects, credentials in an absolute
+    // target) is the client's mistake, as Node's own 400s are.
+    if (error instanceof TypeError) return 400;
+    throw error;
+  }
+}
+
 /** sendEvents' side of the Node adapter: see `src/adapter-request.ts`. */
 const NODE_ADAPTER: AdapterRequest = {
-  header: (request, name) => headerOf(request as unknown as IncomingRequest, name),
+  header: (request, name) => headerOf(request as IncomingRequest, name),
   respond: (request, target, headers) => {
     const response = new EventStreamResponse(target, headers);
-    addStream(request as unknown as IncomingRequest, response);
+    addStream(request as IncomingRequest, response);
     return response as unknown as Response;
   },
 };
 
-/** A `Request` for a Node request, made lazily. */
-export class IncomingRequest {
+/** A real `Request` for a Node request; made by {@linkcode incomingRequest}. */
+export class IncomingRequest extends Request {
   readonly #req: NodeRequest;
-  #url: string | undefined;
-  #headers: Headers | undefined;
-  #abort: AbortController | undefined;
-  #real: Request | undefined;
+  readonly #abort: AbortController;
   #left = false;
   /**
    * The event streams made for this request (almost always one): ended when the client leaves,
@@ -74,7 +167,6 @@ export class IncomingRequest {
   #stream: EventStreamResponse | undefined;
   #moreStreams: EventStreamResponse[] | undefined;
   static {
-    realOf = (request) => request.#realRequest();
     headerOf = (request, name) => request.#header(name);
     addStream = (request, response) => request.#addStream(response);
     leaveRequest = (request) => request.#leave();
@@ -86,53 +178,16 @@ export class IncomingRequest {
     return NODE_ADAPTER;
   }
 
-  constructor(req: NodeRequest) {
+  /** @throws {TypeError} If `new Request(url, init)` does. */
+  constructor(
+    req: NodeRequest,
+    abort: AbortController,
+    url: string,
+    init: RequestInit & { duplex?: "half" },
+  ) {
+    super(url, init);
     this.#req = req;
-  }
-
-  get method(): string {
-    return this.#req.method ?? "GET";
-  }
-
-  get url(): string {
-    if (this.#url === undefined) {
-      const req = this.#req;
-      const isHttp2 = req.httpVersionMajor >= 2;
-      const authority =
-        (isHttp2 ? (req.headers[":authority"] as string | undefined) : undefined) ??
-        req.headers.host ??
-        "localhost";
-      const scheme = isHttp2
-        ? ((req.headers[":scheme"] as string | undefined) ?? "http")
-        : (req.socket as { encrypted?: boolean } | null)?.encrypted === true
-          ? "https"
-          : "http";
-      this.#url = `${scheme}://${authority}${req.url ?? "/"}`;
-    }
-    return this.#url;
-  }
-
-  get headers(): Headers {
-    if (this.#headers === undefined) {
-      const raw = this.#req.rawHeaders;
-      const headers = new Headers();
-      for (let i = 0; i < raw.length; i += 2) {
-        const name = raw[i]!;
-        if (name.charCodeAt(0) === 58 /* ":" an HTTP/2 pseudo-header */) continue;
-        headers.append(name, raw[i + 1]!);
-      }
-      this.#headers = headers;
-    }
-    return this.#headers;
-  }
-
-  /** Aborted when the client leaves before the response has ended. */
-  get signal(): AbortSignal {
-    if (this.#abort === undefined) {
-      this.#abort = new AbortController();
-      if (this.#left) this.#abort.abort(clientLeft());
-    }
-    return this.#abort.signal;
+    this.#abort = abort;
   }
 
   /** A request header by its lower-case name, without building `Headers`. */
@@ -156,7 +211,7 @@ export class IncomingRequest {
   #leave(): void {
     if (this.#left) return;
     this.#left = true;
-    this.#abort?.abort(clientLeft());
+    this.#abort.abort(clientLeft());
     if (this.#stream !== undefined) void internals.end(eventStreamTarget(this.#stream), "client");
     if (this.#moreStreams !== undefined) {
       for (const response of this.#moreStreams) {
@@ -172,24 +227,6 @@ export class IncomingRequest {
     if (this.#moreStreams !== undefined) {
       for (const response of this.#moreStreams) abandonOne(response, sent, unreadOnly);
     }
-  }
-
-  /** The real `Request`, for everything this class does not answer itself. */
-  #realRequest(): Request {
-    if (this.#real === undefined) {
-      const method = this.method;
-      const init: RequestInit & { duplex?: "half" } = {
-        method,
-        headers: this.headers,
-        signal: this.signal,
-      };
-      if (method !== "GET" && method !== "HEAD") {
-        init.body = Readable.toWeb(this.#req as Readable) as ReadableStream<Uint8Array>;
-        init.duplex = "half";
-      }
-      this.#real = new Request(this.url, init);
-    }
-    return this.#real;
   }
 }
 
@@ -210,6 +247,3 @@ function abandonOne(
 function clientLeft(): DOMException {
   return new DOMException("The client left", "AbortError");
 }
-
-// Everything else a Request has (body, text(), json(), clone(), cache, mode, ...) comes from a real one, made on first use.
-inheritLazily(IncomingRequest, Request, (standIn) => realOf(standIn));

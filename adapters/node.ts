@@ -38,6 +38,7 @@ import {
   leave,
   type Refusal,
 } from "./node/incoming-request.js";
+import { whenCurrent } from "./node/pipelining.js";
 import { checkSendTimeout, type SendWatch, watchEventStream } from "./node/watch-event-stream.js";
 
 /** A fetch handler, as Deno, Bun and Workers call it. */
@@ -380,22 +381,6 @@ interface ListenerConfig {
   onError: (error: unknown, request: Request) => Response | Promise<Response>;
 }
 
-/**
- * How many requests one HTTP/1.1 connection may pipeline behind the response being sent. Node
- * parses them all at once and queues their responses in order; their handlers run only when
- * their turn comes (see `Exchange.run`). A connection that queues more is destroyed: no client
- * pipelines that deep (browsers do not pipeline at all), and each queued request holds memory.
- */
-export const MAX_PIPELINED = 32;
-
-/** On a socket: how many of its requests wait for their turn. */
-const QUEUED = Symbol("queued");
-
-interface PipelinedSocket {
-  [QUEUED]?: number;
-  destroy(): void;
-}
-
 /** One request and its response: a class rather than closures, which cost more per request. */
 class Exchange {
   readonly #config: ListenerConfig;
@@ -412,29 +397,9 @@ class Exchange {
     this.#res = res;
   }
 
-  /**
-   * Runs the handler, once the response may be sent. A pipelined request's response has no
-   * socket until the responses before it have ended; Node emits `close` only for the response
-   * that has the socket, so a stream opened for a queued one could never be sent and never be
-   * told that the client left. Its handler waits for `socket` instead, and never runs if the
-   * connection ends first.
-   */
+  /** Runs the handler once the response may be sent: see `node/pipelining.ts`. */
   run(): void {
-    if (this.#res.socket !== null) {
-      this.#start();
-      return;
-    }
-    const socket = this.#req.socket as unknown as PipelinedSocket;
-    const queued = (socket[QUEUED] ?? 0) + 1;
-    if (queued > MAX_PIPELINED) {
-      socket.destroy();
-      return;
-    }
-    socket[QUEUED] = queued;
-    this.#res.once("socket", () => {
-      socket[QUEUED]!--;
-      this.#start();
-    });
+    whenCurrent(this.#req, this.#res, () => this.#start());
   }
 
   #start(): void {

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, test, vi } from "vitest";
-import { MAX_PIPELINED, type NodeServer, serve } from "../adapters/node.ts";
+import { MAX_PIPELINED } from "../adapters/node/pipelining.ts";
+import { type NodeServer, serve } from "../adapters/node.ts";
 import { type ServerSentEventTarget, type StreamCloseEvent, sendEvents } from "../src/index.ts";
 import { get, headerOf, headOf, RawConnection } from "./helpers/raw-http.ts";
 import { delay } from "./helpers/stream.ts";

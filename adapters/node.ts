@@ -232,7 +232,7 @@ class SocketSink implements TargetSink {
     // first, so the client sees a stream that broke, as after any later overflow, not silence.
     if (!this.#wrote) (this.#res as http.ServerResponse).flushHeaders?.();
     // Ending normally would tell the client all is well: abort the connection instead.
-    this.#res.destroy();
+    abortResponse(this.#res);
   }
 
   leave(): void {}
@@ -287,6 +287,18 @@ function writeWatched(res: NodeResponse, chunk: Uint8Array, watch: SendWatch | u
   return more;
 }
 
+/**
+ * Ends `res` abruptly, so that the client sees a failed response, not a complete one: over HTTP/1
+ * the connection is destroyed (no last chunk); over HTTP/2 the stream is reset with
+ * `INTERNAL_ERROR`. (`destroy()` resets an HTTP/2 stream with `NO_ERROR`, which a client may take
+ * for a normal end.)
+ */
+function abortResponse(res: NodeResponse): void {
+  const stream = (res as http2.Http2ServerResponse).stream as http2.ServerHttp2Stream | undefined;
+  if (stream !== undefined) stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+  else res.destroy();
+}
+
 /** Waits until `res` can take more data, or has closed. Removes both listeners either way. */
 function drained(res: NodeResponse): Promise<void> {
   return new Promise((resolve) => {
@@ -322,7 +334,7 @@ async function pipeBody(
   } catch {
     // The body errored (for an event stream: a client too slow, closed with "overflow"). Ending
     // the response normally would tell the client all is well: abort the connection instead.
-    if (!res.destroyed) res.destroy();
+    if (!res.destroyed) abortResponse(res);
   } finally {
     res.off("close", onClose);
   }
@@ -332,9 +344,26 @@ async function pipeBody(
  * Makes a `(req, res)` listener for an existing `node:http` or `node:http2` server from a fetch
  * handler.
  *
+ * The handler gets a real `Request` (it works with `new Request(request)` and `fetch(request)`),
+ * whose `url` is what `new Request` makes of the target and `Host` (or `:scheme` and
+ * `:authority`); a request that cannot make one unambiguous URL is answered `400` (and `TRACE`,
+ * `TRACK`, `CONNECT` `501`) without running the handler.
+ *
  * Response bodies are streamed chunk by chunk with backpressure. When the client leaves, the
  * request's `signal` aborts and the response body is cancelled. Over HTTP/2, headers that are
- * only valid in HTTP/1.1 (`Connection`, `Keep-Alive`, `Transfer-Encoding`, ...) are dropped.
+ * only valid in HTTP/1.1 (`Connection`, `Keep-Alive`, `Transfer-Encoding`, ...) are dropped; over
+ * HTTP/1, so are `Connection` and `Keep-Alive` when the client asked to close the connection
+ * (`Connection: close`, or HTTP/1.0), which then closes once the response has ended.
+ *
+ * Event streams: a `HEAD` request gets the stream's headers and no body, and its target ends with
+ * reason `"server"` right after the handler returns (so `close` listeners added in the handler
+ * hear it). A target `sendEvents(request)` made that the handler did not return (it answered
+ * something else, or threw) ends with reason `"error"`. A stream that failed before its head was
+ * written (an overflow in the handler) sends the head, then aborts the connection.
+ *
+ * Pipelined HTTP/1.1 requests are answered in order, each handler running when its response is
+ * next on the connection; a connection that queues more than 32 behind the one being answered
+ * is destroyed.
  *
  * @param handler The fetch handler.
  * @param options `onError`, called when the handler throws.
@@ -511,7 +540,7 @@ class Exchange {
     if (!res.headersSent) {
       res.statusCode = 500;
       res.end();
-    } else res.destroy();
+    } else abortResponse(res);
   }
 }
 

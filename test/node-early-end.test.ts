@@ -1,3 +1,4 @@
+import * as http2 from "node:http2";
 import { afterEach, describe, expect, test, vi } from "vitest";
 import { type NodeServer, serve } from "../adapters/node.ts";
 import { type ServerSentEventTarget, type StreamCloseEvent, sendEvents } from "../src/index.ts";
@@ -197,5 +198,96 @@ describe("sendevents/node: a stream that ends before its response is written", (
     connection.destroy();
     await done;
     expect(closes.map((close) => close.reason)).toEqual(["client"]);
+  });
+});
+
+describe("sendevents/node over HTTP/2: streams that end early or are not sent", () => {
+  async function h2(
+    server: NodeServer,
+    headers: http2.OutgoingHttpHeaders,
+  ): Promise<{ status: number; contentType: unknown; body: string; reset: boolean }> {
+    const session = http2.connect(server.url);
+    session.on("error", () => {});
+    try {
+      const stream = session.request(headers);
+      let body = "";
+      let reset = false;
+      stream.setEncoding("utf8");
+      stream.on("data", (chunk: string) => {
+        body += chunk;
+      });
+      stream.on("error", () => {
+        reset = true;
+      });
+      const head = await new Promise<http2.IncomingHttpHeaders>((resolve) => {
+        stream.once("response", resolve);
+        stream.once("close", () => resolve({}));
+      });
+      await new Promise((resolve) =>
+        stream.closed ? resolve(undefined) : stream.once("close", resolve),
+      );
+      return {
+        status: Number(head[":status"] ?? 0),
+        contentType: head["content-type"],
+        body,
+        reset,
+      };
+    } finally {
+      session.destroy();
+    }
+  }
+
+  test("node:http2 sends the head and resets the stream for a stream that overflowed in the handler", async () => {
+    const closes: Closed[] = [];
+    const server = await serve(
+      (request) => {
+        const { response, target } = sendEvents(request);
+        watch(target, closes);
+        target.dispatchMessage("x".repeat(2 * 1024 * 1024));
+        return response;
+      },
+      { http2: true },
+    );
+    servers.push(server);
+    const result = await h2(server, { ":path": "/" });
+    expect(result.status).toBe(200);
+    expect(result.contentType).toBe("text/event-stream");
+    expect(result.reset).toBe(true);
+    expect(closes.map((close) => close.reason)).toEqual(["overflow"]);
+  });
+
+  test("node:http2 answers HEAD with the headers and ends the target with reason server", async () => {
+    const closes: Closed[] = [];
+    const server = await serve(
+      (request) => {
+        const { response, target } = sendEvents(request);
+        watch(target, closes);
+        target.dispatchMessage("never sent");
+        return response;
+      },
+      { http2: true },
+    );
+    servers.push(server);
+    const result = await h2(server, { ":path": "/", ":method": "HEAD" });
+    expect(result.status).toBe(200);
+    expect(result.contentType).toBe("text/event-stream");
+    expect(result.body).toBe("");
+    await vi.waitFor(() => expect(closes.map((close) => close.reason)).toEqual(["server"]));
+  });
+
+  test("node:http2 ends with reason error a stream whose handler answered 401 instead", async () => {
+    const closes: Closed[] = [];
+    const server = await serve(
+      (request) => {
+        const { target } = sendEvents(request);
+        watch(target, closes);
+        return new Response("no", { status: 401 });
+      },
+      { http2: true },
+    );
+    servers.push(server);
+    const result = await h2(server, { ":path": "/" });
+    expect(result.status).toBe(401);
+    await vi.waitFor(() => expect(closes.map((close) => close.reason)).toEqual(["error"]));
   });
 });

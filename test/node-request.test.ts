@@ -260,3 +260,32 @@ describe("sendevents/node's request.url over HTTP/2", () => {
     });
   }
 });
+
+describe("sendevents/node's request body", () => {
+  let server: NodeServer;
+  beforeAll(async () => {
+    server = await serve(async (request) => {
+      const path = new URL(request.url).pathname;
+      if (path === "/read") return new Response(`read ${(await request.text()).length}`);
+      return new Response("not read", { status: 401 });
+    });
+  });
+  afterAll(() => server.close());
+
+  test("node answers the next request on a connection whose handler left a large body unread", async () => {
+    const body = "x".repeat(4 * 1024 * 1024);
+    const connection = new RawConnection(
+      server.port,
+      `POST /ignore HTTP/1.1\r\nHost: h\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+    );
+    try {
+      await connection.until((text) => text.includes("not read"));
+      connection.socket.write(
+        get("/read").replace("GET", "POST").replace("\r\n\r\n", "\r\nContent-Length: 3\r\n\r\nabc"),
+      );
+      await connection.until((text) => text.includes("read 3"), 10_000);
+    } finally {
+      connection.destroy();
+    }
+  });
+});

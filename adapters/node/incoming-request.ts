@@ -132,7 +132,7 @@ export function incomingRequest(req: NodeRequest): IncomingRequest | Refusal {
     signal: abort.signal,
   };
   if (method !== "GET" && method !== "HEAD") {
-    init.body = Readable.toWeb(req as Readable) as ReadableStream<Uint8Array>;
+    init.body = bodyOf(req);
     init.duplex = "half";
   }
   try {
@@ -143,6 +143,35 @@ export function incomingRequest(req: NodeRequest): IncomingRequest | Refusal {
     if (error instanceof TypeError) return 400;
     throw error;
   }
+}
+
+/** A web stream's queue of 0: nothing is pulled from the source before a read asks for it. */
+const LAZY: QueuingStrategy<Uint8Array> = { highWaterMark: 0 };
+
+/**
+ * The request body as a web stream that starts reading `req` only when it is read. A stream over
+ * `req` from the start (`Readable.toWeb`) would take it from Node at once: a handler that never
+ * reads the body would leave it half read, paused on the web stream's queue, and the next request
+ * on the connection would never be parsed. Left alone, Node discards it once the response ends.
+ */
+function bodyOf(req: NodeRequest): ReadableStream<Uint8Array> {
+  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        reader ??= (Readable.toWeb(req as Readable) as ReadableStream<Uint8Array>).getReader();
+        const { done, value } = await reader.read();
+        if (done) controller.close();
+        else controller.enqueue(value);
+      },
+      cancel(reason) {
+        if (reader !== undefined) return reader.cancel(reason);
+        (req as Readable).resume();
+        return undefined;
+      },
+    },
+    LAZY,
+  );
 }
 
 /** sendEvents' side of the Node adapter: see `src/adapter-request.ts`. */

@@ -291,3 +291,42 @@ describe("sendevents/node over HTTP/2: streams that end early or are not sent", 
     await vi.waitFor(() => expect(closes.map((close) => close.reason)).toEqual(["error"]));
   });
 });
+
+describe("sendevents/node: streams made too late or by a failing error handler", () => {
+  test("node ends with reason error a stream made for a request after its response was sent", async () => {
+    const closes: Closed[] = [];
+    const server = await serve((request) => {
+      setTimeout(() => watch(sendEvents(request).target, closes), 50);
+      return new Response("no", { status: 401 });
+    });
+    servers.push(server);
+    const response = await fetch(server.url);
+    expect(response.status).toBe(401);
+    await response.text();
+    await vi.waitFor(() => expect(closes.map((close) => close.reason)).toEqual(["error"]));
+  });
+
+  test("node ends with reason error a stream whose handler threw and whose onError threw too", async () => {
+    const closes: Closed[] = [];
+    const logged = vi.spyOn(console, "error").mockImplementation(() => {});
+    try {
+      const server = await serve(
+        (request) => {
+          watch(sendEvents(request).target, closes);
+          throw new Error("handler");
+        },
+        {
+          onError: () => {
+            throw new Error("onError");
+          },
+        },
+      );
+      servers.push(server);
+      const response = await fetch(server.url);
+      expect(response.status).toBe(500);
+      await vi.waitFor(() => expect(closes.map((close) => close.reason)).toEqual(["error"]));
+    } finally {
+      logged.mockRestore();
+    }
+  });
+});

@@ -43,6 +43,7 @@ export function leave(request: IncomingRequest): void {
  * `sent` (the one the adapter is sending, if any): the handler answered with another response,
  * so no client will ever read them. With `unreadOnly`, only those whose body nobody has taken:
  * one that is being read may be feeding the response through a transform, and ends with it.
+ * Without it (the response has closed), streams made for `request` later end at once too.
  */
 export function abandon(
   request: IncomingRequest,
@@ -189,6 +190,8 @@ export class IncomingRequest extends Request {
   readonly #req: NodeRequest;
   readonly #abort: AbortController;
   #left = false;
+  /** The response has closed: a stream made now can never be sent. */
+  #over = false;
   /**
    * The event streams made for this request (almost always one): ended when the client leaves,
    * or when the handler answers with another response.
@@ -226,11 +229,16 @@ export class IncomingRequest extends Request {
     return Array.isArray(value) ? value.join(", ") : value;
   }
 
-  /** Records an event stream made for this request; ends it (deferred) if the client has left. */
+  /**
+   * Records an event stream made for this request; ends it (deferred, so that a `close` listener
+   * added right after `sendEvents` hears it) if the client has left or the response has closed.
+   */
   #addStream(response: EventStreamResponse): void {
     if (this.#left) {
       const target = eventStreamTarget(response);
       queueMicrotask(() => void internals.end(target, "client"));
+    } else if (this.#over) {
+      queueMicrotask(() => abandonOne(response, undefined, false));
     } else if (this.#stream === undefined) this.#stream = response;
     else if (this.#moreStreams === undefined) this.#moreStreams = [response];
     else this.#moreStreams.push(response);
@@ -250,6 +258,7 @@ export class IncomingRequest extends Request {
   }
 
   #abandon(sent: ServerSentEventTarget | undefined, unreadOnly: boolean): void {
+    if (!unreadOnly) this.#over = true;
     const stream = this.#stream;
     if (stream === undefined) return;
     abandonOne(stream, sent, unreadOnly);

@@ -32,11 +32,11 @@ import {
 } from "../src/stream-group.js";
 import { directStream } from "./node/event-stream-response.js";
 import {
-  abandon,
   type IncomingRequest,
   incomingRequest,
-  leave,
   type Refusal,
+  type RequestState,
+  requestState,
 } from "./node/incoming-request.js";
 import { whenCurrent } from "./node/pipelining.js";
 import { checkSendTimeout, type SendWatch, watchEventStream } from "./node/watch-event-stream.js";
@@ -415,7 +415,8 @@ class Exchange {
   readonly #config: ListenerConfig;
   readonly #req: NodeRequest;
   readonly #res: NodeResponse;
-  #request!: IncomingRequest;
+  /** Not the `Request` itself: an event stream outlives it (see `RequestState`). */
+  #state!: RequestState;
   #watch: SendWatch | undefined;
   /** The event stream being sent, if the response is one. */
   #sent: ServerSentEventTarget | undefined;
@@ -438,7 +439,7 @@ class Exchange {
       refuse(this.#req, res, request);
       return;
     }
-    this.#request = request;
+    this.#state = requestState(request);
     res.on("close", () => this.#closed());
     let result: Response | Promise<Response>;
     try {
@@ -447,7 +448,7 @@ class Exchange {
       result = Promise.reject(error);
     }
     if (typeof (result as Partial<Promise<Response>> | null)?.then === "function") {
-      this.#settle(result).catch((error: unknown) => this.#fail(error));
+      this.#settle(result, request).catch((error: unknown) => this.#fail(error));
       return;
     }
     // A handler that answered at once (an event stream usually does) is sent in this same turn.
@@ -465,16 +466,16 @@ class Exchange {
    */
   #closed(): void {
     this.#watch?.release();
-    if (!this.#res.writableEnded) leave(this.#request);
-    abandon(this.#request, this.#sent, false);
+    if (!this.#res.writableEnded) this.#state.leave();
+    this.#state.abandon(this.#sent, false);
   }
 
-  async #settle(pending: Response | Promise<Response>): Promise<void> {
+  async #settle(pending: Response | Promise<Response>, request: IncomingRequest): Promise<void> {
     let response: Response;
     try {
       response = await pending;
     } catch (error) {
-      response = await this.#config.onError(error, this.#request);
+      response = await this.#config.onError(error, request);
     }
     await this.#send(response);
   }
@@ -486,7 +487,7 @@ class Exchange {
     const target = direct?.target ?? targetOf(response);
     this.#sent = target;
     // The handler's answer is known: the event streams it made and did not return go now.
-    abandon(this.#request, target, true);
+    this.#state.abandon(target, true);
     if (res.destroyed) {
       if (direct === undefined) return response.body?.cancel().catch(noop);
       void internals.end(direct.target, "client");
@@ -535,7 +536,7 @@ class Exchange {
 
   #fail(error: unknown): void {
     console.error(error);
-    abandon(this.#request, undefined, false);
+    this.#state.abandon(undefined, false);
     const res = this.#res;
     if (!res.headersSent) {
       res.statusCode = 500;

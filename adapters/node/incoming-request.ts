@@ -24,33 +24,91 @@ import { EventStreamResponse, eventStreamTarget, isUnread } from "./event-stream
 /** A request from either server. */
 export type NodeRequest = http.IncomingMessage | http2.Http2ServerRequest;
 
-let headerOf: (request: IncomingRequest, name: string) => string | null;
-let addStream: (request: IncomingRequest, response: EventStreamResponse) => void;
-let leaveRequest: (request: IncomingRequest) => void;
-let abandonStreams: (
-  request: IncomingRequest,
-  sent: ServerSentEventTarget | undefined,
-  unreadOnly: boolean,
-) => void;
-
-/** Tells `request`'s signal and listeners that the client left before the response ended. */
-export function leave(request: IncomingRequest): void {
-  leaveRequest(request);
-}
+let stateOf: (request: IncomingRequest) => RequestState;
 
 /**
- * Ends, with reason `"error"`, the event streams `sendEvents` made for `request` other than
- * `sent` (the one the adapter is sending, if any): the handler answered with another response,
- * so no client will ever read them. With `unreadOnly`, only those whose body nobody has taken:
- * one that is being read may be feeding the response through a transform, and ends with it.
- * Without it (the response has closed), streams made for `request` later end at once too.
+ * What the adapter keeps of a request while its response lasts: the Node request (for header
+ * lookups), the controller of the request's `signal`, and the event streams `sendEvents` made
+ * for it. Kept apart from the `Request`, so that a long-lived event stream does not keep the
+ * whole `Request` (its URL, header list and body) alive once the handler has let go of it.
  */
-export function abandon(
-  request: IncomingRequest,
-  sent: ServerSentEventTarget | undefined,
-  unreadOnly: boolean,
-): void {
-  abandonStreams(request, sent, unreadOnly);
+export class RequestState {
+  readonly #req: NodeRequest;
+  readonly #abort: AbortController;
+  #left = false;
+  /** The response has closed: a stream made now can never be sent. */
+  #over = false;
+  /**
+   * The event streams made for this request (almost always one): ended when the client leaves,
+   * or when the handler answers with another response.
+   */
+  #stream: EventStreamResponse | undefined;
+  #moreStreams: EventStreamResponse[] | undefined;
+
+  constructor(req: NodeRequest, abort: AbortController) {
+    this.#req = req;
+    this.#abort = abort;
+  }
+
+  /** A request header by its lower-case name, without building `Headers`. */
+  header(name: string): string | null {
+    const value = this.#req.headers[name];
+    if (value === undefined) return null;
+    return Array.isArray(value) ? value.join(", ") : value;
+  }
+
+  /**
+   * Records an event stream made for this request; ends it (deferred, so that a `close` listener
+   * added right after `sendEvents` hears it) if the client has left or the response has closed.
+   */
+  addStream(response: EventStreamResponse): void {
+    if (this.#left) {
+      const target = eventStreamTarget(response);
+      queueMicrotask(() => void internals.end(target, "client"));
+    } else if (this.#over) {
+      queueMicrotask(() => abandonOne(response, undefined, false));
+    } else if (this.#stream === undefined) this.#stream = response;
+    else if (this.#moreStreams === undefined) this.#moreStreams = [response];
+    else this.#moreStreams.push(response);
+  }
+
+  /**
+   * The client left before the response ended: aborts the request's signal and ends the event
+   * streams made for it with reason `"client"`.
+   */
+  leave(): void {
+    if (this.#left) return;
+    this.#left = true;
+    this.#abort.abort(clientLeft());
+    if (this.#stream !== undefined) void internals.end(eventStreamTarget(this.#stream), "client");
+    if (this.#moreStreams !== undefined) {
+      for (const response of this.#moreStreams) {
+        void internals.end(eventStreamTarget(response), "client");
+      }
+    }
+  }
+
+  /**
+   * Ends, with reason `"error"`, the event streams made for the request other than `sent` (the
+   * one the adapter is sending, if any): the handler answered with another response, so no client
+   * will ever read them. With `unreadOnly`, only those whose body nobody has taken: one that is
+   * being read may be feeding the response through a transform, and ends with it. Without it (the
+   * response has closed), streams made for the request later end at once too.
+   */
+  abandon(sent: ServerSentEventTarget | undefined, unreadOnly: boolean): void {
+    if (!unreadOnly) this.#over = true;
+    const stream = this.#stream;
+    if (stream === undefined) return;
+    abandonOne(stream, sent, unreadOnly);
+    if (this.#moreStreams !== undefined) {
+      for (const response of this.#moreStreams) abandonOne(response, sent, unreadOnly);
+    }
+  }
+}
+
+/** The {@linkcode RequestState} behind a request the adapter made. */
+export function requestState(request: IncomingRequest): RequestState {
+  return stateOf(request);
 }
 
 /**
@@ -137,7 +195,7 @@ export function incomingRequest(req: NodeRequest): IncomingRequest | Refusal {
     init.duplex = "half";
   }
   try {
-    return new IncomingRequest(req, abort, url, init);
+    return new IncomingRequest(new RequestState(req, abort), url, init);
   } catch (error) {
     // What `new Request` refuses (a host the URL parser rejects, credentials in an absolute
     // target) is the client's mistake, as Node's own 400s are.
@@ -177,32 +235,19 @@ function bodyOf(req: NodeRequest): ReadableStream<Uint8Array> {
 
 /** sendEvents' side of the Node adapter: see `src/adapter-request.ts`. */
 const NODE_ADAPTER: AdapterRequest = {
-  header: (request, name) => headerOf(request as IncomingRequest, name),
+  header: (request, name) => stateOf(request as IncomingRequest).header(name),
   respond: (request, target, headers) => {
     const response = new EventStreamResponse(target, headers);
-    addStream(request as IncomingRequest, response);
+    stateOf(request as IncomingRequest).addStream(response);
     return response as unknown as Response;
   },
 };
 
 /** A real `Request` for a Node request; made by {@linkcode incomingRequest}. */
 export class IncomingRequest extends Request {
-  readonly #req: NodeRequest;
-  readonly #abort: AbortController;
-  #left = false;
-  /** The response has closed: a stream made now can never be sent. */
-  #over = false;
-  /**
-   * The event streams made for this request (almost always one): ended when the client leaves,
-   * or when the handler answers with another response.
-   */
-  #stream: EventStreamResponse | undefined;
-  #moreStreams: EventStreamResponse[] | undefined;
+  readonly #state: RequestState;
   static {
-    headerOf = (request, name) => request.#header(name);
-    addStream = (request, response) => request.#addStream(response);
-    leaveRequest = (request) => request.#leave();
-    abandonStreams = (request, sent, unreadOnly) => request.#abandon(sent, unreadOnly);
+    stateOf = (request) => request.#state;
   }
 
   /** Marks it as a request this adapter made, for sendEvents. */
@@ -211,60 +256,9 @@ export class IncomingRequest extends Request {
   }
 
   /** @throws {TypeError} If `new Request(url, init)` does. */
-  constructor(
-    req: NodeRequest,
-    abort: AbortController,
-    url: string,
-    init: RequestInit & { duplex?: "half" },
-  ) {
+  constructor(state: RequestState, url: string, init: RequestInit & { duplex?: "half" }) {
     super(url, init);
-    this.#req = req;
-    this.#abort = abort;
-  }
-
-  /** A request header by its lower-case name, without building `Headers`. */
-  #header(name: string): string | null {
-    const value = this.#req.headers[name];
-    if (value === undefined) return null;
-    return Array.isArray(value) ? value.join(", ") : value;
-  }
-
-  /**
-   * Records an event stream made for this request; ends it (deferred, so that a `close` listener
-   * added right after `sendEvents` hears it) if the client has left or the response has closed.
-   */
-  #addStream(response: EventStreamResponse): void {
-    if (this.#left) {
-      const target = eventStreamTarget(response);
-      queueMicrotask(() => void internals.end(target, "client"));
-    } else if (this.#over) {
-      queueMicrotask(() => abandonOne(response, undefined, false));
-    } else if (this.#stream === undefined) this.#stream = response;
-    else if (this.#moreStreams === undefined) this.#moreStreams = [response];
-    else this.#moreStreams.push(response);
-  }
-
-  /** The adapter saw the client go: abort the signal and end the streams. */
-  #leave(): void {
-    if (this.#left) return;
-    this.#left = true;
-    this.#abort.abort(clientLeft());
-    if (this.#stream !== undefined) void internals.end(eventStreamTarget(this.#stream), "client");
-    if (this.#moreStreams !== undefined) {
-      for (const response of this.#moreStreams) {
-        void internals.end(eventStreamTarget(response), "client");
-      }
-    }
-  }
-
-  #abandon(sent: ServerSentEventTarget | undefined, unreadOnly: boolean): void {
-    if (!unreadOnly) this.#over = true;
-    const stream = this.#stream;
-    if (stream === undefined) return;
-    abandonOne(stream, sent, unreadOnly);
-    if (this.#moreStreams !== undefined) {
-      for (const response of this.#moreStreams) abandonOne(response, sent, unreadOnly);
-    }
+    this.#state = state;
   }
 }
 

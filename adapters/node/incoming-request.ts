@@ -276,6 +276,14 @@ function abandonOne(
   );
 }
 
+let left: DOMException | undefined;
+
+/**
+ * The reason a request's signal aborts with when its client leaves: one for all requests, made on
+ * first use. Making a `DOMException` captures a stack trace, which cost more than a third of what
+ * the signal costs per request on Node 20.
+ */
 function clientLeft(): DOMException {
-  return new DOMException("The client left", "AbortError");
+  left ??= new DOMException("The client left", "AbortError");
+  return left;
 }

@@ -1,8 +1,10 @@
 import { existsSync } from "node:fs";
+import * as http from "node:http";
 import * as http2 from "node:http2";
+import type { AddressInfo } from "node:net";
 import fc from "fast-check";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
-import { type NodeServer, serve } from "../adapters/node.ts";
+import { createListener, type NodeServer, serve } from "../adapters/node.ts";
 import { get, RawConnection } from "./helpers/raw-http.ts";
 import { type LaunchedServer, launch, nodeBinary } from "./runtimes/launch.ts";
 
@@ -251,6 +253,10 @@ describe("sendevents/node's request.url over HTTP/2", () => {
     ],
     ["an :authority with a space", { ":authority": "a b", ":path": "/" }],
     ["a :scheme other than http or https", { ":scheme": "ftp", ":path": "/" }],
+    [
+      "a Host that names another authority than :authority",
+      { ":authority": "a.example", host: "b.example", ":path": "/" },
+    ],
   ] as const) {
     test(`node:http2 refuses ${name} (400, or nghttp2's reset) and runs no handler`, async () => {
       seen.length = 0;
@@ -286,6 +292,36 @@ describe("sendevents/node's request body", () => {
       await connection.until((text) => text.includes("read 3"), 10_000);
     } finally {
       connection.destroy();
+    }
+  });
+});
+
+describe("sendevents/node's request.url without Host", () => {
+  test("node refuses an HTTP/1.1 request without Host with 400 even where Node lets it through", async () => {
+    const seen: string[] = [];
+    const server = http.createServer(
+      { requireHostHeader: false },
+      createListener((request) => {
+        seen.push(request.url);
+        return new Response(request.url);
+      }),
+    );
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const eleven = new RawConnection(port, "GET / HTTP/1.1\r\n\r\n");
+      await eleven.until((text) => text.includes("\r\n\r\n"));
+      expect(eleven.text).toMatch(/^HTTP\/1\.1 400 /);
+      eleven.destroy();
+      expect(seen).toEqual([]);
+      // HTTP/1.0 has no Host requirement: the URL names localhost, as it always has.
+      const ten = new RawConnection(port, "GET /ten HTTP/1.0\r\n\r\n");
+      await ten.closed;
+      expect(ten.text).toMatch(/^HTTP\/1\.1 200 /);
+      expect(seen).toEqual(["http://localhost/ten"]);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
     }
   });
 });

@@ -135,13 +135,19 @@ function urlOf(req: NodeRequest): string | undefined {
   if (req.httpVersionMajor >= 2) {
     const headers = req.headers;
     const scheme = headers[":scheme"];
-    const authority = (headers[":authority"] as string | undefined) ?? headers.host;
+    const pseudo = headers[":authority"] as string | undefined;
+    const host = headers.host;
+    // RFC 9113 §8.3.1: a Host that names another authority than :authority makes it malformed.
+    if (pseudo !== undefined && host !== undefined && pseudo.toLowerCase() !== host.toLowerCase()) {
+      return undefined;
+    }
+    const authority = pseudo ?? host;
     if (scheme !== "http" && scheme !== "https") return undefined;
     if (authority === undefined || !AUTHORITY.test(authority)) return undefined;
     if (target.charCodeAt(0) !== 47 /* "/" */) return undefined;
     return `${scheme}://${authority}${target}`;
   }
-  // RFC 9112 §3.2: exactly one Host, and a valid one. Node itself refuses none missing (HTTP/1.1).
+  // RFC 9112 §3.2: exactly one Host, and a valid one.
   const raw = req.rawHeaders;
   let host: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
@@ -151,7 +157,10 @@ function urlOf(req: NodeRequest): string | undefined {
       host = raw[i + 1]!;
     }
   }
-  if (host !== undefined && !AUTHORITY.test(host)) return undefined;
+  if (host === undefined) {
+    // RFC 9112 §3.2: HTTP/1.1 requires it (Node 20 and later refuse its absence themselves).
+    if (req.httpVersionMinor >= 1) return undefined;
+  } else if (!AUTHORITY.test(host)) return undefined;
   if (target.charCodeAt(0) === 47 /* "/" */) {
     const scheme =
       (req.socket as { encrypted?: boolean } | null)?.encrypted === true ? "https" : "http";

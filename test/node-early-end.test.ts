@@ -330,3 +330,34 @@ describe("sendevents/node: streams made too late or by a failing error handler",
     }
   });
 });
+
+describe("sendevents/node: the client leaving while the handler runs", () => {
+  for (const method of ["GET", "HEAD"]) {
+    test(`node ends with reason client a ${method} stream closed by the handler after its client left`, async () => {
+      const closes: Closed[] = [];
+      let ended: Promise<void> | undefined;
+      let returned!: () => void;
+      const done = new Promise<void>((resolve) => {
+        returned = resolve;
+      });
+      const server = await serve(async (request) => {
+        const { response, target } = sendEvents(request);
+        watch(target, closes);
+        target.dispatchMessage("queued");
+        await vi.waitFor(() => expect(request.signal.aborted).toBe(true));
+        ended = target.close();
+        setTimeout(returned, 10);
+        return response;
+      });
+      servers.push(server);
+      const connection = open(server, get("/").replace("GET", method));
+      await delay(20);
+      connection.destroy();
+      await done;
+      await ended;
+      await vi.waitFor(() => expect(closes).toHaveLength(1));
+      // close() had to wait for a client that is gone: the client left first.
+      expect(closes[0]!.reason).toBe("client");
+    });
+  }
+});

@@ -129,6 +129,8 @@ const KEEP_ALIVE_HEADERS: ReadonlySet<string> = new Set(["connection", "keep-ali
 
 function noop(): void {}
 
+const EMPTY = new Uint8Array(0);
+
 /** Node's form of `headers`, without the header fields in `drop`. */
 function nodeHeaders(
   headers: Headers,
@@ -228,11 +230,21 @@ class SocketSink implements TargetSink {
   }
 
   abort(): void {
+    const res = this.#res;
     // The stream failed before its first write (an overflow while the handler ran): send the head
     // first, so the client sees a stream that broke, as after any later overflow, not silence.
-    if (!this.#wrote) (this.#res as http.ServerResponse).flushHeaders?.();
+    if (!this.#wrote) {
+      const h2 = res as http2.Http2ServerResponse;
+      if (h2.stream !== undefined) {
+        // Node 22 (22.23) drops the HEADERS frame of a stream reset in the same turn: reset it
+        // once an empty write after the head has been handed over.
+        h2.write(EMPTY, () => abortResponse(res));
+        return;
+      }
+      (res as http.ServerResponse).flushHeaders();
+    }
     // Ending normally would tell the client all is well: abort the connection instead.
-    abortResponse(this.#res);
+    abortResponse(res);
   }
 
   leave(): void {}

@@ -532,7 +532,13 @@ export class ServerSentEventTarget<
     if (this.#sink !== undefined) throw new TypeError("Cannot attach: the stream is being read");
     this.#sink = sink;
     if (this.#state === CLOSED) {
-      sink.leave();
+      // Ended before anything drained it (an overflow while the handler ran, say): the sink must
+      // still give the client a definite end. A failure stays a failure, so that the client sees
+      // a broken stream and reconnects; only a client that left is released quietly.
+      const reason = this.#closeReason!;
+      if (reason === "client") sink.leave();
+      else if (reason === "server") sink.end();
+      else sink.abort(closeError(reason));
       return;
     }
     this.#woken = true;

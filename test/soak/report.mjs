@@ -68,6 +68,10 @@ shared broadcast \`EventTarget\` left above the baseline once every connection h
   leaves held after full collections (heap plus \`ArrayBuffer\`s) must stay under 8 MB: about the
   one event the bound allows, with its text. Before the fix, dropped events stayed reachable until
   1,024 had piled up: 182 MB and 1.7 GB held, 2 GB RSS.
+- **unsent responses**: 5,000 requests (50 at a time) to a handler that opens an event stream,
+  dispatches into it, then answers \`401\` or throws: every stream must end with reason \`"error"\`
+  (at once on the Node adapter, which knows the response it sent; on the fetch path once the
+  unread body is collected, after its first keep-alive tick), and nothing may stay held.
 
 ${sections.join("\n")}`;
 const results = fileURLToPath(new URL("./RESULTS.md", import.meta.url));

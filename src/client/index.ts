@@ -19,6 +19,21 @@
  * @module
  */
 export { type CollectEventsOptions, collectEvents } from "./collect-events.js";
+export {
+  type ConnectInit,
+  type ConnectionEnd,
+  ConnectionErrorEvent,
+  type ConnectionErrorEventInit,
+  type ConnectionEventOf,
+  type ConnectionListener,
+  type ConnectOptions,
+  connect,
+  DEFAULT_MAX_RETRY_DELAY,
+  DEFAULT_RETRY,
+  EventConnection,
+  type FetchFunction,
+  type StaleData,
+} from "./connect.js";
 export type {
   EventOf,
   EventParsers,

@@ -4,9 +4,10 @@
  * standards only, served on Node, Deno, Bun and workerd by `test/client/serve-*.mjs` (workerd
  * runs this module itself).
  *
- * - `GET /client/feed?drop=ms`: a `Channel` whose ticker broadcasts `tick` events (`{ n }`, n
- *   counting from 1) every 20 ms; a stream is registered (replay after `Last-Event-ID`, else a
- *   `stale` event or live), opens with `retry: 20`, and is closed by the server `drop` ms later.
+ * - `GET /client/feed?room=&drop=ms`: `tick` events (`{ n }`, n counting from 1 per room) through
+ *   a `Channel`: the stream opens with `retry: 20`, three ticks are broadcast (what a returning
+ *   client missed), the stream is registered (replay after `Last-Event-ID`, or a `stale` event),
+ *   then a tick every 20 ms until the server closes the stream `drop` ms later.
  * - `GET /client/retry?ms=&key=`: `retry: ms` and one message with an id, then the end.
  * - `GET /client/done?key=`: one event with id `1`, then the end; with `Last-Event-ID: 1`, `204`.
  * - `POST /client/tokens?key=`: the JSON body's `prompt`, echoed word by word as `token` events
@@ -22,26 +23,48 @@ import { Channel, MemoryEventStore, ServerSentEvent, sendEvents } from "sendeven
 import app from "../../examples/shared/app.js";
 
 const TICK = 20;
+/** Ticks broadcast before a stream registers: what a client missed while it was away. */
+const MISSED = 3;
 /** @type {Map<string, { method: string, lastEventId: string | null, authorization: string | null, body: string }[]>} */
 const requests = new Map();
-const feed = new Channel("feed", { store: new MemoryEventStore({ maxEvents: 10_000 }) });
-let ticks = 0;
-/** @type {ReturnType<typeof setInterval> | undefined} */
-let ticker;
+/** Each feed's store and tick count, by `?room=`, made on first use (Workers allow no randomness at module scope). */
+const rooms = new Map();
 
-/** Started on the first request: Workers allow no timers at module scope. */
-function startTicker() {
-  ticker ??= setInterval(() => {
-    ticks++;
-    void feed.broadcast({ n: ticks }, { type: "tick" });
-  }, TICK);
+/**
+ * A feed stream: the room's store is shared, but its `Channel` is this request's own, and so are
+ * the timers, because a Worker cannot write to one request's stream from another's.
+ */
+function feedStream(request, url, options) {
+  const name = url.searchParams.get("room") ?? "";
+  let room = rooms.get(name);
+  if (room === undefined) {
+    room = { store: new MemoryEventStore({ maxEvents: 10_000 }), ticks: 0 };
+    rooms.set(name, room);
+  }
+  const channel = new Channel("feed", { store: room.store });
+  const { response, target } = sendEvents(request, options);
+  target.dispatchEvent(new ServerSentEvent("hello", {}, { retry: TICK }));
+  const tick = () => channel.broadcast({ n: ++room.ticks }, { type: "tick" });
+  let ticker;
+  void (async () => {
+    for (let i = 0; i < MISSED; i++) await tick();
+    await channel.register(target);
+    if (!target.closed) ticker = setInterval(() => void tick(), TICK);
+  })();
+  const drop = Number(url.searchParams.get("drop") ?? "0");
+  const timer = drop > 0 ? setTimeout(() => void target.close(), drop) : undefined;
+  target.addEventListener("close", () => {
+    clearTimeout(timer);
+    clearInterval(ticker);
+  });
+  return response;
 }
 
 /** Remembers a request made with `?key=`. */
 async function log(request, url) {
   const key = url.searchParams.get("key");
   const body = request.method === "POST" ? await request.text() : "";
-  if (key !== null) {
+  if (key !== null && url.pathname !== "/client/requests") {
     const list = requests.get(key) ?? [];
     requests.set(key, list);
     list.push({
@@ -73,18 +96,8 @@ export default {
     const body = await log(request, url);
     const key = url.searchParams.get("key");
     switch (url.pathname) {
-      case "/client/feed": {
-        startTicker();
-        const { response, target } = sendEvents(request, options);
-        target.dispatchEvent(new ServerSentEvent("hello", {}, { retry: TICK }));
-        void feed.register(target);
-        const drop = Number(url.searchParams.get("drop") ?? "0");
-        if (drop > 0) {
-          const timer = setTimeout(() => void target.close(), drop);
-          target.addEventListener("close", () => clearTimeout(timer));
-        }
-        return response;
-      }
+      case "/client/feed":
+        return feedStream(request, url, options);
       case "/client/retry": {
         const { response, target } = sendEvents(request, options);
         const ms = Number(url.searchParams.get("ms"));
@@ -142,8 +155,3 @@ export default {
     }
   },
 };
-
-/** Stops the ticker, for a server that shuts down. */
-export function stop() {
-  clearInterval(ticker);
-}

@@ -217,7 +217,7 @@ describe("connect", () => {
         return response;
       },
     });
-    const data = [];
+    const data: string[] = [];
     connection.addEventListener("message", (event) => data.push(event.data));
     expect(await connection.closed).toEqual({ reason: "done", status: 204 });
     expect(data).toEqual(["first"]);

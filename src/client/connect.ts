@@ -1,6 +1,6 @@
 import type { EventStoreStaleReason } from "../event-store.js";
 import { describe } from "../format.js";
-import { EventStreamParser } from "./event-stream-parser.js";
+import { createEventStreamParser, type EventStreamParser } from "./event-stream-parser.js";
 import {
   checkSignal,
   type DataParsers,
@@ -342,6 +342,8 @@ export class EventConnection<Events extends object = TextEvents> extends EventTa
   #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   #wait: Wait | undefined;
   #iterator: ConnectionIterator<ConnectionEventOf<Events>> | undefined;
+  /** Types that have ever had a listener: the others are not made into a `MessageEvent`. */
+  readonly #listened = new Set<string>();
 
   static {
     createConnection = <Events extends object>(
@@ -466,6 +468,7 @@ export class EventConnection<Events extends object = TextEvents> extends EventTa
     listener: EventListenerOrEventListenerObject | null,
     options?: AddEventListenerOptions | boolean,
   ): void {
+    if (listener) this.#listened.add(String(type));
     super.addEventListener(type, listener, options);
   }
 
@@ -567,7 +570,7 @@ export class EventConnection<Events extends object = TextEvents> extends EventTa
     const reader = body.getReader();
     this.#reader = reader;
     const decoder = new TextDecoder();
-    const parser = new EventStreamParser(
+    const parser = createEventStreamParser(
       (type, data, id, retry) => this.#receive(parser, type, data, id, retry),
       {
         onRetry: (retry) => {
@@ -622,7 +625,9 @@ export class EventConnection<Events extends object = TextEvents> extends EventTa
       }
     }
     this.#iterator?.push({ type: name, data, id, lastEventId, retry } as ConnectionEventOf<Events>);
-    this.dispatchEvent(new MessageEvent(name, { data, lastEventId, origin: this.#origin }));
+    if (this.#listened.has(name)) {
+      this.dispatchEvent(new MessageEvent(name, { data, lastEventId, origin: this.#origin }));
+    }
   }
 
   /** Reports a failed attempt or a dropped stream, and waits before the next attempt. */

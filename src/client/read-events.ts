@@ -1,5 +1,5 @@
 import { describe } from "../format.js";
-import { EventStreamParser } from "./event-stream-parser.js";
+import { createEventStreamParser, type EventStreamParser } from "./event-stream-parser.js";
 
 /**
  * One event read from a stream: the fields a client sees, with `data` already parsed when a
@@ -177,7 +177,7 @@ class EventReader<Event> implements AsyncIterableIterator<Event, undefined, unde
     signal: AbortSignal | undefined,
   ) {
     this.#parsers = parsers;
-    this.#parser = new EventStreamParser((type, data, id, retry) => {
+    this.#parser = createEventStreamParser((type, data, id, retry) => {
       this.#queue.push({
         type,
         data: parseData(this.#parsers, type, data),
@@ -200,7 +200,21 @@ class EventReader<Event> implements AsyncIterableIterator<Event, undefined, unde
     return this;
   }
 
-  async next(): Promise<IteratorResult<Event, undefined>> {
+  next(): Promise<IteratorResult<Event, undefined>> {
+    // Most calls find an event waiting: answer those without an async function's machinery.
+    if (this.#head < this.#queue.length) return Promise.resolve(this.#take());
+    return this.#read();
+  }
+
+  #take(): IteratorResult<Event, undefined> {
+    const event = this.#queue[this.#head]!;
+    // Let go of the event: the queue is reused, and may hold a large payload.
+    this.#queue[this.#head++] = undefined as Event;
+    return { done: false, value: event };
+  }
+
+  /** Reads chunks until one completes an event, or the body ends. */
+  async #read(): Promise<IteratorResult<Event, undefined>> {
     while (this.#head === this.#queue.length) {
       if (this.#done) return DONE;
       this.#queue.length = 0;
@@ -226,10 +240,7 @@ class EventReader<Event> implements AsyncIterableIterator<Event, undefined, unde
         throw error;
       }
     }
-    const event = this.#queue[this.#head]!;
-    // Let go of the event: the queue is reused, and may hold a large payload.
-    this.#queue[this.#head++] = undefined as Event;
-    return { done: false, value: event };
+    return this.#take();
   }
 
   async return(): Promise<IteratorResult<Event, undefined>> {
@@ -240,8 +251,6 @@ class EventReader<Event> implements AsyncIterableIterator<Event, undefined, unde
   /** The body ended: release it. */
   #finish(): void {
     this.#done = true;
-    this.#queue.length = 0;
-    this.#head = 0;
     if (this.#onAbort !== undefined) this.#signal!.removeEventListener("abort", this.#onAbort);
     this.#reader?.releaseLock();
   }

@@ -3,7 +3,7 @@
 import { createParser } from "eventsource-parser";
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
-import { EventStreamParser } from "../../src/client/event-stream-parser.ts";
+import { createEventStreamParser } from "../../src/client/event-stream-parser.ts";
 import { readEvents } from "../../src/client/index.ts";
 import { ServerSentEvent, sendEvents } from "../../src/index.ts";
 import { encodeServerSentEvent } from "../../src/server-sent-event.ts";
@@ -101,7 +101,7 @@ function reference(chunks: Uint8Array[]): Reading {
 /** Ours, the same way. */
 function ours(chunks: Uint8Array[]): Reading {
   const reading: Reading = { events: [], retries: [], comments: [] };
-  const parser = new EventStreamParser(
+  const parser = createEventStreamParser(
     (type, data, id) => reading.events.push({ type, data, id }),
     {
       onRetry: (retry) => reading.retries.push(retry),

@@ -270,9 +270,12 @@ describe("the demo page in Chromium (Debian's /usr/bin/chromium through playwrig
     ]);
   });
 
-  test("a paragraph piped from an async generator arrives token by token, spaces intact, then ends", async () => {
+  test("a paragraph piped from an async generator arrives token by token through sendevents/client's POST, spaces intact, then ends", async () => {
     const page = await openPage();
+    const request = page.waitForRequest((r) => new URL(r.url()).pathname === "/story");
     await page.click("#story-start");
+    expect((await request).method()).toBe("POST");
+    expect((await request).headers()["accept"]).toBe("text/event-stream");
     await page.waitForFunction(() => window.demo.story.ended, undefined, { timeout: 15_000 });
     const { story, shown, end } = await page.evaluate(() => ({
       story: window.demo.story,
@@ -294,7 +297,7 @@ describe("the demo page in Chromium (Debian's /usr/bin/chromium through playwrig
     });
   });
 
-  test("Stop closes the page's EventSource, and the server cancels the token generator", async () => {
+  test("Stop closes the page's sendevents/client connection, and the server cancels the token generator", async () => {
     const page = await openPage();
     type Stats = { generators: number; tokensYielded: number };
     const stats = async (): Promise<Stats> =>
@@ -316,6 +319,54 @@ describe("the demo page in Chromium (Debian's /usr/bin/chromium through playwrig
     expect(story.ended).toBe(false);
     expect(story.readyState).toBe(2);
     expect(await page.locator("#story-status").textContent()).toBe("stopped");
+  });
+
+  test("sendevents/client and Chromium's own EventSource, side by side on the demo page, receive the same events", async () => {
+    const page = await openPage();
+    // The client as the page's own modules import it, through the import map in index.html.
+    await page.addScriptTag({
+      type: "module",
+      content:
+        'import { connect } from "sendevents/client"; window.sendeventsClient = { connect };',
+    });
+    await page.waitForFunction(() => "sendeventsClient" in window);
+    const { native, client, card } = await page.evaluate(async () => {
+      const { connect } = (
+        window as unknown as { sendeventsClient: typeof import("../../src/client/index.ts") }
+      ).sendeventsClient;
+      const types = ["hello", "token", "end"];
+      type Seen = { type: string; data: string; lastEventId: string };
+      const read = (source: EventTarget & { close(): void }) =>
+        new Promise<Seen[]>((resolve) => {
+          const seen: Seen[] = [];
+          const done = () => {
+            source.close();
+            resolve(seen);
+          };
+          for (const type of types) {
+            source.addEventListener(type, (event: Event) => {
+              const { data, lastEventId } = event as MessageEvent<string>;
+              seen.push({ type, data, lastEventId });
+              if (type === "end") done();
+            });
+          }
+          // Never given up: the assertions below show what came.
+          setTimeout(done, 10_000);
+        });
+      const [native, client] = await Promise.all([
+        read(new EventSource("/story")),
+        read(connect("/story")),
+      ]);
+      return { native, client, card: typeof connect };
+    });
+    expect(card).toBe("function");
+    expect(native.map((event) => event.type)).toEqual([
+      "hello",
+      ...Array.from({ length: native.length - 2 }, () => "token"),
+      "end",
+    ]);
+    expect(native.length).toBeGreaterThan(20);
+    expect(client).toEqual(native);
   });
 
   test("the token stream resumes after Last-Event-ID, and answers 204 once it has ended", async () => {

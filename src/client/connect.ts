@@ -337,6 +337,8 @@ export class EventConnection<Events extends object = TextEvents> extends EventTa
   /** Attempts in a row that did not open a stream. */
   #failures = 0;
   #status: number | undefined;
+  /** `reconnect()` was called during this attempt: deliver nothing more from it. */
+  #dropped = false;
   /** Aborts the current attempt: its fetch and its body. */
   #attempt: AbortController | undefined;
   #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
@@ -420,6 +422,7 @@ export class EventConnection<Events extends object = TextEvents> extends EventTa
       throw new TypeError("Cannot reconnect: the connection is closed for good");
     }
     this.#failures = 0;
+    this.#dropped = true;
     this.#attempt?.abort();
     // A fetch that ignores its signal (an injected one) leaves its body running: cancel it too.
     this.#reader?.cancel().then(undefined, () => {});
@@ -485,6 +488,7 @@ export class EventConnection<Events extends object = TextEvents> extends EventTa
   async #run(): Promise<void> {
     while (this.#state !== CLOSED) {
       const attempt = new AbortController();
+      this.#dropped = false;
       this.#attempt = attempt;
       this.#state = CONNECTING;
       let response: Response;
@@ -607,7 +611,7 @@ export class EventConnection<Events extends object = TextEvents> extends EventTa
     retry: number | undefined,
   ): void {
     // close() or reconnect() from a listener: nothing more from this stream.
-    if (this.#state !== OPEN || this.#attempt?.signal.aborted) return;
+    if (this.#state !== OPEN || this.#dropped) return;
     const lastEventId = parser.lastEventId;
     this.#lastEventId = lastEventId;
     let name = type;

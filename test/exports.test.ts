@@ -44,7 +44,12 @@ describe("exports", () => {
   test('exports of "sendevents/client" are exactly the public API', () => {
     expect(Object.keys(client).sort()).toMatchInlineSnapshot(`
       [
+        "ConnectionErrorEvent",
+        "DEFAULT_MAX_RETRY_DELAY",
+        "DEFAULT_RETRY",
+        "EventConnection",
         "collectEvents",
+        "connect",
         "readEvents",
       ]
     `);

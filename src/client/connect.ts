@@ -19,6 +19,12 @@ export const DEFAULT_RETRY = 3_000;
 export const DEFAULT_MAX_RETRY_DELAY = 30_000;
 /** A reconnect waits its delay times 1 to 1 + this, so that clients dropped together spread out. */
 const JITTER = 0.25;
+/**
+ * From the second failure in a row on, the backoff doubles from at least this many milliseconds,
+ * so that `retry: 0` and a server that accepts and at once closes every stream do not make a
+ * client spin.
+ */
+const MIN_BACKOFF = 100;
 const CONNECTING = 0;
 const OPEN = 1;
 const CLOSED = 2;
@@ -71,7 +77,8 @@ export interface ConnectOptions {
    */
   maxRetryDelay?: number;
   /**
-   * Failed attempts in a row (no stream opened) after which the connection gives up.
+   * Attempts in a row that brought no event (a failed request, or a stream that ended before its
+   * first event) after which the connection gives up.
    * @default Infinity
    */
   maxRetries?: number;
@@ -334,7 +341,7 @@ export class EventConnection<Events extends object = TextEvents> extends EventTa
   #resolveClosed!: (end: ConnectionEnd) => void;
   #lastEventId: string;
   #retry: number;
-  /** Attempts in a row that did not open a stream. */
+  /** Attempts in a row that brought no event: failed, or a stream that ended empty. */
   #failures = 0;
   #status: number | undefined;
   /** `reconnect()` was called during this attempt: deliver nothing more from it. */
@@ -532,7 +539,6 @@ export class EventConnection<Events extends object = TextEvents> extends EventTa
         return;
       }
       this.#state = OPEN;
-      this.#failures = 0;
       this.dispatchEvent(new Event("open"));
       if (this.#state !== OPEN || attempt.signal.aborted) {
         void response.body.cancel().then(undefined, () => {});
@@ -614,6 +620,7 @@ export class EventConnection<Events extends object = TextEvents> extends EventTa
     if (this.#state !== OPEN || this.#dropped) return;
     const lastEventId = parser.lastEventId;
     this.#lastEventId = lastEventId;
+    this.#failures = 0;
     let name = type;
     let data: unknown;
     if (type === this.#staleType) {
@@ -645,7 +652,12 @@ export class EventConnection<Events extends object = TextEvents> extends EventTa
       this.#fatal(error, status);
       return;
     }
-    const base = after ?? this.#retry * 2 ** Math.min(this.#failures - 1, 30);
+    const failures = this.#failures;
+    const base =
+      after ??
+      (failures === 1
+        ? this.#retry
+        : Math.max(this.#retry, MIN_BACKOFF) * 2 ** Math.min(failures - 1, 30));
     const delay = Math.min(this.#maxRetryDelay, Math.round(base * (1 + JITTER * Math.random())));
     this.#state = CONNECTING;
     this.dispatchEvent(new ConnectionErrorEvent("error", { error, status, retryIn: delay }));
@@ -710,7 +722,8 @@ function parseStale(text: string): StaleData {
  * The connection starts at once. When the stream drops or ends, it reconnects after the server's
  * `retry:` (or `retry`), waiting up to a quarter longer at random, never over `maxRetryDelay`,
  * and sends `Last-Event-ID` every time, so a `Channel` replays exactly what was missed. Network
- * errors, `429`, `408` and `5xx` are retried with exponential backoff (`Retry-After` honoured);
+ * errors, `429`, `408` and `5xx` are retried with exponential backoff (`Retry-After` honoured):
+ * each failure in a row without an event doubles the wait, from at least 100 ms on the second;
  * `204` ends it for good, as do other statuses, a `200` that is not `text/event-stream`, and
  * `maxRetries` failures in a row. Aborting `signal` (or `close()`) ends everything: the pending
  * fetch, the body, the timer, the signal's listener; it never reconnects after that. Nothing it

@@ -1,5 +1,6 @@
 import { adapterOf } from "./adapter-request.js";
-import { parseLastEventId, readLastEventId } from "./last-event-id.js";
+import { checkInteger, MAX_DELAY } from "./check-integer.js";
+import { parseLastEventId } from "./last-event-id.js";
 import {
   internals,
   type ServerSentEventTarget,
@@ -97,23 +98,22 @@ export function sendEvents<Events extends object = Record<string, unknown>>(
     );
   }
   const { maxDuration } = options;
-  if (
-    maxDuration !== undefined &&
-    (typeof maxDuration !== "number" || !Number.isSafeInteger(maxDuration) || maxDuration < 1)
-  ) {
-    throw new RangeError(
-      `Cannot send events: "maxDuration" must be an integer of at least 1, received ${String(maxDuration)}`,
-    );
+  if (maxDuration !== undefined) {
+    checkInteger("Cannot send events", "maxDuration", maxDuration, 1, MAX_DELAY);
   }
   // Built before the target, so malformed headers throw with nothing opened. Without extra
   // headers, an adapter has the defaults ready-made, and a Response copies them from one shared
   // Headers (faster than from a record on every runtime we measured: 3× on Bun).
   const headers = options.headers !== undefined ? responseHeaders(options.headers) : undefined;
+  const rawLastEventId = adapter
+    ? adapter.header(request, "last-event-id")
+    : request.headers.get("last-event-id");
+  const lastEventId = parseLastEventId(rawLastEventId);
   const target = internals.create({
-    lastEventId: adapter
-      ? parseLastEventId(adapter.header(request, "last-event-id"))
-      : readLastEventId(request.headers),
     ...options,
+    lastEventId,
+    // Sent, but not an id we could have sent (too long, CR, LF, NUL): a channel answers `stale`.
+    lastEventIdRejected: lastEventId === "" && rawLastEventId !== null && rawLastEventId !== "",
   });
   let response: Response;
   if (adapter !== undefined) {
@@ -121,7 +121,14 @@ export function sendEvents<Events extends object = Record<string, unknown>>(
   } else {
     const body = internals.readable(target);
     bindBody(body, target);
-    response = new Response(body, { status: 200, headers: headers ?? sharedDefaultHeaders() });
+    // RFC 9112 §9.6: a client that asks to close gets no `Connection: Keep-Alive`, which would make
+    // a server such as node:http keep the connection open after the stream ends.
+    const closing = asksToClose(request.headers.get("connection"));
+    if (closing && headers !== undefined) dropKeepAlive(headers, options.headers!);
+    response = new Response(body, {
+      status: 200,
+      headers: headers ?? (closing ? sharedClosingHeaders() : sharedDefaultHeaders()),
+    });
     internals.watchRequest(target, request);
   }
   if (maxDuration !== undefined) closeAfter(target, maxDuration);
@@ -161,6 +168,38 @@ let defaultHeaders: Headers | undefined;
 function sharedDefaultHeaders(): Headers {
   defaultHeaders ??= responseHeaders(undefined);
   return defaultHeaders;
+}
+
+let closingHeaders: Headers | undefined;
+
+/** {@linkcode sharedDefaultHeaders} for a request that asks to close its connection. */
+function sharedClosingHeaders(): Headers {
+  if (closingHeaders === undefined) {
+    closingHeaders = responseHeaders(undefined);
+    closingHeaders.delete("connection");
+    closingHeaders.delete("keep-alive");
+  }
+  return closingHeaders;
+}
+
+/** Drops the default `Connection` and `Keep-Alive` from `headers`, unless the caller set them. */
+function dropKeepAlive(headers: Headers, extra: HeadersInit): void {
+  const own = new Headers(extra);
+  if (!own.has("connection")) headers.delete("connection");
+  if (!own.has("keep-alive")) headers.delete("keep-alive");
+}
+
+/**
+ * Whether a request's `Connection` header holds the `close` option (RFC 9112 §9.6).
+ *
+ * @internal Shared with adapters.
+ */
+export function asksToClose(connection: string | null | undefined): boolean {
+  if (connection === null || connection === undefined) return false;
+  for (const option of connection.split(",")) {
+    if (option.trim().toLowerCase() === "close") return true;
+  }
+  return false;
 }
 
 /** Closes `target` cleanly once `ms` have passed; the timer goes when the stream ends sooner. */

@@ -66,7 +66,7 @@ const STATIC = {
 };
 
 /** The built client and the one core file it imports, served to the page as modules. */
-const CLIENT_MODULE = /^\/sendevents\/((?:client\/[a-z-]+|format)\.js)$/;
+const CLIENT_MODULE = /^\/sendevents\/((?:client\/[a-z-]+|describe)\.js)$/;
 
 const port = readPort(process.env.PORT);
 

@@ -1,4 +1,4 @@
-import { describe } from "../format.js";
+import { describe } from "../describe.js";
 import {
   type EventOf,
   type OptionsArgument,

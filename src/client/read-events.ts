@@ -1,4 +1,4 @@
-import { describe } from "../format.js";
+import { describe } from "../describe.js";
 import { createEventStreamParser, type EventStreamParser } from "./event-stream-parser.js";
 
 /**

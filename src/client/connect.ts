@@ -1,5 +1,5 @@
-import type { EventStoreStaleReason } from "../event-store.js";
 import { describe } from "../describe.js";
+import type { EventStoreStaleReason } from "../event-store.js";
 import { createEventStreamParser, type EventStreamParser } from "./event-stream-parser.js";
 import {
   checkSignal,

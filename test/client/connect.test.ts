@@ -1,5 +1,6 @@
 // connect() against the client app served in this process on 127.0.0.1 (through sendevents/node),
 // and against an injected fetch where the server's misbehaviour is the point.
+import { getEventListeners } from "node:events";
 import { createServer } from "node:net";
 // The app imports "sendevents" (dist/), so the server must be dist's too: `npm run build` first.
 import { serve } from "sendevents/node";
@@ -177,15 +178,27 @@ describe("connect", () => {
       .toMatchObject({ state: "closed", reason: "client" });
   });
 
-  test("connect leaves no timer behind when closed while waiting to reconnect", async () => {
+  test("connect leaves no timer and no listener on the signal behind when aborted while waiting to reconnect", async () => {
     const before = timers();
     const key = uniqueKey("timer");
-    const connection = connect(url(`/client/retry?ms=20000&key=${key}`));
+    const controller = new AbortController();
+    const connection = connect(url(`/client/retry?ms=20000&key=${key}`), {
+      signal: controller.signal,
+    });
     await new Promise((resolve) => connection.addEventListener("error", resolve, { once: true }));
     expect(timers()).toBeGreaterThan(before);
-    connection.close();
-    expect(await connection.closed).toMatchObject({ reason: "closed" });
+    expect(getEventListeners(controller.signal, "abort")).toHaveLength(1);
+    controller.abort();
+    expect(await connection.closed).toMatchObject({ reason: "aborted" });
     expect(timers()).toBe(before);
+    expect(getEventListeners(controller.signal, "abort")).toHaveLength(0);
+  });
+
+  test("connect removes its listener from the signal when it ends another way", async () => {
+    const controller = new AbortController();
+    const connection = connect(url("/client/done?key=signal"), { signal: controller.signal });
+    expect(await connection.closed).toMatchObject({ reason: "done" });
+    expect(getEventListeners(controller.signal, "abort")).toHaveLength(0);
   });
 
   test("connect with an aborted signal never fetches", async () => {

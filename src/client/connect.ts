@@ -17,6 +17,8 @@ import {
 export const DEFAULT_RETRY = 3_000;
 /** The default {@linkcode ConnectInit.maxRetryDelay}. */
 export const DEFAULT_MAX_RETRY_DELAY = 30_000;
+/** Events a loop over a connection may fall behind before the body is read no further. */
+const MAX_QUEUED = 1024;
 /** A reconnect waits its delay times 1 to 1 + this, so that clients dropped together spread out. */
 const JITTER = 0.25;
 /**
@@ -220,6 +222,8 @@ class ConnectionIterator<Event> implements AsyncIterableIterator<Event, undefine
     | undefined;
   #ended = false;
   #error: { error: unknown } | undefined;
+  /** Resolves once the loop has taken every queued event, or ended. */
+  #drained: { promise: Promise<void>; resolve(): void } | undefined;
 
   constructor(close: () => void) {
     this.#close = close;
@@ -238,11 +242,35 @@ class ConnectionIterator<Event> implements AsyncIterableIterator<Event, undefine
     } else this.#queue.push(event);
   }
 
+  /**
+   * A promise to wait on before reading more, when the loop is `MAX_QUEUED` events behind: the
+   * body is then read only as fast as the loop takes events, and the server's queue bound (or
+   * TCP's) holds the rest. `undefined` when the loop keeps up.
+   */
+  backlog(): Promise<void> | undefined {
+    if (this.#ended || this.#queue.length - this.#head < MAX_QUEUED) return undefined;
+    if (this.#drained === undefined) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((done) => {
+        resolve = done;
+      });
+      this.#drained = { promise, resolve };
+    }
+    return this.#drained.promise;
+  }
+
+  #drain(): void {
+    const drained = this.#drained;
+    this.#drained = undefined;
+    drained?.resolve();
+  }
+
   /** Ends the loop once the queued events are taken: with `error` thrown, if given. */
   end(error?: { error: unknown }): void {
     if (this.#ended) return;
     this.#ended = true;
     this.#error = error;
+    this.#drain();
     const waiting = this.#waiting;
     if (waiting === undefined) return;
     this.#waiting = undefined;
@@ -260,6 +288,7 @@ class ConnectionIterator<Event> implements AsyncIterableIterator<Event, undefine
       if (this.#head === this.#queue.length) {
         this.#queue.length = 0;
         this.#head = 0;
+        this.#drain();
       }
       return Promise.resolve({ done: false, value: event });
     }
@@ -439,7 +468,9 @@ export class EventConnection<Events extends object = TextEvents> extends EventTa
   /**
    * Loops over the events from now on, in order. The loop ends when the connection closes for
    * good (a fatal error is thrown), and ending the loop early closes the connection. Events are
-   * queued for the loop only once it has started: start it before awaiting anything else.
+   * queued for the loop only once it has started: start it before awaiting anything else. A loop
+   * 1024 events behind pauses the reading of the body until it has caught up (listeners then wait
+   * too), so a slow consumer holds back the stream rather than fill memory.
    *
    * @throws {TypeError} If a loop over this connection has already started.
    */
@@ -599,6 +630,8 @@ export class EventConnection<Events extends object = TextEvents> extends EventTa
           return;
         }
         parser.feed(decoder.decode(value, { stream: true }));
+        const backlog = this.#iterator?.backlog();
+        if (backlog !== undefined) await backlog;
         // Also an id on an event without data, which EventSource keeps too; but not once events
         // of this chunk went undelivered (a listener closed or reconnected).
         if (this.#state === OPEN && !attempt.aborted) this.#lastEventId = parser.lastEventId;

@@ -201,6 +201,35 @@ describe("connect", () => {
     expect(getEventListeners(controller.signal, "abort")).toHaveLength(0);
   });
 
+  test("connect reads the body no faster than a slow loop takes events", async () => {
+    let pulls = 0;
+    let n = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        pulls++;
+        let text = "";
+        for (let i = 0; i < 100; i++) text += `id: ${++n}\ndata: ${n}\n\n`;
+        controller.enqueue(new TextEncoder().encode(text));
+      },
+    });
+    const connection = connect("http://app.test/", {
+      fetch: async () => new Response(body, { headers: { "content-type": "text/event-stream" } }),
+    });
+    const seen: string[] = [];
+    for await (const event of connection) {
+      seen.push(event.data as string);
+      if (seen.length === 10) {
+        // Time enough to read thousands of chunks, if nothing held the reading back.
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        break;
+      }
+    }
+    expect(seen).toEqual(Array.from({ length: 10 }, (_, i) => String(i + 1)));
+    // 1024 events queued for the loop, a chunk being read, and the stream's own buffer.
+    expect(pulls).toBeLessThanOrEqual(14);
+    expect(await connection.closed).toMatchObject({ reason: "closed" });
+  });
+
   test("connect with an aborted signal never fetches", async () => {
     let calls = 0;
     const connection = connect("http://127.0.0.1:1/", {

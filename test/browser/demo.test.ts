@@ -369,6 +369,59 @@ describe("the demo page in Chromium (Debian's /usr/bin/chromium through playwrig
     expect(client).toEqual(native);
   });
 
+  test("sendevents/client stays connected when the page goes hidden: no reconnect, no tick missed", async () => {
+    const page = await openPage();
+    await page.addScriptTag({
+      type: "module",
+      content:
+        'import { connect } from "sendevents/client"; window.sendeventsClient = { connect };',
+    });
+    await page.waitForFunction(() => "sendeventsClient" in window);
+    await page.evaluate(() => {
+      const { connect } = (
+        window as unknown as { sendeventsClient: typeof import("../../src/client/index.ts") }
+      ).sendeventsClient;
+      const log = { opens: 0, errors: 0, ticks: [] as number[], hidden: [] as boolean[] };
+      const connection = connect<{ tick: { n: number } }>("/clock", { parse: { tick: "json" } });
+      connection.addEventListener("open", () => log.opens++);
+      connection.addEventListener("error", () => log.errors++);
+      connection.addEventListener("tick", (event) => {
+        log.ticks.push(event.data.n);
+        log.hidden.push(document.visibilityState === "hidden");
+      });
+      Object.assign(window, { hiddenTest: { log, connection } });
+    });
+    type Log = { opens: number; errors: number; ticks: number[]; hidden: boolean[] };
+    const log = () =>
+      page.evaluate(() => (window as unknown as { hiddenTest: { log: Log } }).hiddenTest.log);
+    await page.waitForFunction(
+      () => (window as unknown as { hiddenTest: { log: Log } }).hiddenTest.log.ticks.length >= 1,
+    );
+    // The page goes hidden, as when its user switches tabs (headless Chromium keeps every page
+    // visible, so the document says so itself and fires the event; fetch-event-source closes its
+    // stream on it, and reconnects when the page is shown again).
+    await page.evaluate(() => {
+      Object.defineProperty(document, "visibilityState", { value: "hidden", configurable: true });
+      Object.defineProperty(document, "hidden", { value: true, configurable: true });
+      document.dispatchEvent(new Event("visibilitychange"));
+    });
+    await page.waitForFunction(
+      () =>
+        (window as unknown as { hiddenTest: { log: Log } }).hiddenTest.log.hidden.filter(Boolean)
+          .length >= 2,
+      undefined,
+      { timeout: 10_000 },
+    );
+    const seen = await log();
+    expect({ opens: seen.opens, errors: seen.errors }).toEqual({ opens: 1, errors: 0 });
+    expect(seen.ticks).toEqual(seen.ticks.map((_, i) => seen.ticks[0]! + i));
+    await page.evaluate(() =>
+      (
+        window as unknown as { hiddenTest: { connection: { close(): void } } }
+      ).hiddenTest.connection.close(),
+    );
+  });
+
   test("the token stream resumes after Last-Event-ID, and answers 204 once it has ended", async () => {
     // Not the browser here: fetch sends the header a reconnecting EventSource would.
     const read = async (lastEventId: string) => {

@@ -87,6 +87,11 @@ export interface TargetSink {
   abort(error: unknown): void;
   /** The client is gone: release the body quietly. */
   leave(): void;
+  /**
+   * The first keep-alive tick (or a `close()` that must wait) found the body never read: from now
+   * on the sink must not be what keeps an unsent body alive (see `UNSENT`).
+   */
+  unread?(): void;
 }
 
 /**
@@ -531,6 +536,9 @@ export class ServerSentEventTarget<
     }
     this.#woken = true;
     sink.wake();
+    // No keep-alive tick will come to let an unread body go: let it go now (it is held weakly,
+    // and watched, until its first read).
+    if (this.#pulse === undefined) sink.unread?.();
   }
 
   /** The sink can take more: hands it the whole queue as one chunk; completes a pending close. */
@@ -699,8 +707,9 @@ export class ServerSentEventTarget<
     else this.#request = request;
   }
 
-  /** The first keep-alive tick: bind the request's signal now. */
+  /** The first keep-alive tick: bind the request's signal now; let an unread body go. */
   #settle(): void {
+    this.#sink?.unread?.();
     const request = this.#request;
     if (request !== undefined) {
       this.#request = undefined;
@@ -772,15 +781,17 @@ const UNSENT =
  * means "the runtime took everything so far", and all events queued since the last read leave as
  * one chunk. A class, not a handful of closures: it is made for every stream.
  *
- * Until the first read, the source holds its controller weakly, so that the target (which holds
- * the source) does not keep an unsent body alive: see `UNSENT`.
+ * A body still unread at the stream's first keep-alive tick is held weakly from then on and
+ * watched by `UNSENT`, so that the target (which holds this source) does not keep an unsent body
+ * alive. A body read sooner, as a sent one is, never pays for the watch.
  */
 class BodySource implements TargetSink, UnderlyingDefaultSource<Uint8Array> {
   readonly #target: ServerSentEventTarget;
-  /** Held from the first read on. */
+  /** Held while the body may still be sent, and from its first read on. */
   #controller: ReadableStreamDefaultController<Uint8Array> | undefined;
-  /** Before the first read. */
+  /** Held weakly once the body was found unread. */
   #unread: WeakRef<ReadableStreamDefaultController<Uint8Array>> | undefined;
+  #read = false;
   #pullPending = false;
   #scheduled = false;
   #task: (() => void) | undefined;
@@ -790,19 +801,31 @@ class BodySource implements TargetSink, UnderlyingDefaultSource<Uint8Array> {
   }
 
   start(controller: ReadableStreamDefaultController<Uint8Array>): void {
-    if (UNSENT === undefined) this.#controller = controller;
-    else this.#unread = new WeakRef(controller);
+    this.#controller = controller;
   }
 
   pull(controller: ReadableStreamDefaultController<Uint8Array>): void {
-    if (this.#controller === undefined) {
-      // Read at last: the response is being sent.
-      this.#controller = controller;
-      this.#unread = undefined;
-      UNSENT?.unregister(this);
+    if (!this.#read) {
+      this.#read = true;
+      if (this.#unread !== undefined) {
+        // Read at last: the response is being sent after all.
+        this.#controller = controller;
+        this.#unread = undefined;
+        UNSENT!.unregister(this);
+      }
     }
     this.#pullPending = true;
     pullTarget(this.#target);
+  }
+
+  unread(): void {
+    const controller = this.#controller;
+    if (this.#read || controller === undefined || UNSENT === undefined) return;
+    // The controller and its stream are only reachable from each other (and from whoever holds
+    // the response): watch the controller, and hold it weakly.
+    UNSENT.register(controller, this.#target, this);
+    this.#unread = new WeakRef(controller);
+    this.#controller = undefined;
   }
 
   cancel(): void {
@@ -850,18 +873,12 @@ class BodySource implements TargetSink, UnderlyingDefaultSource<Uint8Array> {
   #live(): ReadableStreamDefaultController<Uint8Array> | undefined {
     return this.#controller ?? this.#unread?.deref();
   }
-
-  /** Watches `body` for being collected unread. */
-  watch(body: ReadableStream<Uint8Array>): void {
-    if (this.#unread !== undefined) UNSENT!.register(body, this.#target, this);
-  }
 }
 
 /** A `ReadableStream` body fed by `target`. */
 function readableFor(target: ServerSentEventTarget): ReadableStream<Uint8Array> {
   const source = new BodySource(target);
   const readable = new ReadableStream<Uint8Array>(source, BODY_STRATEGY);
-  source.watch(readable);
   attachSink(target, source);
   return readable;
 }

@@ -55,7 +55,8 @@ export interface ConnectOptions {
   /**
    * Request headers, or a function that gives them, called before every attempt (to send a fresh
    * token on each reconnect). `Accept: text/event-stream` is added unless given; `Last-Event-ID`
-   * is set by the connection.
+   * is set by the connection. A function that throws or rejects counts as a failed attempt: it is
+   * reported as an `error` and retried with backoff, as a network error is.
    */
   headers?: HeadersInit | (() => HeadersInit | Promise<HeadersInit>);
   /** The request body, sent again on every reconnect, so it cannot be a `ReadableStream`. */

@@ -141,6 +141,26 @@ describe("connect", () => {
     ]);
   });
 
+  test("connect counts a headers function that rejects as a failed attempt, and retries", async () => {
+    let calls = 0;
+    const sent: (string | null)[] = [];
+    const connection = connect("http://app.test/", {
+      retry: 0,
+      headers: async () => {
+        if (++calls === 1) throw new Error("token service down");
+        return { authorization: "Bearer fresh" };
+      },
+      fetch: async (input, init) => {
+        sent.push(new Request(input, init).headers.get("authorization"));
+        return new Response(null, { status: 204 });
+      },
+    });
+    const failed = errors(connection);
+    expect(await connection.closed).toEqual({ reason: "done", status: 204 });
+    expect(failed.map((event) => String(event.error))).toEqual(["Error: token service down"]);
+    expect(sent).toEqual(["Bearer fresh"]);
+  });
+
   test("connect resumes after a manual reconnect() from the last id, losing nothing", async () => {
     const room = uniqueKey("manual");
     const connection = connect<{ hello: object; tick: { n: number } }>(

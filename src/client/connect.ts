@@ -36,6 +36,9 @@ export interface StaleData {
   readonly reason: EventStoreStaleReason;
 }
 
+/** The data of `message` events: the map's, or text. */
+type MessageData<Events> = "message" extends keyof Events ? Events["message"] : string;
+
 /** The events a connection yields: those of the event map, and a `Channel`'s `stale`. */
 export type ConnectionEventOf<Events> = EventOf<Events> | ReceivedEvent<"stale", StaleData>;
 
@@ -383,6 +386,8 @@ export class EventConnection<Events extends object = TextEvents> extends EventTa
   #iterator: ConnectionIterator<ConnectionEventOf<Events>> | undefined;
   /** Types that have ever had a listener: the others are not made into a `MessageEvent`. */
   readonly #listened = new Set<string>();
+  /** What `onopen`, `onmessage` and `onerror` hold, and the listener each added. */
+  readonly #handlers = new Map<string, { handler: unknown; listener: (event: Event) => void }>();
 
   static {
     createConnection = <Events extends object>(
@@ -423,6 +428,51 @@ export class EventConnection<Events extends object = TextEvents> extends EventTa
     }
     this.#signal?.addEventListener("abort", this.#onAbort, { once: true });
     this.#run().then(undefined, (error: unknown) => this.#end({ reason: "error", error }));
+  }
+
+  /** Called for `open` events, as `EventSource.onopen` is; `null` for none. */
+  get onopen(): ((event: Event) => void) | null {
+    return this.#handler("open");
+  }
+  set onopen(handler: ((event: Event) => void) | null) {
+    this.#setHandler("open", handler);
+  }
+
+  /** Called for `message` events (those without an `event:` field), as `EventSource.onmessage` is. */
+  get onmessage(): ((event: MessageEvent<MessageData<Events>>) => void) | null {
+    return this.#handler("message");
+  }
+  set onmessage(handler: ((event: MessageEvent<MessageData<Events>>) => void) | null) {
+    this.#setHandler("message", handler);
+  }
+
+  /** Called for `error` events, as `EventSource.onerror` is. */
+  get onerror(): ((event: ConnectionErrorEvent) => void) | null {
+    return this.#handler("error");
+  }
+  set onerror(handler: ((event: ConnectionErrorEvent) => void) | null) {
+    this.#setHandler("error", handler);
+  }
+
+  // biome-ignore lint/suspicious/noExplicitAny: each on* property has its own event type
+  #handler(type: string): any {
+    return this.#handlers.get(type)?.handler ?? null;
+  }
+
+  #setHandler(type: string, handler: unknown): void {
+    const current = this.#handlers.get(type);
+    if (current !== undefined) {
+      super.removeEventListener(type, current.listener);
+      this.#handlers.delete(type);
+    }
+    if (typeof handler !== "function") return;
+    // The handler is called with the connection as `this`, as EventTarget's on* properties do.
+    const listener = (event: Event): void => {
+      (handler as (event: Event) => void).call(this, event);
+    };
+    this.#handlers.set(type, { handler, listener });
+    this.#listened.add(type);
+    super.addEventListener(type, listener);
   }
 
   /** `CONNECTING` (0), `OPEN` (1) or `CLOSED` (2), as on `EventSource`. */

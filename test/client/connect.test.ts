@@ -250,6 +250,31 @@ describe("connect", () => {
     expect(await connection.closed).toMatchObject({ reason: "closed" });
   });
 
+  test("connect has EventSource's onopen, onmessage and onerror, each holding one handler", async () => {
+    let calls = 0;
+    const connection = connect("http://app.test/", {
+      retry: 0,
+      fetch: async () =>
+        ++calls === 1
+          ? new Response("data: a\n\nevent: other\ndata: b\n\n", {
+              headers: { "content-type": "text/event-stream" },
+            })
+          : new Response(null, { status: 204 }),
+    });
+    const log: string[] = [];
+    connection.onmessage = () => log.push("replaced");
+    connection.onmessage = function (event) {
+      log.push(`message ${event.data} ${this === connection}`);
+    };
+    connection.onopen = () => log.push("open");
+    connection.onerror = (event) => log.push(`error ${event.retryIn}`);
+    expect(typeof connection.onmessage).toBe("function");
+    expect(await connection.closed).toEqual({ reason: "done", status: 204 });
+    expect(log).toEqual(["open", "message a true", "error 0"]);
+    connection.onmessage = null;
+    expect(connection.onmessage).toBeNull();
+  });
+
   test("connect with an aborted signal never fetches", async () => {
     let calls = 0;
     const connection = connect("http://127.0.0.1:1/", {

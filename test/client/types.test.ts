@@ -114,6 +114,10 @@ describe("client types", () => {
     });
     // @ts-expect-error: not a type of the map
     connection.addEventListener("typo", () => {});
+    connection.onerror = (event) => expectTypeOf(event).toEqualTypeOf<ConnectionErrorEvent>();
+    const text = connect("http://localhost/", { fetch: noFetch });
+    text.onmessage = (event) => expectTypeOf(event.data).toEqualTypeOf<string>();
+    text.close();
     const loop = connection[Symbol.asyncIterator]();
     connection.close();
     for await (const event of { [Symbol.asyncIterator]: () => loop }) {

@@ -7,6 +7,7 @@ import {
   type ServerSentEventTargetOptions,
 } from "./server-sent-event-target.js";
 import { bindBody } from "./stream-group.js";
+import type { HeadersInit } from "./web-types.js";
 
 /**
  * The headers every event stream is sent with, as oak defines them, plus `X-Accel-Buffering: no`,

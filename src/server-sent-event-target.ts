@@ -17,6 +17,7 @@ import {
   type ServerSentEventInit,
 } from "./server-sent-event.js";
 import { type CloseReason, StreamCloseEvent } from "./stream-close-event.js";
+import type { EventListenerInput, ListenerOptions } from "./web-types.js";
 
 /** The default `keepAlive`: under Bun's 10 s idle timeout, and cheap. */
 export const DEFAULT_KEEP_ALIVE = 5_000;
@@ -463,22 +464,22 @@ export class ServerSentEventTarget<
   override addEventListener(
     type: "close",
     listener: StreamCloseListener | null,
-    options?: AddEventListenerOptions | boolean,
+    options?: ListenerOptions,
   ): void;
   override addEventListener<Type extends keyof Events & string>(
     type: Type,
     listener: ServerSentEventListener<Type, Events[Type]> | null,
-    options?: AddEventListenerOptions | boolean,
+    options?: ListenerOptions,
   ): void;
   override addEventListener(
     type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: AddEventListenerOptions | boolean,
+    listener: EventListenerInput,
+    options?: ListenerOptions,
   ): void;
   override addEventListener(
     type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: AddEventListenerOptions | boolean,
+    listener: EventListenerInput,
+    options?: ListenerOptions,
   ): void {
     // Remember which types have ever had a listener: others skip the local dispatch entirely.
     if (listener) {
@@ -531,7 +532,13 @@ export class ServerSentEventTarget<
     if (this.#sink !== undefined) throw new TypeError("Cannot attach: the stream is being read");
     this.#sink = sink;
     if (this.#state === CLOSED) {
-      sink.leave();
+      // Ended before anything drained it (an overflow while the handler ran, say): the sink must
+      // still give the client a definite end. A failure stays a failure, so that the client sees
+      // a broken stream and reconnects; only a client that left is released quietly.
+      const reason = this.#closeReason!;
+      if (reason === "client") sink.leave();
+      else if (reason === "server") sink.end();
+      else sink.abort(closeError(reason));
       return;
     }
     this.#woken = true;

@@ -26,3 +26,19 @@ export type EventListenerInput = Parameters<EventTarget["addEventListener"]>[1];
 
 /** What `addEventListener` accepts as options on this runtime: `{ once, signal, ... }` or `capture`. */
 export type ListenerOptions = Parameters<EventTarget["addEventListener"]>[2];
+
+/** What `removeEventListener` accepts as options on this runtime. */
+export type RemoveListenerOptions = Parameters<EventTarget["removeEventListener"]>[2];
+
+/**
+ * A `MessageEvent` whose `data` is typed: what a connection raises for each event of its stream.
+ * Named here because `MessageEvent` is not generic in every runtime's typings (Cloudflare's).
+ */
+export interface DataEvent<Data> extends Event {
+  /** The event's data: the text of its `data:` lines, or its parsed form. */
+  readonly data: Data;
+  /** The id the stream last set (the `id:` field), as `EventSource` reports it. */
+  readonly lastEventId: string;
+  /** The origin of the stream's URL. */
+  readonly origin: string;
+}

@@ -1,5 +1,13 @@
 import { describe } from "../describe.js";
 import type { EventStoreStaleReason } from "../event-store.js";
+import type {
+  DataEvent,
+  EventListenerInput,
+  EventOptions,
+  HeadersInit,
+  ListenerOptions,
+  RemoveListenerOptions,
+} from "../web-types.js";
 import { createEventStreamParser, type EventStreamParser } from "./event-stream-parser.js";
 import {
   checkSignal,
@@ -65,7 +73,7 @@ export interface ConnectOptions {
   /** The request body, sent again on every reconnect, so it cannot be a `ReadableStream`. */
   body?: string | URLSearchParams | FormData | Blob | ArrayBuffer | ArrayBufferView | null;
   /** `fetch`'s `credentials`, for cookies on another origin. */
-  credentials?: RequestCredentials;
+  credentials?: "omit" | "same-origin" | "include";
   /** Ends the connection for good: the pending fetch, the body, any wait for a reconnect. */
   signal?: AbortSignal;
   /** The `fetch` to call: a test's, a Worker's service binding's, one with a proxy. */
@@ -114,7 +122,7 @@ export interface ConnectionEnd {
 }
 
 /** Options for {@linkcode ConnectionErrorEvent}. */
-export interface ConnectionErrorEventInit extends EventInit {
+export interface ConnectionErrorEventInit extends EventOptions {
   error?: unknown;
   status?: number | undefined;
   retryIn?: number | undefined;
@@ -439,10 +447,10 @@ export class EventConnection<Events extends object = TextEvents> extends EventTa
   }
 
   /** Called for `message` events (those without an `event:` field), as `EventSource.onmessage` is. */
-  get onmessage(): ((event: MessageEvent<MessageData<Events>>) => void) | null {
+  get onmessage(): ((event: DataEvent<MessageData<Events>>) => void) | null {
     return this.#handler("message");
   }
-  set onmessage(handler: ((event: MessageEvent<MessageData<Events>>) => void) | null) {
+  set onmessage(handler: ((event: DataEvent<MessageData<Events>>) => void) | null) {
     this.#setHandler("message", handler);
   }
 
@@ -538,27 +546,27 @@ export class EventConnection<Events extends object = TextEvents> extends EventTa
   override addEventListener(
     type: "open",
     listener: ConnectionListener<Event> | null,
-    options?: AddEventListenerOptions | boolean,
+    options?: ListenerOptions,
   ): void;
   override addEventListener(
     type: "error",
     listener: ConnectionListener<ConnectionErrorEvent> | null,
-    options?: AddEventListenerOptions | boolean,
+    options?: ListenerOptions,
   ): void;
   override addEventListener(
     type: "stale",
-    listener: ConnectionListener<MessageEvent<StaleData>> | null,
-    options?: AddEventListenerOptions | boolean,
+    listener: ConnectionListener<DataEvent<StaleData>> | null,
+    options?: ListenerOptions,
   ): void;
   override addEventListener<Type extends keyof Events & string>(
     type: Type,
-    listener: ConnectionListener<MessageEvent<Events[Type]>> | null,
-    options?: AddEventListenerOptions | boolean,
+    listener: ConnectionListener<DataEvent<Events[Type]>> | null,
+    options?: ListenerOptions,
   ): void;
   override addEventListener(
     type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: AddEventListenerOptions | boolean,
+    listener: EventListenerInput,
+    options?: ListenerOptions,
   ): void {
     if (listener) this.#listened.add(String(type));
     super.addEventListener(type, listener, options);
@@ -567,10 +575,10 @@ export class EventConnection<Events extends object = TextEvents> extends EventTa
   override removeEventListener(
     type: string,
     // biome-ignore lint/suspicious/noExplicitAny: the typed listeners of addEventListener
-    listener: ConnectionListener<any> | EventListenerOrEventListenerObject | null,
-    options?: EventListenerOptions | boolean,
+    listener: ConnectionListener<any> | EventListenerInput,
+    options?: RemoveListenerOptions,
   ): void {
-    super.removeEventListener(type, listener as EventListenerOrEventListenerObject | null, options);
+    super.removeEventListener(type, listener as EventListenerInput, options);
   }
 
   /** Attempts, reads and waits until the connection ends. */

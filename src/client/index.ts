@@ -18,6 +18,8 @@
  *
  * @module
  */
+
+export type { DataEvent } from "../web-types.js";
 export { type CollectEventsOptions, collectEvents } from "./collect-events.js";
 export {
   type ConnectInit,

@@ -8,7 +8,9 @@ import { expect, test } from "vitest";
 import {
   type ConnectionErrorEvent,
   connect,
+  type DataEvent,
   type EventConnection,
+  type StaleData,
 } from "../../src/client/index.ts";
 
 /** What the app logs of each request made with `?key=`. */
@@ -77,7 +79,7 @@ export function clientCases(runtime: string, base: () => URL, disconnectWithin =
       parse: { hello: "json", tick: "json" },
       lastEventId: "not-an-id-of-this-store",
     });
-    const stale = new Promise<MessageEvent>((resolve) =>
+    const stale = new Promise<DataEvent<StaleData>>((resolve) =>
       connection.addEventListener("stale", resolve, { once: true }),
     );
     const types: string[] = [];

@@ -6,6 +6,7 @@ import {
   type ConnectionErrorEvent,
   collectEvents,
   connect,
+  type DataEvent,
   type ReceivedEvent,
   readEvents,
   type StaleData,
@@ -97,7 +98,7 @@ describe("client types", () => {
       fetch: noFetch,
     });
     connection.addEventListener("chat", (event) => {
-      expectTypeOf(event).toEqualTypeOf<MessageEvent<{ from: string; text: string }>>();
+      expectTypeOf(event).toEqualTypeOf<DataEvent<{ from: string; text: string }>>();
       expectTypeOf(event.lastEventId).toEqualTypeOf<string>();
     });
     connection.addEventListener("presence", (event) => {

@@ -11,6 +11,7 @@ import {
   StreamGroup,
   sendEvents,
 } from "sendevents";
+import { collectEvents, connect, readEvents } from "sendevents/client";
 import { events, serverSentEvents } from "sendevents/hono";
 
 interface Events {
@@ -42,6 +43,20 @@ export async function join(target: ServerSentEventTarget<Events>): Promise<strin
   const sent = await room.broadcast({ text: "hi" }, { type: "chat" });
   new StreamGroup().track(target);
   return sent.id;
+}
+
+export async function listen(url: string): Promise<string> {
+  const connection = connect<Events>(url, {
+    method: "POST",
+    headers: { authorization: "Bearer x" },
+    parse: { chat: "json" },
+  });
+  for await (const event of connection) {
+    if (event.type === "chat") return event.data.text;
+  }
+  const events = await collectEvents(handler(new Request(url)), { count: 1 });
+  for await (const event of readEvents(new Response(""))) void event;
+  return String(events.length);
 }
 
 export { events, serverSentEvents };

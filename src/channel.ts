@@ -1,4 +1,9 @@
-import type { EventStore, EventStoreStaleReason } from "./event-store.js";
+import type {
+  EventStore,
+  EventStoreFeed,
+  EventStoreStaleReason,
+  EventStoreSubscription,
+} from "./event-store.js";
 import { assertEventType, assertRetry, describe, serializeData } from "./format.js";
 import { Link, LinkedList } from "./linked-list.js";
 import { MemoryEventStore } from "./memory-event-store.js";
@@ -153,6 +158,12 @@ export class Channel {
   /** Broadcasts in call order, delivered in that order once their append settles. */
   #pending: (Pending | undefined)[] = [];
   #pendingHead = 0;
+  /** The shared store's feed while the channel has members (stores with `subscribe` only). */
+  #subscription: EventStoreSubscription | undefined;
+  readonly #feed: EventStoreFeed = {
+    event: (event) => this.#fanOut(event),
+    stale: (reason, lastId) => this.#feedStale(reason, lastId),
+  };
 
   /**
    * @param name The channel's name, for the application and for stores keyed by channel.
@@ -255,6 +266,7 @@ export class Channel {
     if (!internals.join(target, this, member)) return Promise.resolve();
     this.#members.add(member);
     target.addEventListener("close", member.onClose, { once: true });
+    if (this.#store.subscribe !== undefined && this.#subscription === undefined) this.#subscribe();
     if (member.held === undefined) return Promise.resolve();
     return this.#replay(member, lastEventId);
   }
@@ -325,6 +337,8 @@ export class Channel {
         init.space,
       );
     }
+    // A shared store's feed delivers every append, ours included, in the store's one order.
+    if (this.#store.subscribe !== undefined) return this.#store.append({ type, data: text, retry });
     const slot: Pending = { event: undefined, settled: false };
     this.#pending.push(slot);
     const appended = this.#store.append({ type, data: text, retry });
@@ -397,6 +411,36 @@ export class Channel {
     internals.part(member.target, this);
     member.target.removeEventListener("close", member.onClose);
     member.held = undefined;
+    if (this.#members.size === 0 && this.#subscription !== undefined) {
+      this.#subscription.close();
+      this.#subscription = undefined;
+    }
+  }
+
+  /** Opens the shared store's feed; a feed that cannot start ends the members with `"error"`. */
+  #subscribe(): void {
+    const subscription = this.#store.subscribe!(this.#feed);
+    this.#subscription = subscription;
+    subscription.ready.then(undefined, (error: unknown) => {
+      if (this.#subscription !== subscription) return;
+      subscription.close();
+      this.#subscription = undefined;
+      // They miss events from here on: end them, so their clients reconnect and resume.
+      this.#members.forEach((member) => {
+        this.#remove(member);
+        void internals.end(member.target, "error", error);
+      });
+    });
+  }
+
+  /** The shared feed skipped: every member must resynchronise, replaying or live. */
+  #feedStale(reason: EventStoreStaleReason, lastId: string): void {
+    this.#members.forEach((member) => {
+      member.held = undefined;
+      member.heldBytes = 0;
+      member.skipThrough = undefined;
+      this.#sendStale(member, reason, lastId);
+    });
   }
 
   async #replay(member: Member, lastEventId: string): Promise<void> {
@@ -404,7 +448,10 @@ export class Channel {
     let after = lastEventId;
     let replayed: string | undefined;
     try {
+      // Read only once the feed is live, so the history and the feed overlap: no gap between.
+      if (this.#subscription !== undefined) await this.#subscription.ready;
       for (;;) {
+        if (member.held === undefined) return;
         const result = await this.#store.read(after, { limit: REPLAY_BATCH });
         if (member.held === undefined) return; // the stream ended or left the channel
         if (result.stale !== undefined) {

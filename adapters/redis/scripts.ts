@@ -1,0 +1,115 @@
+/**
+ * The Lua scripts of the Redis store. Each runs atomically on the server, so no reader ever sees
+ * a sequence number without its history entry, or a history entry without its notification.
+ *
+ * Keys (one hash tag, so Redis Cluster keeps them in one slot): `KEYS[1]` the channel's meta hash
+ * (`e`: epoch, `s`: newest sequence), `KEYS[2]` its stream, whose entry ids are `<sequence>-0`
+ * and whose fields are `m` (append time, ms, Redis' clock), `t` (type), `d` (data), `r` (retry,
+ * optional).
+ *
+ * @module
+ */
+
+/**
+ * Makes sure the channel has an epoch. A channel without one (a new channel, a Redis that came
+ * back empty, keys lost) gets `ARGV[1]` and an empty stream: its old ids then read as foreign.
+ */
+const ENSURE_EPOCH = `
+local epoch = redis.call('HGET', KEYS[1], 'e')
+if not epoch then
+  epoch = ARGV[1]
+  redis.call('DEL', KEYS[2])
+  redis.call('HSET', KEYS[1], 'e', epoch, 's', '0')
+end
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local nowText = string.format('%d', now)
+`;
+
+/** Drops the entries older than `maxAge` ms from the front of the stream, up to `count` per call. */
+const TRIM_AGE = `
+local function trimAge(maxAge, count)
+  if maxAge <= 0 then return 0 end
+  local cutoff = now - maxAge
+  local oldest = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', count)
+  local dropped = 0
+  local minid = nil
+  for _, entry in ipairs(oldest) do
+    if tonumber(entry[2][2]) > cutoff then
+      minid = entry[1]
+      break
+    end
+    dropped = dropped + 1
+  end
+  if dropped == 0 then return 0 end
+  if minid == nil then
+    minid = (tonumber(string.match(oldest[#oldest][1], '^%d+')) + 1) .. '-0'
+  end
+  redis.call('XTRIM', KEYS[2], 'MINID', minid)
+  return dropped
+end
+`;
+
+/**
+ * Appends one event. `ARGV`: 1 new epoch, 2 maxEvents, 3 maxAge ms (0: none), 4 pub/sub
+ * channel, 5 type, 6 data, 7 retry (`""`: none). Publishes `<epoch>\n<seq>\n<type>\n<retry>\n<data>`
+ * and returns `{epoch, seq}`.
+ */
+export const APPEND_SCRIPT = `${ENSURE_EPOCH}${TRIM_AGE}
+local seq = redis.call('HINCRBY', KEYS[1], 's', 1)
+local id = string.format('%d-0', seq)
+if ARGV[7] == '' then
+  redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[2], id, 'm', nowText, 't', ARGV[5], 'd', ARGV[6])
+else
+  redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[2], id, 'm', nowText, 't', ARGV[5], 'd', ARGV[6], 'r', ARGV[7])
+end
+local maxAge = tonumber(ARGV[3])
+if maxAge > 0 then
+  redis.call('PEXPIRE', KEYS[2], maxAge)
+  trimAge(maxAge, 16)
+end
+local nl = string.char(10)
+local sequence = string.format('%d', seq)
+redis.call('PUBLISH', ARGV[4], epoch .. nl .. sequence .. nl .. ARGV[5] .. nl .. ARGV[7] .. nl .. ARGV[6])
+return {epoch, sequence}
+`;
+
+/**
+ * Reads the history. `ARGV`: 1 new epoch, 2 the sequence to read after (`""`: from the oldest),
+ * 3 at most this many (0: none, the position only), 4 maxAge ms (0: none). Returns
+ * `{epoch, newest sequence, seq1, type1, data1, retry1, seq2, ...}`, entries older than maxAge
+ * left out.
+ */
+export const READ_SCRIPT = `${ENSURE_EPOCH}
+local last = redis.call('HGET', KEYS[1], 's') or '0'
+local result = {epoch, last}
+local limit = tonumber(ARGV[3])
+if limit > 0 then
+  local start = '-'
+  if ARGV[2] ~= '' then start = '(' .. ARGV[2] .. '-0' end
+  local maxAge = tonumber(ARGV[4])
+  local cutoff = -1
+  if maxAge > 0 then cutoff = now - maxAge end
+  for _, entry in ipairs(redis.call('XRANGE', KEYS[2], start, '+', 'COUNT', limit)) do
+    local fields = entry[2]
+    if tonumber(fields[2]) > cutoff then
+      result[#result + 1] = string.match(entry[1], '^%d+')
+      result[#result + 1] = fields[4]
+      result[#result + 1] = fields[6]
+      result[#result + 1] = fields[8] or ''
+    end
+  end
+end
+return result
+`;
+
+/** Drops the entries older than maxAge. `ARGV`: 1 new epoch, 2 maxAge ms. Returns the count. */
+export const TRIM_SCRIPT = `${ENSURE_EPOCH}${TRIM_AGE}
+local total = 0
+for _ = 1, 64 do
+  local dropped = trimAge(tonumber(ARGV[2]), 1000)
+  total = total + dropped
+  if dropped < 1000 then break end
+end
+return tostring(total)
+`;

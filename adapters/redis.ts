@@ -188,10 +188,11 @@ class Hub {
 
   /** A store is done with it: the last one closes the subscriber connection. */
   async release(): Promise<void> {
-    if (--this.#users > 0 || this.#subscriber === undefined) return;
-    const subscriber = this.#subscriber;
-    this.#subscriber = undefined;
+    if (--this.#users > 0) return;
     await Promise.allSettled([...this.#channels.values()].map((entry) => entry.chain));
+    const subscriber = this.#subscriber;
+    if (this.#users > 0 || subscriber === undefined) return;
+    this.#subscriber = undefined;
     this.#channels.clear();
     await subscriber.close().catch(() => {});
   }
@@ -229,6 +230,7 @@ class Hub {
     const step = entry.chain.then(async () => {
       const wanted = entry.tails.size > 0;
       if (wanted === entry.on) return;
+      if (!wanted && this.#subscriber === undefined) return;
       const subscriber = this.#open();
       if (wanted) {
         await subscriber.subscribe(channel, (message) => {
@@ -265,9 +267,9 @@ class Tail {
   #retry: ReturnType<typeof setTimeout> | undefined;
   readonly #check: ReturnType<typeof setInterval>;
 
-  constructor(store: RedisEventStore, start: () => Promise<RawRead>, interval: number) {
+  constructor(store: RedisEventStore, start: (tail: Tail) => Promise<RawRead>, interval: number) {
     this.#store = store;
-    this.ready = start().then((read) => {
+    this.ready = start(this).then((read) => {
       if (this.#closed) throw new Error("The subscription was closed before it was ready");
       this.#position = { epoch: read.epoch, sequence: read.last };
       this.#drain();
@@ -674,7 +676,7 @@ export class RedisEventStore implements EventStore, AsyncDisposable {
       }
       const tail: Tail = new Tail(
         this,
-        async () => {
+        async (tail) => {
           await withTimeout(
             this.#hub.add(this.#channel, tail),
             this.#timeout,

@@ -9,10 +9,10 @@ import {
   checkContiguous,
   type Instance,
   type RedisServer,
+  Subscriber,
   sequenceOf,
   startInstance,
   startRedis,
-  Subscriber,
 } from "./helpers/redis.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -99,7 +99,9 @@ describe("RedisEventStore across processes (node)", () => {
     const all = [...onVictim, ...onB];
     await Promise.all(all.map((client) => client.until(() => client.has(result.last!))));
     for (const client of all) {
-      expect(checkContiguous(client.events, sequenceOf(base) + 1, sequenceOf(result.last!))).toBe("");
+      expect(checkContiguous(client.events, sequenceOf(base) + 1, sequenceOf(result.last!))).toBe(
+        "",
+      );
     }
     // The kill really happened mid-stream.
     expect(Math.min(...cut)).toBeGreaterThan(0);
@@ -125,7 +127,9 @@ describe("RedisEventStore across processes (node)", () => {
     expect(result).toMatchObject({ ok: 2000, failed: 0 });
     await Promise.all(clients.map((client) => client.until(() => client.has(result.last!))));
     for (const client of clients) {
-      expect(checkContiguous(client.events, sequenceOf(base) + 1, sequenceOf(result.last!))).toBe("");
+      expect(checkContiguous(client.events, sequenceOf(base) + 1, sequenceOf(result.last!))).toBe(
+        "",
+      );
     }
     await admin.quit();
     await Promise.all(clients.map((client) => client.close()));
@@ -175,7 +179,9 @@ describe("RedisEventStore when redis-server dies (node)", () => {
     await redis.restart();
     // Each instance's feed finds the new epoch and tells its members, without a new broadcast.
     await Promise.all(
-      clients.map((client) => client.until(() => client.events.some((e) => e.type === "stale"), 15_000)),
+      clients.map((client) =>
+        client.until(() => client.events.some((e) => e.type === "stale"), 15_000),
+      ),
     );
     for (const client of clients) {
       const stale = client.events.find((event) => event.type === "stale")!;

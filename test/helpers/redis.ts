@@ -29,7 +29,10 @@ export function freePort(): Promise<number> {
 function waitFor(child: ChildProcess, ready: RegExp, name: string, ms = 20_000) {
   let output = "";
   return new Promise<RegExpExecArray>((resolve, reject) => {
-    const timer = setTimeout(() => done(new Error(`${name} not ready in ${ms} ms:\n${output}`)), ms);
+    const timer = setTimeout(
+      () => done(new Error(`${name} not ready in ${ms} ms:\n${output}`)),
+      ms,
+    );
     const onData = (chunk: Buffer): void => {
       output += chunk.toString("utf8");
       const match = ready.exec(output);
@@ -161,9 +164,12 @@ export async function startInstance(
       await exited(child);
     },
     async publish(count, rate = 0, key = "room") {
-      const response = await fetch(new URL(`/publish?key=${key}&count=${count}&rate=${rate}`, url), {
-        method: "POST",
-      });
+      const response = await fetch(
+        new URL(`/publish?key=${key}&count=${count}&rate=${rate}`, url),
+        {
+          method: "POST",
+        },
+      );
       return await response.json();
     },
     async stats() {
@@ -250,7 +256,11 @@ export class Subscriber {
       };
       const timer = setTimeout(() => {
         this.#waiters = this.#waiters.filter((other) => other !== waiter);
-        reject(new Error(`Timed out after ${ms} ms; last id ${this.#lastId}, ${this.events.length} events`));
+        reject(
+          new Error(
+            `Timed out after ${ms} ms; last id ${this.#lastId}, ${this.events.length} events`,
+          ),
+        );
       }, ms);
       this.#waiters.push(waiter);
     });

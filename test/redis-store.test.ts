@@ -1,0 +1,221 @@
+/**
+ * RedisEventStore in one process, on a real redis-server of the suite's own: the history window,
+ * ids it must refuse, scripts lost by Redis, and what it holds open.
+ */
+import { createClient } from "redis";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { RedisEventStore } from "../adapters/redis.ts";
+import { Channel, sendEvents } from "../src/index.ts";
+import { type RedisServer, startRedis } from "./helpers/redis.ts";
+import { parse } from "./helpers/stream.ts";
+
+type Client = ReturnType<typeof createClient>;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe("RedisEventStore", () => {
+  let redis: RedisServer;
+  let client: Client;
+  let admin: Client;
+  let keys = 0;
+  const key = () => `store-${++keys}`;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    client = createClient({ url: redis.url });
+    admin = createClient({ url: redis.url });
+    for (const c of [client, admin]) {
+      c.on("error", () => {});
+      await c.connect();
+    }
+  });
+
+  afterAll(async () => {
+    await client?.quit();
+    await admin?.quit();
+    await redis?.stop();
+  });
+
+  /** Registers a stream with `lastEventId` and returns what it was sent within `ms`. */
+  async function resume(channel: Channel, lastEventId: string, ms = 200) {
+    const { response, target } = sendEvents(new Request("http://localhost/"));
+    await channel.register(target, { lastEventId });
+    await sleep(ms);
+    void target.close();
+    return parse(await response.text()).events;
+  }
+
+  test("RedisEventStore throws TypeError and RangeError naming the bad value", () => {
+    expect(() => new RedisEventStore({} as never, { key: "a" })).toThrow(TypeError);
+    expect(() => new RedisEventStore(client, { key: "a{b}" })).toThrow(/"key".*"a\{b\}"/);
+    expect(() => new RedisEventStore(client, { key: "" })).toThrow(TypeError);
+    expect(() => new RedisEventStore(client, { key: "a", maxEvents: 0 })).toThrow(
+      /"maxEvents" must be a positive integer, received 0/,
+    );
+    expect(() => new RedisEventStore(client, { key: "a", timeout: Infinity })).toThrow(RangeError);
+    const store = new RedisEventStore(client, { key: "a" });
+    expect(() => store.compare("x", "a:1")).toThrow(TypeError);
+  });
+
+  test("RedisEventStore ids are <epoch>:<seq>, contiguous, the epoch kept in Redis", async () => {
+    const name = key();
+    const one = new RedisEventStore(client, { key: name });
+    const two = new RedisEventStore(client, { key: name });
+    const a = await one.append({ type: "message", data: "a" });
+    const b = await two.append({ type: "message", data: "b", retry: 50 });
+    const [epoch, sequence] = a.id!.split(":");
+    expect(b.id).toBe(`${epoch}:${Number(sequence) + 1}`);
+    const read = await one.read(a.id!);
+    expect(read.events.map((event) => [event.id, event.data, event.retry])).toEqual([
+      [b.id, "b", 50],
+    ]);
+    expect(read.lastId).toBe(b.id);
+    expect((await two.read("")).events.map((event) => event.data)).toEqual(["a", "b"]);
+  });
+
+  test("RedisEventStore: history trimmed past a client's id gives stale, inside the window exact", async () => {
+    const store = new RedisEventStore(client, { key: key(), maxEvents: 10 });
+    const channel = new Channel("trim", { store });
+    const ids: string[] = [];
+    for (let i = 1; i <= 30; i++) ids.push((await channel.broadcast(String(i))).id!);
+    const trimmed = await resume(channel, ids[4]!);
+    expect(trimmed).toEqual([
+      expect.objectContaining({ event: "stale", id: ids[29], data: '{"reason":"expired"}' }),
+    ]);
+    // The oldest kept is 21: resuming after 20 is exact, after 19 is not.
+    expect((await resume(channel, ids[19]!)).map((event) => event.data)).toEqual(
+      ids.slice(20).map((_, i) => String(21 + i)),
+    );
+    expect((await resume(channel, ids[18]!))[0]).toMatchObject({ event: "stale" });
+    expect((await resume(channel, ids[24]!)).map((event) => event.data)).toEqual([
+      "26",
+      "27",
+      "28",
+      "29",
+      "30",
+    ]);
+    await store.close();
+  });
+
+  test("RedisEventStore: events older than maxAge are gone, and resuming across them is stale", async () => {
+    const store = new RedisEventStore(client, { key: key(), maxAge: 150 });
+    const first = await store.append({ type: "message", data: "old" });
+    const second = await store.append({ type: "message", data: "old too" });
+    await sleep(250);
+    expect((await store.read(first.id!)).stale).toBe("expired");
+    expect((await store.read(second.id!)).events).toEqual([]);
+    const fresh = await store.append({ type: "message", data: "new" });
+    expect((await store.read(second.id!)).events.map((event) => event.id)).toEqual([fresh.id]);
+    expect(await store.trim()).toBeGreaterThanOrEqual(0);
+  });
+
+  test("RedisEventStore: a foreign, forged or ahead id is stale unknown", async () => {
+    const name = key();
+    const store = new RedisEventStore(client, { key: name });
+    const other = new RedisEventStore(client, { key: key() });
+    const event = await store.append({ type: "message", data: "x" });
+    const foreign = await other.append({ type: "message", data: "y" });
+    const [epoch, sequence] = event.id!.split(":");
+    for (const id of [
+      foreign.id!,
+      `${epoch}:${Number(sequence) + 5}`,
+      "forged",
+      "a:b:c",
+      `${epoch}:01`,
+    ]) {
+      expect(await store.read(id), id).toEqual({ events: [], stale: "unknown", lastId: event.id });
+    }
+  });
+
+  test("RedisEventStore: lost keys start a new epoch; lost scripts are loaded again", async () => {
+    const name = key();
+    const store = new RedisEventStore(client, { key: name });
+    const before = await store.append({ type: "message", data: "x" });
+    await admin.sendCommand(["SCRIPT", "FLUSH"]);
+    await admin.sendCommand(["DEL", `sendevents:{${name}}:meta`, `sendevents:{${name}}:stream`]);
+    const after = await store.append({ type: "message", data: "y" });
+    expect(after.id!.split(":")[0]).not.toBe(before.id!.split(":")[0]);
+    expect(after.id!.endsWith(":1")).toBe(true);
+    expect((await store.read(before.id!)).stale).toBe("unknown");
+  });
+
+  test("RedisEventStore keeps its keys of one channel in one hash tag", async () => {
+    const name = key();
+    const store = new RedisEventStore(client, { key: name, prefix: "app" });
+    await store.append({ type: "message", data: "x" });
+    const found = (await admin.sendCommand(["KEYS", `app:{${name}}:*`])) as string[];
+    expect(found.sort()).toEqual([`app:{${name}}:meta`, `app:{${name}}:stream`]);
+  });
+
+  test("RedisEventStore: one subscriber connection per client, one subscription per channel while it has members", async () => {
+    const own = createClient({ url: redis.url });
+    own.on("error", () => {});
+    await own.connect();
+    await own.sendCommand(["CLIENT", "SETNAME", "own"]);
+    const subscribers = async () =>
+      String(await admin.sendCommand(["CLIENT", "LIST", "TYPE", "pubsub"]))
+        .split("\n")
+        .filter((line) => / sub=[1-9]/.test(line)).length;
+    const before = await subscribers();
+    const stores = [1, 2, 3].map((i) => new RedisEventStore(own, { key: `subs-${i}` }));
+    const channels = stores.map((store, i) => new Channel(`subs-${i}`, { store }));
+    const targets = channels.flatMap((channel) =>
+      [1, 2].map(() => {
+        const { target } = sendEvents(new Request("http://localhost/"));
+        void channel.register(target, { lastEventId: "" });
+        return target;
+      }),
+    );
+    await sleep(200);
+    expect(await subscribers()).toBe(before + 1);
+    const live = (await admin.sendCommand([
+      "PUBSUB",
+      "CHANNELS",
+      "sendevents:{subs-*",
+    ])) as string[];
+    expect(live.sort()).toEqual([1, 2, 3].map((i) => `sendevents:{subs-${i}}:live`));
+    // The last member of channel 1 leaves: its subscription goes, the others stay.
+    for (const target of targets.slice(0, 2)) channels[0]!.unregister(target);
+    await sleep(100);
+    expect(
+      ((await admin.sendCommand(["PUBSUB", "CHANNELS", "sendevents:{subs-*"])) as string[]).sort(),
+    ).toEqual([2, 3].map((i) => `sendevents:{subs-${i}}:live`));
+    for (const target of targets) void target.close();
+    await Promise.all(stores.map((store) => store.close()));
+    await sleep(100);
+    expect(await subscribers()).toBe(before);
+    await own.quit();
+  });
+
+  test("RedisEventStore: broadcast rejects in bounded time when Redis is unreachable, and works once it is back", async () => {
+    const server = await startRedis();
+    const own = createClient({
+      url: server.url,
+      socket: { reconnectStrategy: () => 50 },
+    });
+    own.on("error", () => {});
+    await own.connect();
+    const store = new RedisEventStore(own, { key: "down", timeout: 500 });
+    const channel = new Channel("down", { store });
+    const { response, target } = sendEvents(new Request("http://localhost/"));
+    await channel.register(target, { lastEventId: "" });
+    await sleep(100); // the feed is subscribed
+    await channel.broadcast("before");
+    await server.kill();
+    const started = performance.now();
+    await expect(channel.broadcast("lost")).rejects.toThrow(/Cannot append to "down"/);
+    expect(performance.now() - started).toBeLessThan(1500);
+    expect(target.closed).toBe(false);
+    await server.restart();
+    await sleep(300);
+    await channel.broadcast("after");
+    await sleep(100);
+    void target.close();
+    const events = parse(await response.text()).events;
+    expect(events.map((event) => event.event ?? "message")).toContain("stale");
+    expect(events.at(-1)?.data).toBe("after");
+    await store.close();
+    await own.quit();
+    await server.stop();
+  });
+});

@@ -136,10 +136,13 @@ function positiveMilliseconds(name: string, value: unknown, infinite: boolean): 
 }
 
 function randomEpoch(): string {
+  const bytes = new Uint8Array(8);
+  // Node 18 has no global `crypto` (Node 19 has): fall back to Math.random, enough for an epoch,
+  // which must only differ from the channel's earlier ones.
+  if (globalThis.crypto?.getRandomValues) globalThis.crypto.getRandomValues(bytes);
+  else for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(Math.random() * 256);
   let epoch = "";
-  for (const byte of crypto.getRandomValues(new Uint8Array(8))) {
-    epoch += byte.toString(36).padStart(2, "0");
-  }
+  for (const byte of bytes) epoch += byte.toString(36).padStart(2, "0");
   return epoch;
 }
 

@@ -1,5 +1,5 @@
 /**
- * The Redis suite's core cases with the instances on Deno and on Bun (node-redis on each), and
+ * The Redis suite's core cases with the instances on Deno, Bun and Node 18 (node-redis on each), and
  * one channel shared by a Node, a Deno and a Bun instance. Needs `npm run build`.
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -24,7 +24,7 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-for (const runtime of ["deno", "bun"] as const satisfies InstanceRuntime[]) {
+for (const runtime of ["deno", "bun", "node18"] as const satisfies InstanceRuntime[]) {
   describe(`RedisEventStore across processes (${runtime})`, () => {
     let a: Instance;
     let b: Instance;

@@ -11,7 +11,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createParser } from "eventsource-parser";
-import { ROOT } from "../runtimes/launch.ts";
+import { nodeBinary, ROOT } from "../runtimes/launch.ts";
 
 /** A free TCP port on 127.0.0.1 (free when asked: the caller binds it at once). */
 export function freePort(): Promise<number> {
@@ -113,7 +113,7 @@ export async function startRedis(options: { persistence?: boolean } = {}): Promi
 }
 
 /** The runtimes an instance runs on. */
-export type InstanceRuntime = "node" | "deno" | "bun";
+export type InstanceRuntime = "node" | "node18" | "deno" | "bun";
 
 /** An app instance started by {@linkcode startInstance}. */
 export interface Instance {
@@ -137,6 +137,8 @@ function command(runtime: InstanceRuntime): [string, string[]] {
     return [join(ROOT, "node_modules/.bin/deno"), ["run", "-A", entry]];
   }
   if (runtime === "bun") return [join(ROOT, "node_modules/.bin/bun"), [entry]];
+  // node-redis 5 needs Node 18.19 or later: the floor, installed by scripts/setup.d/10-node-versions.sh.
+  if (runtime === "node18") return [nodeBinary(18), [entry]];
   return [process.execPath, [entry]];
 }
 

@@ -260,7 +260,8 @@ export class Channel {
       target,
       options.filter as Member["filter"],
       options.state,
-      lastEventId === "" ? undefined : [],
+      // A shared store's member waits for the feed even without an id: it is live once that is.
+      lastEventId === "" && this.#store.subscribe === undefined ? undefined : [],
       (left) => this.#remove(left),
     );
     if (!internals.join(target, this, member)) return Promise.resolve();
@@ -293,7 +294,9 @@ export class Channel {
    *
    * Give data and an optional type, or a `ServerSentEvent` without an id: the store assigns the
    * id, so the event that is sent is a copy with that id. Either way it is encoded once, and
-   * every member is sent the same bytes. Events reach members in the order `broadcast` was called.
+   * every member is sent the same bytes. Events reach members in the order `broadcast` was called;
+   * with a shared store (one with `subscribe`, such as `RedisEventStore`), in the one order the
+   * store assigned, on every instance, as its feed delivers them.
    *
    * @param data The payload (a string is sent as is, anything else as JSON), or an event.
    * @param init The event type, `retry`, and the JSON options, when `data` is not an event.
@@ -452,6 +455,7 @@ export class Channel {
       if (this.#subscription !== undefined) await this.#subscription.ready;
       for (;;) {
         if (member.held === undefined) return;
+        if (lastEventId === "") break;
         const result = await this.#store.read(after, { limit: REPLAY_BATCH });
         if (member.held === undefined) return; // the stream ended or left the channel
         if (result.stale !== undefined) {

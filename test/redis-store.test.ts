@@ -139,6 +139,27 @@ describe("RedisEventStore", () => {
     expect((await store.read(before.id!)).stale).toBe("unknown");
   });
 
+  test("RedisEventStore: a member without Last-Event-ID gets every broadcast made once register resolved", async () => {
+    const other = createClient({ url: redis.url });
+    other.on("error", () => {});
+    await other.connect();
+    const name = key();
+    const here = new RedisEventStore(client, { key: name });
+    const there = new RedisEventStore(other, { key: name });
+    const sender = new Channel(name, { store: there });
+    const receiver = new Channel(name, { store: here });
+    const { response, target } = sendEvents(new Request("http://localhost/"));
+    await receiver.register(target); // the first member: the feed subscribes now
+    const sent = await sender.broadcast("right after");
+    await sleep(100);
+    void target.close();
+    expect(parse(await response.text()).events).toEqual([
+      expect.objectContaining({ id: sent.id, data: "right after" }),
+    ]);
+    await Promise.all([here.close(), there.close()]);
+    await other.quit();
+  });
+
   test("RedisEventStore keeps its keys of one channel in one hash tag", async () => {
     const name = key();
     const store = new RedisEventStore(client, { key: name, prefix: "app" });

@@ -34,7 +34,7 @@ import {
   type RedisConnection,
   type RedisSubscriber,
 } from "./redis/connection.js";
-import { APPEND_SCRIPT, READ_SCRIPT, TRIM_SCRIPT } from "./redis/scripts.js";
+import { APPEND_SCRIPT, READ_SCRIPT, ROTATE_SCRIPT, TRIM_SCRIPT } from "./redis/scripts.js";
 
 export type { NodeRedisClient, RedisConnection, RedisSubscriber } from "./redis/connection.js";
 
@@ -413,10 +413,15 @@ class Tail {
       const read = await this.#store[readRaw](String(position.sequence), FILL_BATCH);
       if (this.#closed) return;
       if (read.epoch !== position.epoch || read.last < position.sequence) {
-        // Redis restarted empty, lost the keys, or rewound (a failover): ids may repeat.
-        this.#position = { epoch: read.epoch, sequence: read.last };
+        // Redis restarted empty or lost the keys (a new epoch), or rewound (a failover to a
+        // replica behind): then its next sequences would repeat ids clients have seen, so the
+        // channel moves to a new epoch, for every instance and every resuming client.
+        const now =
+          read.epoch === position.epoch ? await this.#store[rotate](read.epoch, read.last) : read;
+        if (this.#closed) return;
+        this.#position = { epoch: now.epoch, sequence: now.last };
         this.#buffer = [];
-        this.#stale("unknown", `${read.epoch}:${read.last}`);
+        this.#stale("unknown", `${now.epoch}:${now.last}`);
         return;
       }
       const entries = read.entries;
@@ -445,6 +450,7 @@ class Tail {
 }
 
 const readRaw = Symbol("readRaw");
+const rotate = Symbol("rotate");
 
 /**
  * An {@linkcode EventStore} on Redis, for a channel served by several processes. Every `Channel`
@@ -739,6 +745,16 @@ export class RedisEventStore implements EventStore, AsyncDisposable {
       last: Number(reply[1]),
       entries: reply.slice(2).map(String),
     };
+  }
+
+  /** Moves the channel to a new epoch if Redis still holds `epoch` at `last`; shared with the feed. */
+  async [rotate](epoch: string, last: number): Promise<RawRead> {
+    const reply = (await this.#run(`rotate ${JSON.stringify(this.#key)}`, ROTATE_SCRIPT, [
+      epoch,
+      String(last),
+      randomEpoch(),
+    ])) as unknown[];
+    return { epoch: String(reply[0]), last: Number(reply[1]), entries: [] };
   }
 
   /** Runs a script by its SHA, loading it first (and again after `NOSCRIPT`), within `timeout`. */

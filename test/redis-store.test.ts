@@ -160,6 +160,36 @@ describe("RedisEventStore", () => {
     await other.quit();
   });
 
+  test("RedisEventStore: a Redis that rewound (failover to a replica behind) moves the channel to a new epoch", async () => {
+    const name = key();
+    const store = new RedisEventStore(client, { key: name, checkInterval: 50 });
+    const channel = new Channel(name, { store });
+    const { response, target } = sendEvents(new Request("http://localhost/"));
+    await channel.register(target);
+    const sent: string[] = [];
+    for (let i = 1; i <= 10; i++) sent.push((await channel.broadcast(String(i))).id!);
+    await sleep(100);
+    // What a replica that missed the last 5 events holds after a failover.
+    await admin.sendCommand(["HSET", `sendevents:{${name}}:meta`, "s", "5"]);
+    await admin.sendCommand(["XTRIM", `sendevents:{${name}}:stream`, "MAXLEN", "5"]);
+    await sleep(200);
+    const next = await channel.broadcast("after");
+    const [epoch] = sent[0]!.split(":");
+    expect(next.id!.startsWith(`${epoch}:`)).toBe(false);
+    // Every old id, seen or not, now reads as stale: none is taken for a position in the new epoch.
+    for (const id of [sent[2]!, sent[4]!, sent[9]!]) {
+      expect((await store.read(id)).stale).toBe("unknown");
+    }
+    await sleep(50);
+    void target.close();
+    const events = parse(await response.text()).events;
+    expect(events.slice(0, 10).map((event) => event.id)).toEqual(sent);
+    expect(events[10]).toMatchObject({ event: "stale", data: '{"reason":"unknown"}' });
+    expect(events[10]!.id!.startsWith(`${epoch}:`)).toBe(false);
+    expect(events[11]).toMatchObject({ id: next.id, data: "after" });
+    await store.close();
+  });
+
   test("RedisEventStore keeps its keys of one channel in one hash tag", async () => {
     const name = key();
     const store = new RedisEventStore(client, { key: name, prefix: "app" });

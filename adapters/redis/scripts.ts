@@ -113,3 +113,26 @@ for _ = 1, 64 do
 end
 return tostring(total)
 `;
+
+/**
+ * Starts a new epoch after a feed saw the newest sequence go back (a failover to a replica that
+ * had not received the newest events): the sequences after it would be issued again for other
+ * events. `ARGV`: 1 the epoch seen, 2 the sequence seen, 3 the new epoch. Only when Redis still
+ * holds what the feed saw (another instance may have rotated first). Returns `{epoch, newest}`.
+ */
+export const ROTATE_SCRIPT = `
+local epoch = redis.call('HGET', KEYS[1], 'e')
+local last = redis.call('HGET', KEYS[1], 's') or '0'
+if epoch == ARGV[1] and last == ARGV[2] then
+  epoch = ARGV[3]
+  redis.call('HSET', KEYS[1], 'e', epoch)
+  redis.call('DEL', KEYS[2])
+end
+if not epoch then
+  epoch = ARGV[3]
+  redis.call('DEL', KEYS[2])
+  redis.call('HSET', KEYS[1], 'e', epoch, 's', '0')
+  last = '0'
+end
+return {epoch, last}
+`;

@@ -1,17 +1,25 @@
+import { checkInteger, MAX_DELAY } from "./check-integer.js";
+import { describe } from "./describe.js";
 import type {
   EventStore,
   EventStoreFeed,
+  EventStoreReadResult,
   EventStoreStaleReason,
   EventStoreSubscription,
 } from "./event-store.js";
-import { assertEventType, assertRetry, describe, serializeData } from "./format.js";
+import { assertEventType, assertRetry, serializeData } from "./format.js";
 import { Link, LinkedList } from "./linked-list.js";
 import { MemoryEventStore } from "./memory-event-store.js";
 import { encodeServerSentEvent, type JsonReplacer, ServerSentEvent } from "./server-sent-event.js";
-import { internals, ServerSentEventTarget } from "./server-sent-event-target.js";
+import { internals, type Membership, ServerSentEventTarget } from "./server-sent-event-target.js";
 
 /** The default {@linkcode ChannelOptions.staleEventType}. */
 export const DEFAULT_STALE_EVENT_TYPE = "stale";
+/**
+ * An id no store ever issues (an event id cannot hold NUL), so every store reads it as `stale`
+ * `"unknown"`: the position of a client whose `Last-Event-ID` could not be read.
+ */
+const FOREIGN_ID = "\u0000";
 /** Events a channel reads from its store per call while it replays. */
 const REPLAY_BATCH = 512;
 /**
@@ -34,7 +42,19 @@ export interface ChannelOptions {
    * @default "stale"
    */
   staleEventType?: string;
+  /**
+   * Milliseconds the store may take to answer an `append` or a replay's `read`. A broadcast whose
+   * append takes longer rejects (later broadcasts are not held back); a replay whose read takes
+   * longer ends that member's stream with reason `"error"`, so its client reconnects. If a timed-out
+   * append completes after all, the event is in the store but live members never got it: they are
+   * sent a `stale` event, never a silent gap. `false` waits for ever.
+   * @default 10000
+   */
+  storeTimeout?: number | false;
 }
+
+/** The default {@linkcode ChannelOptions.storeTimeout}, in milliseconds. */
+export const DEFAULT_STORE_TIMEOUT = 10_000;
 
 /** Options for {@linkcode Channel.broadcast} when it is given data rather than an event. */
 export interface ChannelBroadcastInit {
@@ -70,11 +90,11 @@ export interface ChannelMemberOptions<State = undefined> {
 }
 
 /** A stream's membership of a channel. */
-class Member extends Link {
+class Member extends Link implements Membership {
   readonly target: ServerSentEventTarget;
   readonly filter: ((event: ServerSentEvent, state: unknown) => boolean) | undefined;
   readonly state: unknown;
-  readonly onClose: () => void;
+  readonly #onEnd: (member: Member) => void;
   /** Live events that arrived while the replay ran, in order; `undefined` once live. */
   held: ServerSentEvent[] | undefined;
   heldBytes = 0;
@@ -86,20 +106,29 @@ class Member extends Link {
     filter: Member["filter"],
     state: unknown,
     held: ServerSentEvent[] | undefined,
-    onClose: (member: Member) => void,
+    onEnd: (member: Member) => void,
   ) {
     super();
     this.target = target;
     this.filter = filter;
     this.state = state;
     this.held = held;
-    this.onClose = () => onClose(this);
+    this.#onEnd = onEnd;
+  }
+
+  streamEnded(): void {
+    this.#onEnd(this);
   }
 }
 
+/** A broadcast waiting for its store's answer, delivered in call order once settled. */
 interface Pending {
   event: ServerSentEvent | undefined;
   settled: boolean;
+  /** When the store's answer is overdue (`Date.now()` milliseconds). */
+  deadline: number;
+  /** Rejects the broadcast, once the answer is overdue. */
+  reject: (error: unknown) => void;
 }
 
 /**
@@ -158,6 +187,11 @@ export class Channel {
   /** Broadcasts in call order, delivered in that order once their append settles. */
   #pending: (Pending | undefined)[] = [];
   #pendingHead = 0;
+  readonly #storeTimeout: number | false;
+  /** Fires when the oldest pending broadcast is overdue; set only while one may be. */
+  #overdueTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The id of the newest event fanned out: a member's position, for a late `stale`. */
+  #lastFannedOut: string | undefined;
   /** The shared store's feed while the channel has members (stores with `subscribe` only). */
   #subscription: EventStoreSubscription | undefined;
   readonly #feed: EventStoreFeed = {
@@ -187,6 +221,17 @@ export class Channel {
     }
     const staleEventType = options.staleEventType ?? DEFAULT_STALE_EVENT_TYPE;
     assertEventType(staleEventType, `Cannot create channel ${JSON.stringify(name)}`);
+    const storeTimeout = options.storeTimeout ?? DEFAULT_STORE_TIMEOUT;
+    this.#storeTimeout =
+      storeTimeout === false
+        ? false
+        : checkInteger(
+            `Cannot create channel ${JSON.stringify(name)}`,
+            "storeTimeout",
+            storeTimeout,
+            1,
+            MAX_DELAY,
+          );
     this.#name = name;
     this.#store = store;
     this.#staleEventType = staleEventType;
@@ -249,11 +294,16 @@ export class Channel {
         `${action}: "filter" must be a function, received ${describe(options.filter)}`,
       );
     }
-    const lastEventId = options.lastEventId ?? target.lastEventId;
+    let lastEventId = options.lastEventId ?? target.lastEventId;
     if (typeof lastEventId !== "string") {
       throw new TypeError(
         `${action}: "lastEventId" must be a string, received ${describe(lastEventId)}`,
       );
+    }
+    if (options.lastEventId === undefined && internals.lastEventIdRejected(target)) {
+      // The client resumes from an id we could never have sent (too long, NUL): `stale`, not a
+      // silent start from now.
+      lastEventId = FOREIGN_ID;
     }
     if (target.closed) return Promise.resolve();
     const member = new Member(
@@ -266,7 +316,6 @@ export class Channel {
     );
     if (!internals.join(target, this, member)) return Promise.resolve();
     this.#members.add(member);
-    target.addEventListener("close", member.onClose, { once: true });
     if (this.#store.subscribe !== undefined && this.#subscription === undefined) this.#subscribe();
     if (member.held === undefined) return Promise.resolve();
     return this.#replay(member, lastEventId);
@@ -340,23 +389,47 @@ export class Channel {
         init.space,
       );
     }
-    // A shared store's feed delivers every append, ours included, in the store's one order.
-    if (this.#store.subscribe !== undefined) return this.#store.append({ type, data: text, retry });
-    const slot: Pending = { event: undefined, settled: false };
-    this.#pending.push(slot);
-    const appended = this.#store.append({ type, data: text, retry });
-    appended.then(
-      (event) => {
-        slot.event = event;
-        slot.settled = true;
-        this.#deliverSettled();
-      },
-      () => {
-        slot.settled = true;
-        this.#deliverSettled();
-      },
-    );
-    return appended;
+    return new Promise<ServerSentEvent>((resolve, reject) => {
+      const timeout = this.#storeTimeout;
+      const slot: Pending = {
+        event: undefined,
+        settled: false,
+        deadline: timeout === false ? Number.POSITIVE_INFINITY : Date.now() + timeout,
+        reject,
+      };
+      this.#pending.push(slot);
+      this.#watchOverdue();
+      let appended: Promise<ServerSentEvent>;
+      try {
+        appended = Promise.resolve(this.#store.append({ type, data: text, retry }));
+      } catch (error) {
+        // A store that throws at once fails this broadcast alone, as one that rejects does.
+        appended = Promise.reject(error);
+      }
+      appended
+        .then((event) => {
+          if (!isStoredEvent(event)) {
+            throw new TypeError(
+              `${action}: the store's append() must resolve with a ServerSentEvent with an id, received ${describe(event)}`,
+            );
+          }
+          if (slot.settled) {
+            // Overdue: it was rejected, and later broadcasts went out first.
+            this.#lateAppend(event);
+            return;
+          }
+          slot.event = event;
+          slot.settled = true;
+          resolve(event);
+          this.#deliverSettled();
+        })
+        .catch((error: unknown) => {
+          if (slot.settled) return;
+          slot.settled = true;
+          reject(error);
+          this.#deliverSettled();
+        });
+    });
   }
 
   /** Sends every settled broadcast at the head of the queue, in call order. */
@@ -364,7 +437,8 @@ export class Channel {
     const pending = this.#pending;
     for (let slot = pending[this.#pendingHead]; slot?.settled; slot = pending[this.#pendingHead]) {
       pending[this.#pendingHead++] = undefined;
-      if (slot.event !== undefined) this.#fanOut(slot.event);
+      // A shared store's feed delivers every append, ours included, in the store's one order.
+      if (slot.event !== undefined && this.#store.subscribe === undefined) this.#fanOut(slot.event);
     }
     if (this.#pendingHead === pending.length) {
       this.#pending = [];
@@ -372,7 +446,61 @@ export class Channel {
     }
   }
 
+  /**
+   * Arms the timer for the oldest pending broadcast's deadline, unless it is armed. One timer per
+   * channel, not one per broadcast: under steady broadcasting it is set once per timeout.
+   */
+  #watchOverdue(): void {
+    if (this.#overdueTimer !== undefined || this.#storeTimeout === false) return;
+    const head = this.#pending[this.#pendingHead];
+    if (head === undefined) return;
+    const timer = setTimeout(
+      () => {
+        this.#overdueTimer = undefined;
+        this.#failOverdue();
+      },
+      Math.max(0, head.deadline - Date.now()),
+    );
+    // The channel's own bookkeeping must not keep a process alive (Node, Deno, Bun).
+    (timer as { unref?: () => void }).unref?.();
+    this.#overdueTimer = timer;
+  }
+
+  /** Rejects the broadcasts whose store is overdue, so the ones after them are delivered. */
+  #failOverdue(): void {
+    const now = Date.now();
+    const pending = this.#pending;
+    for (let i = this.#pendingHead; i < pending.length; i++) {
+      const slot = pending[i]!;
+      if (slot.deadline > now) break;
+      if (slot.settled) continue;
+      slot.settled = true;
+      slot.reject(
+        new Error(
+          `Cannot broadcast on channel ${JSON.stringify(this.#name)}: the store did not answer within ${this.#storeTimeout} ms`,
+        ),
+      );
+    }
+    this.#deliverSettled();
+    this.#watchOverdue();
+  }
+
+  /**
+   * An append that completed after its broadcast was rejected as overdue: the event is in the
+   * store, but the members never got it live and later events went out before it. Tell them.
+   */
+  #lateAppend(event: ServerSentEvent): void {
+    if (this.#store.subscribe !== undefined) return; // the feed delivers it, in its place
+    let position = event.id!;
+    const last = this.#lastFannedOut;
+    if (last !== undefined && this.#store.compare(last, position) > 0) position = last;
+    this.#members.forEach((member) => {
+      this.#sendStale(member, "expired", position);
+    });
+  }
+
   #fanOut(event: ServerSentEvent): void {
+    this.#lastFannedOut = event.id;
     // Encoded here once (a ServerSentEvent caches its bytes); every member is sent these bytes.
     const size = encodeServerSentEvent(event).byteLength;
     this.#members.forEach((member) => {
@@ -412,7 +540,6 @@ export class Channel {
   #remove(member: Member): void {
     if (!this.#members.delete(member)) return;
     internals.part(member.target, this);
-    member.target.removeEventListener("close", member.onClose);
     member.held = undefined;
     if (this.#members.size === 0 && this.#subscription !== undefined) {
       this.#subscription.close();
@@ -456,7 +583,7 @@ export class Channel {
       for (;;) {
         if (member.held === undefined) return;
         if (lastEventId === "") break;
-        const result = await this.#store.read(after, { limit: REPLAY_BATCH });
+        const result = await this.#read(after);
         if (member.held === undefined) return; // the stream ended or left the channel
         if (result.stale !== undefined) {
           this.#sendStale(member, result.stale, result.lastId);
@@ -498,9 +625,38 @@ export class Channel {
     member.skipThrough = replayed;
   }
 
+  /** One page of the store after `after`, or a rejection once the store is overdue. */
+  async #read(after: string): Promise<EventStoreReadResult> {
+    const reading = this.#store.read(after, { limit: REPLAY_BATCH });
+    const timeout = this.#storeTimeout;
+    if (timeout === false) return await reading;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const overdue = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new Error(
+              `Cannot replay channel ${JSON.stringify(this.#name)}: the store did not answer within ${timeout} ms`,
+            ),
+          ),
+        timeout,
+      );
+    });
+    try {
+      return await Promise.race([reading, overdue]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   #sendStale(member: Member, reason: EventStoreStaleReason, lastId: string): void {
     member.target.dispatchEvent(
       new ServerSentEvent(this.#staleEventType, { reason }, { id: lastId }),
     );
   }
+}
+
+/** Whether a store's `append` gave what a channel can send: an event with an id. */
+function isStoredEvent(value: unknown): value is ServerSentEvent {
+  return value instanceof ServerSentEvent && typeof value.id === "string";
 }

@@ -6,6 +6,9 @@
  * @module
  */
 
+import { checkInteger, MAX_DELAY } from "./check-integer.js";
+import { describe } from "./describe.js";
+
 /** CRLF, a lone CR and a lone LF all end a line in an event stream. */
 export const LINE_BREAK: RegExp = /\r\n|\r|\n/;
 
@@ -26,18 +29,6 @@ export interface EventFields {
   readonly data: string;
   readonly id?: string | undefined;
   readonly retry?: number | undefined;
-}
-
-/** Shortens a value for an error message, so a 100 MB string never ends up in a log line. */
-export function describe(value: unknown): string {
-  let text: string;
-  if (typeof value === "string") text = JSON.stringify(value);
-  else if (typeof value === "bigint") text = `${value}n`;
-  else if (typeof value === "symbol" || typeof value === "function") text = String(value);
-  else if (typeof value === "number" || typeof value === "boolean" || value == null) {
-    text = String(value);
-  } else text = Object.prototype.toString.call(value);
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
 /**
@@ -90,11 +81,8 @@ export function normalizeId(id: unknown, action: string): string {
  * @throws {RangeError} If `retry` is not a non-negative safe integer.
  */
 export function assertRetry(retry: unknown, action: string): asserts retry is number {
-  if (typeof retry !== "number" || !Number.isSafeInteger(retry) || retry < 0) {
-    throw new RangeError(
-      `${action}: "retry" must be a non-negative integer, received ${describe(retry)}`,
-    );
-  }
+  // Clients wait with a timer: a reconnection time past its range makes them reconnect at once.
+  checkInteger(action, "retry", retry, 0, MAX_DELAY);
 }
 
 /**

@@ -1,10 +1,11 @@
+import { checkInteger } from "./check-integer.js";
+import { describe } from "./describe.js";
 import type {
   EventRecord,
   EventStore,
   EventStoreReadOptions,
   EventStoreReadResult,
 } from "./event-store.js";
-import { describe } from "./format.js";
 import { encodeServerSentEvent, ServerSentEvent } from "./server-sent-event.js";
 
 /** The default `maxEvents` of a {@linkcode MemoryEventStore}. */
@@ -14,6 +15,7 @@ export const DEFAULT_MAX_BYTES = 1024 * 1024;
 /** The default `maxAge` of a {@linkcode MemoryEventStore}: 5 minutes. */
 export const DEFAULT_MAX_AGE = 5 * 60_000;
 
+const ACTION = "Cannot create event store";
 const EPOCH = /^[A-Za-z0-9_-]{1,64}$/;
 const SEQUENCE = /^(?:0|[1-9][0-9]{0,15})$/;
 
@@ -47,15 +49,6 @@ interface Entry {
   readonly event: ServerSentEvent;
   readonly bytes: number;
   readonly time: number;
-}
-
-function positiveInteger(name: string, value: unknown): number {
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1) {
-    throw new RangeError(
-      `Cannot create event store: "${name}" must be a positive integer, received ${describe(value)}`,
-    );
-  }
-  return value;
 }
 
 function randomEpoch(): string {
@@ -98,8 +91,12 @@ export class MemoryEventStore implements EventStore {
   readonly #maxAge: number;
   readonly #epoch: string;
   readonly #prefix: string;
-  /** Held events, oldest first, from index `#head` on; sequence `#first + i - #head`. */
-  #entries: Entry[] = [];
+  /**
+   * Held events, oldest first, from index `#head` on; sequence `#first + i - #head`. Slots before
+   * `#head` are cleared when their event is dropped, so a dropped event is released at once and
+   * the bound on bytes is a bound on memory, not only on a counter.
+   */
+  #entries: (Entry | undefined)[] = [];
   #head = 0;
   /** Sequence of the oldest held event (meaningful while one is held). */
   #first = 1;
@@ -114,8 +111,8 @@ export class MemoryEventStore implements EventStore {
    * @throws {TypeError} If `epoch` is not 1 to 64 letters, digits, `_` or `-`.
    */
   constructor(options: MemoryEventStoreOptions = {}) {
-    this.#maxEvents = positiveInteger("maxEvents", options.maxEvents ?? DEFAULT_MAX_EVENTS);
-    this.#maxBytes = positiveInteger("maxBytes", options.maxBytes ?? DEFAULT_MAX_BYTES);
+    this.#maxEvents = checkInteger(ACTION, "maxEvents", options.maxEvents ?? DEFAULT_MAX_EVENTS, 1);
+    this.#maxBytes = checkInteger(ACTION, "maxBytes", options.maxBytes ?? DEFAULT_MAX_BYTES, 1);
     const maxAge = options.maxAge ?? DEFAULT_MAX_AGE;
     if (typeof maxAge !== "number" || Number.isNaN(maxAge) || maxAge <= 0) {
       throw new RangeError(
@@ -208,7 +205,7 @@ export class MemoryEventStore implements EventStore {
     const limit =
       options.limit === undefined
         ? Number.POSITIVE_INFINITY
-        : positiveInteger("limit", options.limit);
+        : checkInteger("Cannot read events", "limit", options.limit, 1);
     this.#expire(Date.now());
     const lastId = this.lastId;
     let after: number;
@@ -277,10 +274,14 @@ export class MemoryEventStore implements EventStore {
     return count;
   }
 
-  /** Drops the `count` oldest held events. */
+  /** Drops the `count` oldest held events, releasing them. */
   #drop(count: number): void {
     if (count === 0) return;
-    for (let i = this.#head; i < this.#head + count; i++) this.#bytes -= this.#entries[i]!.bytes;
+    const entries = this.#entries;
+    for (let i = this.#head; i < this.#head + count; i++) {
+      this.#bytes -= entries[i]!.bytes;
+      entries[i] = undefined;
+    }
     this.#head += count;
     this.#first += count;
     if (this.#head === this.#entries.length) {

@@ -1,4 +1,4 @@
-import { describe } from "./format.js";
+import { describe } from "./describe.js";
 import { ServerSentEvent } from "./server-sent-event.js";
 import { internals, type ServerSentEventTarget } from "./server-sent-event-target.js";
 
@@ -36,6 +36,14 @@ export interface PipeFromOptions<Item> {
    * `preventCancel` is set.
    */
   signal?: AbortSignal;
+}
+
+/** Items a pipe may take from a ready source before it lets the event loop run. */
+const YIELD_EVERY = 1024;
+
+/** Resolves on a later turn of the event loop, after timers and I/O due now. */
+function nextTask(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 interface Source<Item> {
@@ -144,12 +152,25 @@ async function run<Item>(
   const onStop = (): void => stop();
   target.signal.addEventListener("abort", onStop, { once: true });
   signal?.addEventListener("abort", onStop, { once: true });
-  const halted = (): boolean => target.closed || signal?.aborted === true;
+  // Closing counts: once close() is called the stream takes no more events, so pulling more from
+  // the source would only drop them (and an endless ready source would never let go).
+  const halted = (): boolean => !internals.open(target) || signal?.aborted === true;
   let index = 0;
   let done = false;
+  /** Items since the pipe last waited on the event loop (for `ready`, or to yield). */
+  let unyielded = 0;
   try {
     while (!halted()) {
-      await target.ready;
+      if (internals.waiting(target)) {
+        // Waiting for the client to take what is queued: the event loop runs meanwhile.
+        unyielded = 0;
+        await target.ready;
+      } else if (++unyielded === YIELD_EVERY) {
+        // Items that all end up skipped (`map` returning undefined, listeners cancelling them)
+        // never fill the queue, so `ready` never waits: let timers and I/O run now and then.
+        unyielded = 0;
+        await nextTask();
+      } else await target.ready;
       if (halted()) break;
       const next = source.next();
       const result = await Promise.race([next, stopped]);

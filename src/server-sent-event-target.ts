@@ -1,3 +1,4 @@
+import { checkInteger, MAX_DELAY } from "./check-integer.js";
 import {
   encodeFrame,
   formatComment,
@@ -11,6 +12,7 @@ import { counters } from "./metrics.js";
 import { type PipeFromOptions, pipeFrom } from "./pipe-from.js";
 import {
   encodeServerSentEvent,
+  eventForListeners,
   ServerSentEvent,
   type ServerSentEventInit,
 } from "./server-sent-event.js";
@@ -53,6 +55,8 @@ export interface ServerSentEventTargetOptions {
 /** What the target knows of its request. */
 interface TargetInit extends ServerSentEventTargetOptions {
   lastEventId: string;
+  /** The request carried a `Last-Event-ID` that cannot be an id (`lastEventId` reads `""`). */
+  lastEventIdRejected?: boolean;
 }
 
 /** A listener of the target's own `close` event. */
@@ -85,6 +89,16 @@ export interface TargetSink {
   leave(): void;
 }
 
+/**
+ * A target's entry in a group it joined (a `StreamGroup`, a `Channel`): told when the stream
+ * ends, so that the group lets it go without a `close` listener of its own (a stream in many
+ * channels would otherwise pass `EventTarget`'s listener warning threshold).
+ */
+export interface Membership {
+  /** The stream has ended: leave the group. Called once, before `close` fires. */
+  streamEnded(): void;
+}
+
 let createTarget: (init: TargetInit) => ServerSentEventTarget;
 let attachSink: (target: ServerSentEventTarget, sink: TargetSink) => void;
 let pullTarget: (target: ServerSentEventTarget) => void;
@@ -95,12 +109,15 @@ let endTarget: (
   error?: unknown,
 ) => Promise<void>;
 let sendRetry: (target: ServerSentEventTarget, retry: number) => boolean;
+let isOpen: (target: ServerSentEventTarget) => boolean;
+let lastEventIdRejected: (target: ServerSentEventTarget) => boolean;
+let isWaiting: (target: ServerSentEventTarget) => boolean;
 let pingTarget: (target: ServerSentEventTarget) => void;
 let settleTarget: (target: ServerSentEventTarget) => void;
 let watchRequest: (target: ServerSentEventTarget, request: Request) => void;
 let onTargetEnd: (target: ServerSentEventTarget, cleanup: () => void) => void;
-let joinGroup: (target: ServerSentEventTarget, group: object, entry: unknown) => boolean;
-let entryIn: (target: ServerSentEventTarget, group: object) => unknown;
+let joinGroup: (target: ServerSentEventTarget, group: object, entry: Membership) => boolean;
+let entryIn: (target: ServerSentEventTarget, group: object) => Membership | undefined;
 let partGroup: (target: ServerSentEventTarget, group: object) => void;
 
 /** A target's place on its keep-alive wheel. */
@@ -130,15 +147,6 @@ function concat(chunks: Uint8Array[], length: number): Uint8Array {
     offset += chunk.byteLength;
   }
   return out;
-}
-
-function checkSize(name: string, value: unknown, min: number): number {
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min) {
-    throw new RangeError(
-      `Cannot send events: "${name}" must be an integer of at least ${min}, received ${String(value)}`,
-    );
-  }
-  return value;
 }
 
 /**
@@ -191,8 +199,9 @@ export class ServerSentEventTarget<
    * `[group, entry, group, entry, ...]`. Kept here rather than in a map of the group's, so that a
    * long-lived group holds no table that points at ended streams (see `linked-list.ts`).
    */
-  #groups: unknown[] | undefined;
+  #groups: (object | Membership)[] | undefined;
   #lastEventId: string;
+  #lastEventIdRejected: boolean;
   /** The request whose `signal` is watched from the first keep-alive tick on. */
   #request: Request | undefined;
   /** Types that have ever had a listener; the others skip the local dispatch. */
@@ -223,18 +232,24 @@ export class ServerSentEventTarget<
     }
     super();
     this.#lastEventId = init.lastEventId;
-    this.#highWaterMark = checkSize(
+    this.#lastEventIdRejected = init.lastEventIdRejected === true;
+    const action = "Cannot send events";
+    this.#highWaterMark = checkInteger(
+      action,
       "highWaterMark",
       init.highWaterMark ?? DEFAULT_HIGH_WATER_MARK,
       0,
     );
-    this.#maxBufferedAmount = checkSize(
+    // The stream opens with a comment, and keep-alives are the same comment: a bound smaller than
+    // it would end every stream at once.
+    this.#maxBufferedAmount = checkInteger(
+      action,
       "maxBufferedAmount",
       init.maxBufferedAmount ?? DEFAULT_MAX_BUFFERED_AMOUNT,
-      Math.max(1, this.#highWaterMark),
+      Math.max(KEEP_ALIVE_FRAME.byteLength, this.#highWaterMark),
     );
     const keepAlive = init.keepAlive ?? DEFAULT_KEEP_ALIVE;
-    if (keepAlive !== false) checkSize("keepAlive", keepAlive, 1);
+    if (keepAlive !== false) checkInteger(action, "keepAlive", keepAlive, 1, MAX_DELAY);
     counters.open++;
     counters.opened++;
     // The body opens with a comment, which clients ignore: runtimes that hold the headers until
@@ -315,7 +330,9 @@ export class ServerSentEventTarget<
     }
     if (this.#state !== OPEN) return this.#refuse();
     if (event.type !== "close" && this.#hears(event.type)) {
-      if (!super.dispatchEvent(event)) return false;
+      // Each target's listeners get a clean event: one target's preventDefault() or
+      // stopImmediatePropagation() must not silence the next (a channel sends one event to all).
+      if (!super.dispatchEvent(eventForListeners(event))) return false;
       if (this.#state !== OPEN) return false;
     }
     return this.#push(encodeServerSentEvent(event));
@@ -601,6 +618,11 @@ export class ServerSentEventTarget<
       this.#cleanups = undefined;
       for (const cleanup of cleanups) cleanup();
     }
+    const groups = this.#groups;
+    if (groups !== undefined) {
+      this.#groups = undefined;
+      for (let i = 1; i < groups.length; i += 2) (groups[i] as Membership).streamEnded();
+    }
     this.#releaseReady();
     this.#abort?.abort(closeError(reason));
     if (this.#hears("close")) {
@@ -610,6 +632,9 @@ export class ServerSentEventTarget<
   }
 
   static {
+    isOpen = (target) => target.#state === OPEN;
+    lastEventIdRejected = (target) => target.#lastEventIdRejected;
+    isWaiting = (target) => target.#resolveReady !== undefined;
     sendRetry = (target, retry) =>
       target.#state === OPEN && target.#push(encodeFrame(formatRetry(retry)));
     endTarget = (target, reason, error) => {
@@ -621,7 +646,7 @@ export class ServerSentEventTarget<
   }
 
   /** Records that the target joined `group`, with its `entry` there; `false` if it had already. */
-  #join(group: object, entry: unknown): boolean {
+  #join(group: object, entry: Membership): boolean {
     const groups = this.#groups;
     if (groups === undefined) {
       this.#groups = [group, entry];
@@ -633,9 +658,9 @@ export class ServerSentEventTarget<
   }
 
   /** The target's entry in `group`, or `undefined` if it is not a member. */
-  #entryIn(group: object): unknown {
+  #entryIn(group: object): Membership | undefined {
     const at = this.#groupAt(group);
-    return at === -1 ? undefined : this.#groups![at + 1];
+    return at === -1 ? undefined : (this.#groups![at + 1] as Membership);
   }
 
   /** Where `group` is in `#groups`, or -1. */
@@ -812,10 +837,10 @@ export const internals = {
    */
   onEnd: (target: ServerSentEventTarget, cleanup: () => void) => onTargetEnd(target, cleanup),
   /**
-   * Records that `target` joined `group` (a `StreamGroup`, a `Channel`) with `entry` (not
-   * `undefined`) as its entry there; `false` if it had already.
+   * Records that `target` joined `group` (a `StreamGroup`, a `Channel`) with `entry` as its entry
+   * there, told when the stream ends; `false` if it had joined already.
    */
-  join: (target: ServerSentEventTarget, group: object, entry: unknown) =>
+  join: (target: ServerSentEventTarget, group: object, entry: Membership) =>
     joinGroup(target, group, entry),
   /** `target`'s entry in `group`, or `undefined` if it is not a member. */
   entryIn: (target: ServerSentEventTarget, group: object) => entryIn(target, group),
@@ -823,6 +848,15 @@ export const internals = {
   part: (target: ServerSentEventTarget, group: object) => partGroup(target, group),
   /** Resolves once the stream has ended, for whatever reason. */
   closed: (target: ServerSentEventTarget) => closedPromise(target),
+  /**
+   * `true` if the request carried a `Last-Event-ID` that cannot be an id (over 1024 characters,
+   * CR, LF, NUL), which `lastEventId` reads as `""`: the client did resume, from nowhere we know.
+   */
+  lastEventIdRejected: (target: ServerSentEventTarget) => lastEventIdRejected(target),
+  /** `true` while the stream takes events: not closing (`close()` waiting to drain) or closed. */
+  open: (target: ServerSentEventTarget) => isOpen(target),
+  /** `true` while `ready` is pending: the queue is over `highWaterMark`. */
+  waiting: (target: ServerSentEventTarget) => isWaiting(target),
   /** Ends the stream with reason `"client"` once `request`'s signal aborts (see `#watchRequest`). */
   watchRequest: (target: ServerSentEventTarget, request: Request) => watchRequest(target, request),
   end: (target: ServerSentEventTarget, reason: CloseReason, error?: unknown) =>

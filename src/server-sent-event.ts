@@ -29,14 +29,17 @@ export interface ServerSentEventInit extends EventInit {
 }
 
 let frameOf: (event: ServerSentEvent) => Uint8Array;
+let freshCopy: (event: ServerSentEvent) => ServerSentEvent;
 
 /**
  * An event that a {@linkcode ServerSentEventTarget} sends to its client, where `EventSource`
  * raises it as a `MessageEvent` of the same type.
  *
  * Everything is validated when the event is made, so a bad type, id or payload throws here and
- * never reaches a stream. The event is encoded to bytes once, the first time it is sent; sending
- * the same event to many targets reuses those bytes.
+ * never reaches a stream; `data`, `id` and `retry` are read-only, so what was validated is what is
+ * sent. The event is encoded to bytes once, the first time it is sent; sending the same event to
+ * many targets reuses those bytes, and each target's listeners get an event of their own
+ * (`preventDefault()` or `stopImmediatePropagation()` on one target never affects another).
  *
  * @typeParam Type The event type; `"message"` is what `EventSource.onmessage` receives.
  * @typeParam Data The payload before serialisation.
@@ -52,25 +55,39 @@ let frameOf: (event: ServerSentEvent) => Uint8Array;
  * ```
  */
 export class ServerSentEvent<Type extends string = string, Data = unknown> extends Event {
-  /** The payload as it goes on the wire: the string itself, or its JSON. */
-  readonly data: string;
-  /** The `id:` field, or `undefined` when the event has none. */
-  readonly id: string | undefined;
-  /** The `retry:` field in milliseconds, or `undefined` when the event has none. */
-  readonly retry: number | undefined;
   declare readonly type: Type;
   /** Type-only: ties `Data` to the event so a target's event map can check it. Never set. */
   declare protected readonly payloadType?: Data;
+  readonly #data: string;
+  readonly #id: string | undefined;
+  readonly #retry: number | undefined;
   #frame: Uint8Array | undefined;
+  /** A target's listeners have had this event: the next target's get a copy. */
+  #raised = false;
 
   static {
     frameOf = (event) => {
       if (event.#frame === undefined) {
         event.#frame = encodeFrame(
-          formatEvent({ type: event.type, data: event.data, id: event.id, retry: event.retry }),
+          formatEvent({ type: event.type, data: event.#data, id: event.#id, retry: event.#retry }),
         );
       }
       return event.#frame;
+    };
+    freshCopy = (event) => {
+      if (!event.#raised) {
+        event.#raised = true;
+        return event;
+      }
+      // Already validated: the copy only needs the fields, and shares the encoded bytes.
+      const copy = new ServerSentEvent(event.type, event.#data, {
+        cancelable: event.cancelable,
+        ...(event.#id === undefined ? {} : { id: event.#id }),
+        ...(event.#retry === undefined ? {} : { retry: event.#retry }),
+      });
+      copy.#frame = event.#frame;
+      copy.#raised = true;
+      return copy;
     };
   }
 
@@ -94,9 +111,24 @@ export class ServerSentEvent<Type extends string = string, Data = unknown> exten
     const id = init.id === undefined ? undefined : normalizeId(init.id, action);
     if (init.retry !== undefined) assertRetry(init.retry, action);
     super(type, init);
-    this.data = text;
-    this.id = id;
-    this.retry = init.retry;
+    this.#data = text;
+    this.#id = id;
+    this.#retry = init.retry;
+  }
+
+  /** The payload as it goes on the wire: the string itself, or its JSON. */
+  get data(): string {
+    return this.#data;
+  }
+
+  /** The `id:` field, or `undefined` when the event has none. */
+  get id(): string | undefined {
+    return this.#id;
+  }
+
+  /** The `retry:` field in milliseconds, or `undefined` when the event has none. */
+  get retry(): number | undefined {
+    return this.#retry;
   }
 }
 
@@ -107,4 +139,15 @@ export class ServerSentEvent<Type extends string = string, Data = unknown> exten
  */
 export function encodeServerSentEvent(event: ServerSentEvent): Uint8Array {
   return frameOf(event);
+}
+
+/**
+ * The event to raise on one target's listeners: `event` itself the first time, then a copy that
+ * shares its encoded bytes, so a listener's `preventDefault()` or `stopImmediatePropagation()` on
+ * one target never reaches the listeners of the next.
+ *
+ * @internal Shared with the target; not exported from the package.
+ */
+export function eventForListeners<E extends ServerSentEvent>(event: E): E {
+  return freshCopy(event) as E;
 }

@@ -1,5 +1,6 @@
+import { checkInteger, MAX_DELAY } from "./check-integer.js";
 import { Link, LinkedList } from "./linked-list.js";
-import { internals, ServerSentEventTarget } from "./server-sent-event-target.js";
+import { internals, type Membership, ServerSentEventTarget } from "./server-sent-event-target.js";
 
 /** The default `retry` of {@linkcode StreamGroup.closeAll}, in milliseconds. */
 export const DEFAULT_SHUTDOWN_RETRY = 1_000;
@@ -60,23 +61,19 @@ export function targetOf(response: Response): ServerSentEventTarget | undefined 
   return (response.body as { [TARGET]?: ServerSentEventTarget } | null)?.[TARGET];
 }
 
-/** A target's place in a group. */
-class Tracked extends Link {
+/** A target's place in a group; it leaves when its stream ends. */
+class Tracked extends Link implements Membership {
   target: ServerSentEventTarget | undefined;
 
   constructor(target: ServerSentEventTarget) {
     super();
     this.target = target;
   }
-}
 
-function checkMilliseconds(name: string, value: unknown): number {
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
-    throw new RangeError(
-      `Cannot close streams: "${name}" must be a non-negative integer, received ${String(value)}`,
-    );
+  streamEnded(): void {
+    this.list?.delete(this);
+    this.target = undefined;
   }
-  return value;
 }
 
 /**
@@ -147,12 +144,7 @@ export class StreamGroup {
     if (target.closed) return target;
     const link = new Tracked(plain);
     if (!internals.join(plain, this, link)) return target;
-    const targets = this.#targets;
-    targets.add(link);
-    internals.onEnd(plain, () => {
-      targets.delete(link);
-      link.target = undefined;
-    });
+    this.#targets.add(link);
     // Too late to join: a server shutting down closes the connections of these soon after.
     if (this.#closing !== undefined) void this.#end(plain, this.#closing);
     return target;
@@ -176,11 +168,30 @@ export class StreamGroup {
    * ```
    */
   closeAll(options: CloseAllOptions = {}): Promise<CloseAllResult> {
-    const closing = {
-      retry: checkMilliseconds("retry", options.retry ?? DEFAULT_SHUTDOWN_RETRY),
-      jitter: checkMilliseconds("jitter", options.jitter ?? DEFAULT_SHUTDOWN_JITTER),
-      deadline: checkMilliseconds("deadline", options.deadline ?? DEFAULT_SHUTDOWN_DEADLINE),
-    };
+    const action = "Cannot close streams";
+    const retry = checkInteger(
+      action,
+      "retry",
+      options.retry ?? DEFAULT_SHUTDOWN_RETRY,
+      0,
+      MAX_DELAY,
+    );
+    // A client waits retry + jitter: past a timer's range it would reconnect at once.
+    const jitter = checkInteger(
+      action,
+      "jitter",
+      options.jitter ?? DEFAULT_SHUTDOWN_JITTER,
+      0,
+      MAX_DELAY - retry,
+    );
+    const deadline = checkInteger(
+      action,
+      "deadline",
+      options.deadline ?? DEFAULT_SHUTDOWN_DEADLINE,
+      0,
+      MAX_DELAY,
+    );
+    const closing = { retry, jitter, deadline };
     this.#done ??= this.#closeAll(closing);
     return this.#done;
   }

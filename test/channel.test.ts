@@ -138,19 +138,19 @@ describe("Channel", () => {
     await b.leave();
   });
 
-  test("Channel removes a member when its stream ends, and its close listener with it", async () => {
+  test("Channel removes a member when its stream ends, without a close listener of its own", async () => {
     const channel = new Channel("room");
     const a = client();
     const b = client();
     const listeners = (target: EventTarget) => getEventListeners(target, "close").length;
     await channel.register(a.target);
     await channel.register(b.target);
-    expect([listeners(a.target), listeners(b.target)]).toEqual([1, 1]);
+    expect([listeners(a.target), listeners(b.target)]).toEqual([0, 0]);
     await a.leave();
     expect(channel.size).toBe(1);
     expect(channel.has(a.target)).toBe(false);
     expect(listeners(a.target)).toBe(0);
-    // unregister removes the listener: closing afterwards does not touch the channel.
+    // unregister lets go of it: closing afterwards does not touch the channel.
     expect(channel.unregister(b.target)).toBe(true);
     expect(listeners(b.target)).toBe(0);
     expect(channel.unregister(b.target)).toBe(false);
@@ -488,3 +488,218 @@ describe("Channel", () => {
     await response.body!.cancel();
   });
 });
+
+/** A store whose next calls misbehave as told: throw, reject, hang, answer late or answer garbage. */
+class FaultyStore implements EventStore {
+  readonly inner = new MemoryEventStore({ epoch: "f" });
+  faults: ("throw" | "reject" | "hang" | "late" | "garbage" | "hang-read")[] = [];
+  late: (() => void)[] = [];
+  append(record: EventRecord): Promise<ServerSentEvent> {
+    const fault = this.faults.shift();
+    if (fault === "throw") throw new Error("store down (sync)");
+    if (fault === "reject") return Promise.reject(new Error("store down"));
+    if (fault === "hang") return new Promise(() => {});
+    if (fault === "garbage") return Promise.resolve({ id: 5 } as unknown as ServerSentEvent);
+    if (fault === "late") {
+      return new Promise((resolve) => {
+        this.late.push(() => resolve(this.inner.append(record)));
+      });
+    }
+    return this.inner.append(record);
+  }
+  read(afterId: string, options?: EventStoreReadOptions): Promise<EventStoreReadResult> {
+    if (this.faults[0] === "hang-read") {
+      this.faults.shift();
+      return new Promise(() => {});
+    }
+    return this.inner.read(afterId, options);
+  }
+  trim(): Promise<number> {
+    return this.inner.trim();
+  }
+  compare(a: string, b: string): number {
+    return this.inner.compare(a, b);
+  }
+}
+
+describe("Channel with a failing store", () => {
+  test("Channel fails only the broadcast whose store throws, rejects or answers garbage", async () => {
+    const store = new FaultyStore();
+    const channel = new Channel("room", { store });
+    const member = client();
+    void channel.register(member.target);
+    store.faults = ["throw", "reject", "garbage"];
+    const results = await Promise.allSettled([
+      channel.broadcast("a"),
+      channel.broadcast("b"),
+      channel.broadcast("c"),
+      channel.broadcast("d"),
+    ]);
+    expect(results.map((result) => result.status)).toEqual([
+      "rejected",
+      "rejected",
+      "rejected",
+      "fulfilled",
+    ]);
+    expect(String((results[0] as PromiseRejectedResult).reason)).toContain("store down (sync)");
+    expect(String((results[2] as PromiseRejectedResult).reason)).toContain(
+      "must resolve with a ServerSentEvent with an id, received [object Object]",
+    );
+    await channel.broadcast("e");
+    expect(data(await member.until(2))).toEqual(["d", "e"]);
+    expect(member.target.closed).toBe(false);
+    await member.leave();
+  });
+
+  test("Channel rejects a broadcast whose store hangs past storeTimeout and delivers the later ones", async () => {
+    const store = new FaultyStore();
+    const channel = new Channel("room", { store, storeTimeout: 50 });
+    const member = client();
+    void channel.register(member.target);
+    store.faults = ["hang"];
+    const hung = channel.broadcast("lost");
+    const next = channel.broadcast("after");
+    await expect(hung).rejects.toThrow(
+      'Cannot broadcast on channel "room": the store did not answer within 50 ms',
+    );
+    expect((await next).data).toBe("after");
+    expect(data(await member.until(1))).toEqual(["after"]);
+    await member.leave();
+  });
+
+  test("Channel sends stale when a timed-out append completes after all: never a silent gap", async () => {
+    const store = new FaultyStore();
+    const channel = new Channel("room", { store, storeTimeout: 30 });
+    const member = client();
+    void channel.register(member.target);
+    store.faults = ["late"];
+    const late = channel.broadcast("late");
+    await expect(late).rejects.toThrow("did not answer within 30 ms");
+    const after = await channel.broadcast("after"); // f:1, delivered
+    store.late.shift()!(); // the late one lands as f:2, after "after"
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const events = await member.until(2);
+    expect(events).toEqual([
+      { id: after.id, event: undefined, data: "after" },
+      { id: "f:2", event: "stale", data: '{"reason":"expired"}' },
+    ]);
+    await member.leave();
+  });
+
+  test("Channel ends a member whose replay read hangs past storeTimeout with reason error", async () => {
+    const store = new FaultyStore();
+    const channel = new Channel("room", { store, storeTimeout: 40 });
+    await channel.broadcast("one");
+    const member = client("f:0");
+    const reasons: string[] = [];
+    member.target.addEventListener("close", (event) => reasons.push(event.reason));
+    store.faults = ["hang-read"];
+    await channel.register(member.target);
+    expect(reasons).toEqual(["error"]);
+    expect(channel.size).toBe(0);
+    // The channel still works for the others.
+    const other = client();
+    void channel.register(other.target);
+    await channel.broadcast("two");
+    expect(data(await other.until(1))).toEqual(["two"]);
+    await other.leave();
+  });
+
+  test("Channel validates storeTimeout, naming the value", () => {
+    expect(() => new Channel("x", { storeTimeout: 0 })).toThrow(
+      new RangeError(
+        'Cannot create channel "x": "storeTimeout" must be an integer from 1 to 2147483647, received 0',
+      ),
+    );
+    expect(() => new Channel("x", { storeTimeout: 2 ** 31 })).toThrow(RangeError);
+    expect(() => new Channel("x", { storeTimeout: false })).not.toThrow();
+  });
+});
+
+describe("Channel membership at scale", () => {
+  test("A stream in 15 channels raises no MaxListenersExceededWarning and leaves them all when it ends", async () => {
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on("warning", onWarning);
+    try {
+      const channels = Array.from({ length: 15 }, (_, i) => new Channel(`c${i}`));
+      const member = client();
+      const closes: string[] = [];
+      member.target.addEventListener("close", () =>
+        closes.push(channels.map((channel) => channel.size).join("")),
+      );
+      for (const channel of channels) await channel.register(member.target);
+      expect(channels.every((channel) => channel.has(member.target))).toBe(true);
+      await channels[3]!.broadcast("three");
+      expect(data(await member.until(1))).toEqual(["three"]);
+      await member.leave();
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(channels.map((channel) => channel.size)).toEqual(new Array(15).fill(0));
+      expect(warnings.map((warning) => warning.name)).toEqual([]);
+      // Members have left before close listeners run.
+      expect(closes).toEqual(["0".repeat(15)]);
+    } finally {
+      process.off("warning", onWarning);
+    }
+  });
+});
+
+describe("Channel and unreadable Last-Event-ID values", () => {
+  for (const [name, value] of [
+    ["over the length limit", `e:${"9".repeat(2000)}`],
+    ["with NUL", "e:1\u0000"],
+    ["of 5,000 bytes of UTF-8", "é".repeat(2500)],
+  ] as const) {
+    test(`Channel sends stale "unknown" to a client whose Last-Event-ID is ${name}, never a silent start`, async () => {
+      const store = new MemoryEventStore({ epoch: "e" });
+      const channel = new Channel("room", { store });
+      await channel.broadcast("missed");
+      // Headers cannot carry NUL through the Fetch API: build the target's request by hand.
+      const headers = new Headers();
+      const raw = value.includes("\u0000") ? null : value;
+      if (raw !== null) headers.set("last-event-id", encodeLatin1(raw));
+      const request =
+        raw === null
+          ? ({ headers: { get: () => value }, signal: undefined } as unknown as Request)
+          : new Request("http://localhost/", { headers });
+      const { response, target } = sendEvents(request, { keepAlive: false });
+      expect(target.lastEventId).toBe("");
+      await channel.register(target);
+      await channel.broadcast("live");
+      const reader = response.body!.getReader();
+      let text = "";
+      while (!text.includes("data: live")) {
+        text += decoder.decode((await reader.read()).value, { stream: true });
+      }
+      expect(parse(text).events.map(({ id, event, data }) => ({ id, event, data }))).toEqual([
+        { id: "e:1", event: "stale", data: '{"reason":"unknown"}' },
+        { id: "e:2", event: undefined, data: "live" },
+      ]);
+      await reader.cancel();
+    });
+  }
+
+  test("Channel still goes live at once for a request with no Last-Event-ID or an empty one", async () => {
+    const channel = new Channel("room");
+    await channel.broadcast("before");
+    for (const headers of [{}, { "last-event-id": "" }]) {
+      const { response, target } = sendEvents(new Request("http://localhost/", { headers }), {
+        keepAlive: false,
+      });
+      await channel.register(target);
+      await channel.broadcast("live");
+      const reader = response.body!.getReader();
+      let text = "";
+      while (!text.includes("data: live")) {
+        text += decoder.decode((await reader.read()).value, { stream: true });
+      }
+      expect(parse(text).events.map((event) => event.data)).toEqual(["live"]);
+      await reader.cancel();
+    }
+  });
+});
+
+/** A header value as the bytes of a string's UTF-8, one character per byte (as a server sees it). */
+function encodeLatin1(text: string): string {
+  return String.fromCharCode(...new TextEncoder().encode(text));
+}

@@ -210,3 +210,39 @@ describe("MemoryEventStore", () => {
     expect(() => new MemoryEventStore().read("", { limit: 0 })).toThrow(/"limit".*received 0/);
   });
 });
+
+describe("MemoryEventStore memory bound", () => {
+  test("MemoryEventStore releases dropped events: its byte bound is a bound on memory", async () => {
+    const { heldBytes, MB } = await import("./helpers/heap.ts");
+    const store = new MemoryEventStore(); // maxBytes 1 MiB
+    const before = await heldBytes();
+    // Each event is 900 KB of text and 900 KB of encoded bytes; only the newest fits the bound.
+    for (let i = 0; i < 120; i++) {
+      await store.append({ type: "message", data: String(i % 10).repeat(900_000) });
+    }
+    expect(store.length).toBe(1);
+    expect(store.byteLength).toBeLessThan(MB);
+    const grown = (await heldBytes()) - before;
+    // One event held (about 1.8 MB with its text); 120 held would be over 200 MB.
+    expect(grown).toBeLessThan(12 * MB);
+    // What is held is still readable.
+    const { events } = await store.read("");
+    expect(events.map((event) => event.id)).toEqual([store.lastId]);
+  });
+
+  test("MemoryEventStore releases events dropped by count and by age", async () => {
+    const { heldBytes, MB } = await import("./helpers/heap.ts");
+    const store = new MemoryEventStore({ maxEvents: 2, maxBytes: 64 * MB, maxAge: 50 });
+    const before = await heldBytes();
+    for (let i = 0; i < 40; i++) {
+      await store.append({ type: "message", data: String(i % 10).repeat(1_000_000) });
+    }
+    expect(store.length).toBe(2);
+    const byCount = (await heldBytes()) - before;
+    expect(byCount).toBeLessThan(16 * MB);
+    await delay(80);
+    expect(await store.trim()).toBe(2);
+    const byAge = (await heldBytes()) - before;
+    expect(byAge).toBeLessThan(8 * MB);
+  });
+});

@@ -244,6 +244,67 @@ describe("ServerSentEventTarget.pipeFrom", () => {
     await piped;
   });
 
+  test("pipeFrom stops pulling the moment close() is called, even while close() waits for a stalled client", async () => {
+    const { response, target, closes } = open();
+    let pulled = 0;
+    let returned = false;
+    async function* many() {
+      try {
+        for (let i = 0; i < 1_000_000; i++) {
+          pulled++;
+          yield `item ${i}`;
+        }
+      } finally {
+        returned = true;
+      }
+    }
+    let timerAt = -1;
+    setTimeout(() => {
+      timerAt = pulled;
+    }, 5);
+    const piped = target.pipeFrom(many());
+    await Promise.resolve();
+    // The client reads nothing, so close() must wait for what is queued: the stream is closing.
+    const closing = target.close();
+    await delay(30);
+    expect(target.closed).toBe(false);
+    expect(pulled).toBeLessThan(5);
+    expect(timerAt).toBeGreaterThanOrEqual(0);
+    // The client reads: close() completes, the source is cancelled.
+    const text = await response.text();
+    await closing;
+    await piped;
+    expect(returned).toBe(true);
+    expect(closes.map((event) => event.reason)).toEqual(["server"]);
+    // What was sent is what was pulled before close(): nothing pulled after it.
+    expect(parse(text).events.map((event) => event.data)).toEqual(
+      Array.from({ length: pulled }, (_, i) => `item ${i}`).slice(0, parse(text).events.length),
+    );
+    expect(parse(text).events.length).toBeGreaterThanOrEqual(pulled - 1);
+  });
+
+  test("pipeFrom lets timers run while it skips every item of a ready source", async () => {
+    const { response, target } = open();
+    let pulled = 0;
+    async function* many() {
+      for (let i = 0; i < 200_000; i++) {
+        pulled++;
+        yield i;
+      }
+    }
+    let timerAt = -1;
+    setTimeout(() => {
+      timerAt = pulled;
+    }, 1);
+    const text = response.text();
+    await target.pipeFrom(many(), { map: () => undefined });
+    expect(pulled).toBe(200_000);
+    // The timer ran while the pipe was still pulling, not after it.
+    expect(timerAt).toBeGreaterThanOrEqual(0);
+    expect(timerAt).toBeLessThan(200_000);
+    expect(await text).toBe(":\n\n");
+  });
+
   test("pipeFrom stops when its signal aborts, cancelling the source and leaving the stream open", async () => {
     const { response, target } = open();
     const controller = new AbortController();

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { DEFAULT_HEADERS, sendEvents } from "../src/index.ts";
+import { DEFAULT_HEADERS, metrics, sendEvents } from "../src/index.ts";
 
 const request = () => new Request("http://localhost/sse");
 
@@ -72,7 +72,7 @@ describe("sendEvents", () => {
   test("sendEvents throws a RangeError naming a bad keepAlive, highWaterMark or maxBufferedAmount", () => {
     expect(() => sendEvents(request(), { keepAlive: 0 })).toThrow(
       new RangeError(
-        'Cannot send events: "keepAlive" must be an integer of at least 1, received 0',
+        'Cannot send events: "keepAlive" must be an integer from 1 to 2147483647, received 0',
       ),
     );
     expect(() => sendEvents(request(), { keepAlive: Number.NaN })).toThrow(RangeError);
@@ -80,6 +80,45 @@ describe("sendEvents", () => {
     expect(() => sendEvents(request(), { highWaterMark: 100, maxBufferedAmount: 50 })).toThrow(
       /"maxBufferedAmount" must be an integer of at least 100, received 50/,
     );
+  });
+
+  test("sendEvents rejects timer options past 2**31 - 1 ms instead of firing them after 1 ms", async () => {
+    const before = metrics.open;
+    for (const keepAlive of [2 ** 31, 2 ** 33, Number.MAX_SAFE_INTEGER]) {
+      expect(() => sendEvents(request(), { keepAlive })).toThrow(
+        new RangeError(
+          `Cannot send events: "keepAlive" must be an integer from 1 to 2147483647, received ${keepAlive}`,
+        ),
+      );
+    }
+    expect(() => sendEvents(request(), { maxDuration: 30 * 24 * 3_600_000 })).toThrow(
+      new RangeError(
+        'Cannot send events: "maxDuration" must be an integer from 1 to 2147483647, received 2592000000',
+      ),
+    );
+    expect(metrics.open).toBe(before);
+    // The edge itself is accepted, and does not fire early.
+    const { response, target } = sendEvents(request(), {
+      keepAlive: 2 ** 31 - 1,
+      maxDuration: 2 ** 31 - 1,
+    });
+    const reader = response.body!.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toBe(":\n\n");
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(target.closed).toBe(false);
+    expect(target.bufferedAmount).toBe(0); // no keep-alive fired early either
+    await reader.cancel();
+  });
+
+  test("sendEvents rejects a maxBufferedAmount too small for the opening comment, naming the minimum", async () => {
+    expect(() => sendEvents(request(), { highWaterMark: 0, maxBufferedAmount: 2 })).toThrow(
+      new RangeError(
+        'Cannot send events: "maxBufferedAmount" must be an integer of at least 3, received 2',
+      ),
+    );
+    const { response, target } = sendEvents(request(), { highWaterMark: 0, maxBufferedAmount: 3 });
+    expect(target.closed).toBe(false);
+    await response.body!.cancel();
   });
 
   test("sendEvents throws a TypeError for malformed headers and a waitUntil that is not a function", () => {
@@ -118,5 +157,46 @@ describe("sendEvents", () => {
     expect(raced).toBe("idle");
     await reader.cancel();
     expect(target.closed).toBe(true);
+  });
+});
+
+describe("one event, many targets", () => {
+  test("A listener's preventDefault() on one target does not cancel the event for the next", async () => {
+    const { sendEvents, ServerSentEvent } = await import("../src/index.ts");
+    const a = sendEvents(new Request("http://localhost/"), { keepAlive: false });
+    const b = sendEvents(new Request("http://localhost/"), { keepAlive: false });
+    const seen: boolean[] = [];
+    a.target.addEventListener("chat", (event) => event.preventDefault());
+    b.target.addEventListener("chat", (event) => seen.push(event.defaultPrevented));
+    const event = new ServerSentEvent("chat", "hello", { cancelable: true });
+    expect(a.target.dispatchEvent(event)).toBe(false);
+    expect(b.target.dispatchEvent(event)).toBe(true);
+    expect(seen).toEqual([false]);
+    void a.target.close();
+    void b.target.close();
+    expect(await a.response.text()).toBe(":\n\n");
+    expect(await b.response.text()).toBe(":\n\nevent: chat\ndata: hello\n\n");
+  });
+
+  test("stopImmediatePropagation() in one channel member's listener leaves the others' listeners alone", async () => {
+    const { Channel, sendEvents } = await import("../src/index.ts");
+    const channel = new Channel("room");
+    const heard: string[] = [];
+    const streams = ["a", "b", "c"].map((name) => {
+      const { response, target } = sendEvents(new Request("http://localhost/"), {
+        keepAlive: false,
+      });
+      target.addEventListener("chat", (event) => {
+        heard.push(`${name}1`);
+        if (name === "a") event.stopImmediatePropagation();
+      });
+      target.addEventListener("chat", () => heard.push(`${name}2`));
+      void channel.register(target);
+      return response;
+    });
+    await channel.broadcast("hi", { type: "chat" });
+    expect(heard).toEqual(["a1", "b1", "b2", "c1", "c2"]);
+    await Promise.all(streams.map((response) => response.body!.cancel()));
+    expect(channel.size).toBe(0);
   });
 });

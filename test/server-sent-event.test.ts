@@ -67,3 +67,22 @@ describe("ServerSentEvent", () => {
     expect(() => new ServerSentEvent("m", 1n)).toThrow(TypeError);
   });
 });
+
+describe("ServerSentEvent hardening", () => {
+  test("ServerSentEvent's validated fields cannot be changed: a forged id never reaches the wire", () => {
+    const event = new ServerSentEvent("chat", "hi", { id: "1", retry: 10 });
+    const forged = "1\n\nevent: admin\ndata: take over";
+    expect(() => {
+      (event as unknown as { id: string }).id = forged;
+    }).toThrow(TypeError);
+    expect(() => {
+      (event as unknown as { data: string }).data = "x\n\nevent: admin\ndata: y";
+    }).toThrow(TypeError);
+    expect(() => {
+      (event as unknown as { retry: number }).retry = -1;
+    }).toThrow(TypeError);
+    expect(Object.defineProperty(event, "id", { value: forged }).id).toBe(forged);
+    // Even an own property shadowing the getter changes nothing on the wire.
+    expect(text(event)).toBe("event: chat\nid: 1\nretry: 10\ndata: hi\n\n");
+  });
+});

@@ -114,8 +114,19 @@ describe("StreamGroup", () => {
     expect(() => group.track({} as never)).toThrow(TypeError);
     expect(() => group.track(null as never)).toThrow("Cannot track stream");
     expect(() => group.closeAll({ deadline: -1 })).toThrow(RangeError);
-    expect(() => group.closeAll({ retry: 1.5 })).toThrow('"retry" must be a non-negative integer');
+    expect(() => group.closeAll({ retry: 1.5 })).toThrow(
+      '"retry" must be an integer from 0 to 2147483647',
+    );
     expect(() => group.closeAll({ jitter: Number.NaN })).toThrow(RangeError);
+    // Past a timer's range: a deadline that fires at once, a client that reconnects at once.
+    expect(() => group.closeAll({ deadline: 2 ** 31 })).toThrow(
+      new RangeError(
+        'Cannot close streams: "deadline" must be an integer from 0 to 2147483647, received 2147483648',
+      ),
+    );
+    expect(() => group.closeAll({ retry: 2 ** 31 - 1000, jitter: 1000 })).toThrow(
+      '"jitter" must be an integer from 0 to 999, received 1000',
+    );
   });
 });
 

@@ -16,7 +16,7 @@ import {
 } from "./helpers/redis.ts";
 
 const CLIENTS = 50;
-const EVENTS = 3000;
+const EVENTS = 2000;
 
 describe("RedisEventStore property (node)", () => {
   let redis: RedisServer;
@@ -84,5 +84,5 @@ describe("RedisEventStore property (node)", () => {
       }),
       { numRuns: 3 },
     );
-  });
+  }, 120_000);
 });

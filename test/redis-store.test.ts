@@ -74,25 +74,38 @@ describe("RedisEventStore", () => {
   });
 
   test("RedisEventStore: history trimmed past a client's id gives stale, inside the window exact", async () => {
-    const store = new RedisEventStore(client, { key: key(), maxEvents: 10 });
+    const name = key();
+    const store = new RedisEventStore(client, { key: name, maxEvents: 10 });
     const channel = new Channel("trim", { store });
     const ids: string[] = [];
-    for (let i = 1; i <= 30; i++) ids.push((await channel.broadcast(String(i))).id!);
-    const trimmed = await resume(channel, ids[4]!);
-    expect(trimmed).toEqual([
-      expect.objectContaining({ event: "stale", id: ids[29], data: '{"reason":"expired"}' }),
+    for (let i = 1; i <= 300; i++) ids.push((await channel.broadcast(String(i))).id!);
+    // MAXLEN ~ trims whole blocks (stream-node-max-entries, 100): at least the last 10 are kept.
+    const [[oldestId]] = (await admin.sendCommand([
+      "XRANGE",
+      `sendevents:{${name}}:stream`,
+      "-",
+      "+",
+      "COUNT",
+      "1",
+    ])) as [[string]];
+    const oldest = Number(oldestId.split("-")[0]);
+    expect(oldest).toBeGreaterThan(1);
+    expect(oldest).toBeLessThanOrEqual(291);
+    expect(await resume(channel, ids[4]!)).toEqual([
+      expect.objectContaining({ event: "stale", id: ids[299], data: '{"reason":"expired"}' }),
     ]);
-    // The oldest kept is 21: resuming after 20 is exact, after 19 is not.
-    expect((await resume(channel, ids[19]!)).map((event) => event.data)).toEqual(
-      ids.slice(20).map((_, i) => String(21 + i)),
+    // Resuming after the one before the oldest kept is exact; one further back is not.
+    const exact = await resume(channel, ids[oldest - 2]!);
+    expect(exact.map((event) => event.data)).toEqual(
+      ids.slice(oldest - 1).map((_, i) => String(oldest + i)),
     );
-    expect((await resume(channel, ids[18]!))[0]).toMatchObject({ event: "stale" });
-    expect((await resume(channel, ids[24]!)).map((event) => event.data)).toEqual([
-      "26",
-      "27",
-      "28",
-      "29",
-      "30",
+    expect((await resume(channel, ids[oldest - 3]!))[0]).toMatchObject({ event: "stale" });
+    expect((await resume(channel, ids[294]!)).map((event) => event.data)).toEqual([
+      "296",
+      "297",
+      "298",
+      "299",
+      "300",
     ]);
     await store.close();
   });

@@ -50,6 +50,8 @@ const DEFAULT_CHECK_INTERVAL = 1000;
 const FILL_BATCH = 512;
 /** Live messages a feed holds while it catches up; past that it reads them from the stream. */
 const MAX_BUFFERED = 10_000;
+/** Recent events whose nonces a feed keeps, to tell a repeated notification from a new one. */
+const RECENT = 1024;
 /** Delay before a feed that could not read the stream tries again, doubled up to 8 times. */
 const RETRY_DELAY = 100;
 const KEY = /^[^{}\s]{1,200}$/;
@@ -96,12 +98,14 @@ export interface RedisEventStoreOptions {
 interface Position {
   epoch: string;
   sequence: number;
+  /** The nonce of the event at `sequence`, once the feed has delivered one. */
+  nonce?: string | undefined;
 }
 
 interface RawRead {
   epoch: string;
   last: number;
-  /** Flat: sequence, type, data, retry (`""`: none), per entry. */
+  /** Flat: sequence, nonce, type, data, retry (`""`: none), per entry. */
   entries: string[];
 }
 
@@ -355,6 +359,9 @@ class Tail {
   #closed = false;
   #failures = 0;
   #retry: ReturnType<typeof setTimeout> | undefined;
+  /** The nonces of the last {@linkcode RECENT} events delivered, by sequence modulo the size. */
+  readonly #recentSequence = new Float64Array(RECENT);
+  readonly #recentNonce: string[] = new Array<string>(RECENT).fill("");
   readonly #check: ReturnType<typeof setInterval>;
 
   constructor(store: RedisEventStore, start: (tail: Tail) => Promise<RawRead>, interval: number) {
@@ -373,7 +380,7 @@ class Tail {
     (this.#check as { unref?: () => void }).unref?.();
   }
 
-  /** A pub/sub message: `<epoch>\n<seq>\n<type>\n<retry>\n<data>`. */
+  /** A pub/sub message: `<epoch>\n<seq>\n<nonce>\n<type>\n<retry>\n<data>`. */
   receive(message: string): void {
     if (this.#closed) return;
     if (this.#position === undefined || this.#filling) {
@@ -411,22 +418,36 @@ class Tail {
     const b = message.indexOf("\n", a + 1);
     const c = message.indexOf("\n", b + 1);
     const d = message.indexOf("\n", c + 1);
-    if (d < 0) return true; // not one of ours
+    const e = message.indexOf("\n", d + 1);
+    if (e < 0) return true; // not one of ours
     const epoch = message.slice(0, a);
     const sequence = Number(message.slice(a + 1, b));
     if (epoch !== position.epoch) return false;
-    if (sequence <= position.sequence) return true;
+    if (sequence <= position.sequence) {
+      // Seen already (the overlap of a catch-up and the live feed), unless it is another event
+      // under a seen id: Redis rewound. Then the catch-up finds it out and starts a new epoch.
+      const slot = sequence % RECENT;
+      const nonce = message.slice(b + 1, c);
+      return this.#recentSequence[slot] !== sequence || this.#recentNonce[slot] === nonce;
+    }
     if (sequence !== position.sequence + 1) return false;
     position.sequence = sequence;
+    position.nonce = message.slice(b + 1, c);
+    this.#remember(sequence, position.nonce);
     const event = toEvent(
       epoch,
       message.slice(a + 1, b),
-      message.slice(b + 1, c),
-      message.slice(d + 1),
       message.slice(c + 1, d),
+      message.slice(e + 1),
+      message.slice(d + 1, e),
     );
     this.#deliver(event);
     return true;
+  }
+
+  #remember(sequence: number, nonce: string): void {
+    this.#recentSequence[sequence % RECENT] = sequence;
+    this.#recentNonce[sequence % RECENT] = nonce;
   }
 
   #deliver(event: ServerSentEvent): void {
@@ -497,9 +518,18 @@ class Tail {
     for (;;) {
       this.#again = false;
       const position = this.#position!;
-      const read = await this.#store[readRaw](String(position.sequence), FILL_BATCH);
+      // From the feed's own position on, when it knows that event's nonce: an event of another
+      // nonce there means Redis rewound and issued the id again.
+      const check = position.nonce !== undefined;
+      const read = await this.#store[readRaw](String(position.sequence), FILL_BATCH, check);
       if (this.#closed) return;
-      if (read.epoch !== position.epoch || read.last < position.sequence) {
+      let entries = read.entries;
+      let rewound = read.last < position.sequence;
+      if (check && read.epoch === position.epoch && Number(entries[0]) === position.sequence) {
+        rewound ||= entries[1] !== position.nonce;
+        entries = entries.slice(5);
+      }
+      if (read.epoch !== position.epoch || rewound) {
         // Redis restarted empty or lost the keys (a new epoch), or rewound (a failover to a
         // replica behind): then its next sequences would repeat ids clients have seen, so the
         // channel moves to a new epoch, for every instance and every resuming client.
@@ -511,13 +541,12 @@ class Tail {
         this.#stale("unknown", `${now.epoch}:${now.last}`);
         return;
       }
-      const entries = read.entries;
       if (read.last > position.sequence && Number(entries[0]) !== position.sequence + 1) {
         this.#position = { epoch: read.epoch, sequence: read.last };
         this.#stale("expired", `${read.epoch}:${read.last}`);
         return;
       }
-      for (let i = 0; i < entries.length; i += 4) {
+      for (let i = 0; i < entries.length; i += 5) {
         const sequence = Number(entries[i]);
         if (sequence !== position.sequence + 1) {
           // An entry aged out in the middle: what follows cannot be sent without a gap.
@@ -526,12 +555,14 @@ class Tail {
           return;
         }
         position.sequence = sequence;
+        position.nonce = entries[i + 1];
+        this.#remember(sequence, position.nonce!);
         this.#deliver(
-          toEvent(read.epoch, entries[i]!, entries[i + 1]!, entries[i + 2]!, entries[i + 3]!),
+          toEvent(read.epoch, entries[i]!, entries[i + 2]!, entries[i + 3]!, entries[i + 4]!),
         );
         if (this.#closed) return;
       }
-      if (entries.length < FILL_BATCH * 4) return;
+      if (read.entries.length < FILL_BATCH * 5) return;
     }
   }
 }
@@ -712,14 +743,14 @@ export class RedisEventStore implements EventStore, AsyncDisposable {
       }
     }
     const events: ServerSentEvent[] = [];
-    for (let i = 0; i < entries.length; i += 4) {
+    for (let i = 0; i < entries.length; i += 5) {
       const sequence = Number(entries[i]);
-      if (after !== undefined && sequence !== after + 1 + i / 4) {
+      if (after !== undefined && sequence !== after + 1 + i / 5) {
         // A hole in the middle (aged out): stop before it; the caller reads on and sees it.
         break;
       }
       events.push(
-        toEvent(read.epoch, entries[i]!, entries[i + 1]!, entries[i + 2]!, entries[i + 3]!),
+        toEvent(read.epoch, entries[i]!, entries[i + 2]!, entries[i + 3]!, entries[i + 4]!),
       );
     }
     return { events, lastId };
@@ -823,12 +854,13 @@ export class RedisEventStore implements EventStore, AsyncDisposable {
   }
 
   /** The read script's reply, parsed; shared with the feed. */
-  async [readRaw](after: string, limit: number): Promise<RawRead> {
+  async [readRaw](after: string, limit: number, inclusive = false): Promise<RawRead> {
     const reply = (await this.#run(`read ${JSON.stringify(this.#key)}`, READ_SCRIPT, [
       this.#nextEpoch(),
       after,
       String(limit),
       this.#maxAge,
+      inclusive ? "1" : "",
     ])) as unknown[];
     return {
       epoch: String(reply[0]),

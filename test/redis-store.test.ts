@@ -36,6 +36,19 @@ describe("RedisEventStore", () => {
     await redis?.stop();
   });
 
+  /** Saves the channel's keys now; the returned function puts them back (a replica behind). */
+  async function snapshot(name: string): Promise<() => Promise<void>> {
+    const keys = [`sendevents:{${name}}:meta`, `sendevents:{${name}}:stream`];
+    const dumps = await Promise.all(
+      keys.map((k) => admin.sendCommand(["DUMP", k], { typeMapping: { 36: Buffer } } as never)),
+    );
+    return async () => {
+      for (let i = 0; i < keys.length; i++) {
+        await admin.sendCommand(["RESTORE", keys[i]!, "0", dumps[i] as never, "REPLACE"]);
+      }
+    };
+  }
+
   /** Registers a stream with `lastEventId` and returns what it was sent within `ms`. */
   async function resume(channel: Channel, lastEventId: string, ms = 200) {
     const { response, target } = sendEvents(new Request("http://localhost/"));
@@ -180,11 +193,12 @@ describe("RedisEventStore", () => {
     const { response, target } = sendEvents(new Request("http://localhost/"));
     await channel.register(target);
     const sent: string[] = [];
-    for (let i = 1; i <= 10; i++) sent.push((await channel.broadcast(String(i))).id!);
+    for (let i = 1; i <= 5; i++) sent.push((await channel.broadcast(String(i))).id!);
+    const replica = await snapshot(name);
+    for (let i = 6; i <= 10; i++) sent.push((await channel.broadcast(String(i))).id!);
     await sleep(100);
     // What a replica that missed the last 5 events holds after a failover.
-    await admin.sendCommand(["HSET", `sendevents:{${name}}:meta`, "s", "5"]);
-    await admin.sendCommand(["XTRIM", `sendevents:{${name}}:stream`, "MAXLEN", "5"]);
+    await replica();
     await sleep(200);
     const next = await channel.broadcast("after");
     const [epoch] = sent[0]!.split(":");
@@ -201,6 +215,47 @@ describe("RedisEventStore", () => {
     expect(events[10]!.id!.startsWith(`${epoch}:`)).toBe(false);
     expect(events[11]).toMatchObject({ id: next.id, data: "after" });
     await store.close();
+  });
+
+  test("RedisEventStore: a rewound Redis that already issued the seen ids again is caught by their nonces", async () => {
+    const name = key();
+    const other = createClient({ url: redis.url });
+    other.on("error", () => {});
+    await other.connect();
+    // No periodic check: only the live notifications can reveal the rewind.
+    const store = new RedisEventStore(client, { key: name, checkInterval: 60_000 });
+    const writer = new RedisEventStore(other, { key: name });
+    const channel = new Channel(name, { store });
+    const { response, target } = sendEvents(new Request("http://localhost/"));
+    await channel.register(target);
+    const sent: string[] = [];
+    const old = (i: number) => writer.append({ type: "message", data: `old ${i}` });
+    for (let i = 1; i <= 5; i++) sent.push((await old(i)).id!);
+    const replica = await snapshot(name);
+    for (let i = 6; i <= 10; i++) sent.push((await old(i)).id!);
+    await sleep(100);
+    await replica();
+    // Other events under the ids 6 to 13: 6 to 10 were seen with other data.
+    for (let i = 6; i <= 13; i++) await writer.append({ type: "message", data: `new ${i}` });
+    await sleep(200);
+    void target.close();
+    const events = parse(await response.text()).events;
+    expect(events.slice(0, 10).map((event) => event.data)).toEqual(
+      sent.map((_, i) => `old ${i + 1}`),
+    );
+    // Never "new 11" as if it followed "old 10": stale, in a new epoch, then its events.
+    expect(events[10]).toMatchObject({ event: "stale", data: '{"reason":"unknown"}' });
+    const [epoch] = sent[0]!.split(":");
+    const [newEpoch, position] = events[10]!.id!.split(":");
+    expect(newEpoch).not.toBe(epoch);
+    // What follows is the new epoch's, from the stale event's position on, with no gap.
+    expect(events.slice(11).map((event) => event.id)).toEqual(
+      events.slice(11).map((_, i) => `${newEpoch}:${Number(position) + 1 + i}`),
+    );
+    expect(events.at(-1)?.data).toBe("new 13");
+    expect((await store.read(sent[7]!)).stale).toBe("unknown");
+    await Promise.all([store.close(), writer.close()]);
+    await other.quit();
   });
 
   test("RedisEventStore keeps its keys of one channel in one hash tag", async () => {

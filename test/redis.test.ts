@@ -208,3 +208,33 @@ describe("RedisEventStore when redis-server dies (node)", () => {
     await Promise.all([...clients, late].map((client) => client.close()));
   });
 });
+
+describe("RedisEventStore on a persistent redis-server (node)", () => {
+  test("kill -9 and restart with appendfsync always: clients resume with nothing lost and no stale", async () => {
+    const redis = await startRedis({ persistence: true });
+    const a = await startInstance("node", redis.url, { NAME: "a", STORE_TIMEOUT: "1000" });
+    try {
+      const key = "durable";
+      const first = await a.publish(50, 0, key);
+      const client = new Subscriber();
+      await client.connect(a.url, key, first.first!);
+      await client.until(() => client.has(first.last!));
+      await redis.kill();
+      await redis.restart();
+      const after = await a.publish(10, 0, key);
+      expect(after).toMatchObject({ ok: 10, failed: 0 });
+      await client.until(() => client.has(after.last!));
+      expect(client.events.some((event) => event.type === "stale")).toBe(false);
+      expect(checkContiguous(client.events, 2, sequenceOf(after.last!))).toBe("");
+      // A client that was away across the restart resumes exactly too.
+      const away = new Subscriber();
+      await away.connect(a.url, key, first.last!);
+      await away.until(() => away.has(after.last!));
+      expect(checkContiguous(away.events, 51, 60)).toBe("");
+      await Promise.all([client.close(), away.close()]);
+    } finally {
+      await a.kill();
+      await redis.stop();
+    }
+  });
+});

@@ -92,12 +92,9 @@ export interface EventStoreSubscription {
  * this one.
  *
  * Every method but `compare` is asynchronous so that an external store fits behind the same
- * interface. The plan for several server instances is a Redis Streams store, one stream per
- * channel: `append` is `XADD` (Redis assigns `<ms>-<seq>` ids, and an epoch prefix can be kept in
- * a key of its own), `read` is `XRANGE key (id + COUNT limit`, `trim` is `XTRIM MINID`/`MAXLEN`,
- * and `compare` orders `<ms>-<seq>` numerically. A store without `subscribe` must assign ids in
- * call order (one connection, pipelined, does), because the channel then delivers live events
- * in the order it called `append`.
+ * interface. A store without `subscribe` must assign ids in call order (one connection,
+ * pipelined, does), because the channel then delivers live events in the order it called
+ * `append`.
  *
  * A store shared by several processes (`RedisEventStore` from `sendevents/redis`) implements
  * `subscribe`: the channel then sends its members what the store's feed delivers (its own

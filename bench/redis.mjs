@@ -95,12 +95,10 @@ async function run(instances, via, count, rate, clients) {
       return { result }; // not the promise itself: Promise.all would wait for it
     }),
   );
-  if (process.env.DEBUG) console.error("loads ready", count, rate);
   const response = await fetch(`http://127.0.0.1:${via.port}/publish?count=${count}&rate=${rate}`, {
     method: "POST",
   });
   const published = await response.json();
-  if (process.env.DEBUG) console.error("published", published);
   const results = await Promise.all(loads.map((load) => load.result));
   const deliveries = results.reduce((sum, r) => sum + r.deliveries, 0);
   const expected = results.reduce((sum, r) => sum + r.expected, 0);
@@ -120,7 +118,6 @@ const fmt = (n, digits = 0) =>
   Number.isFinite(n) ? n.toLocaleString("en-US", { maximumFractionDigits: digits }) : "n/a";
 
 async function main() {
-  const debug = (...m) => process.env.DEBUG && console.error(...m);
   let redisUrl = process.env.REDIS_URL;
   let redis;
   let dir;
@@ -149,15 +146,16 @@ async function main() {
   }
   const rows = [];
   try {
-    debug("redis", redisUrl);
     const memory = await startInstance("memory");
-    debug("memory", memory.port);
     const a = await startInstance("redis", redisUrl);
     const b = await startInstance("redis", redisUrl);
     for (const rate of RATES) {
       const count = Math.round(rate * SECONDS);
       const single = await run([memory], memory, count, rate, CLIENTS);
       rows.push([`memory, 1 instance × ${CLIENTS}, ${rate}/s × ${count}`, single]);
+      // The Redis hop alone: one instance on Redis, as many streams as the baseline.
+      const hop = await run([a], a, count, rate, CLIENTS);
+      rows.push([`redis, 1 instance × ${CLIENTS}, ${rate}/s × ${count}`, hop]);
       const shared = await run([a, b], a, count, rate, CLIENTS);
       rows.push([`redis, 2 instances × ${CLIENTS}, ${rate}/s × ${count}`, shared]);
     }

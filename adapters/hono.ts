@@ -31,6 +31,7 @@
 import type { Context, Env, Handler, Input, MiddlewareHandler } from "hono";
 import { type SendEventsOptions, sendEvents } from "../src/send-events.js";
 import { internals, type ServerSentEventTarget } from "../src/server-sent-event-target.js";
+import { targetOf } from "../src/stream-group.js";
 
 /** Options for {@linkcode events} and {@linkcode serverSentEvents}. */
 export interface EventsOptions extends SendEventsOptions {
@@ -124,11 +125,10 @@ function open<Events extends object>(
   }
   if (c.req.method === "HEAD") {
     // Hono answers HEAD by running the GET route and dropping its body without cancelling it
-    // (hono 4.13, hono-base.ts), so nothing would ever end this stream. End it now, after the
-    // caller has had the chance to add its `close` listener.
-    queueMicrotask(() => {
-      internals.end(target as ServerSentEventTarget, "client").then(noop, noop);
-    });
+    // (hono 4.13, hono-base.ts), so nothing would ever end this stream. The headers are the whole
+    // answer: end it now with reason "server", after the caller has had the chance to add its
+    // `close` listener.
+    queueMicrotask(() => internals.discard(target as ServerSentEventTarget));
     adopt(c, new Response(null, response));
   } else {
     adopt(c, response);
@@ -143,6 +143,14 @@ function open<Events extends object>(
  */
 function adopt(c: Context, response: Response): void {
   if (c.res !== response) c.res = response;
+}
+
+/**
+ * Whether `response` is an event stream, ours or one that wraps ours (a handler may pipe the body
+ * through a transform): only a response that is not one at all means the stream was not sent.
+ */
+function isEventStream(response: Response): boolean {
+  return response.headers.get("content-type")?.startsWith("text/event-stream") === true;
 }
 
 function report(error: unknown, c: Context, options: EventsOptions): void {
@@ -291,10 +299,18 @@ export function serverSentEvents(
     };
     c.set("sendEvents", sendEventsFunction as SendEventsFunction);
     await next();
-    // The handler threw after opening the stream: Hono answered with its error response, so
-    // nobody will read this stream.
-    if (opened !== undefined && c.error !== undefined) {
+    if (opened === undefined) return;
+    if (c.error !== undefined) {
+      // The handler threw after opening the stream: Hono answered with its error response, so
+      // nobody will read this stream.
       await internals.end(opened, "error", c.error);
+    } else if (targetOf(c.res) !== opened && !isEventStream(c.res)) {
+      // The handler opened the stream, then answered with another response (a 401, say).
+      await internals.end(
+        opened,
+        "error",
+        new Error("Event stream closed: the handler answered with another response"),
+      );
     }
   };
 }

@@ -31,7 +31,14 @@ import {
   targetOf,
 } from "../src/stream-group.js";
 import { directStream } from "./node/event-stream-response.js";
-import { IncomingRequest, leave } from "./node/incoming-request.js";
+import {
+  type IncomingRequest,
+  incomingRequest,
+  type Refusal,
+  type RequestState,
+  requestState,
+} from "./node/incoming-request.js";
+import { whenCurrent } from "./node/pipelining.js";
 import { checkSendTimeout, type SendWatch, watchEventStream } from "./node/watch-event-stream.js";
 
 /** A fetch handler, as Deno, Bun and Workers call it. */
@@ -104,7 +111,7 @@ export interface NodeServer {
  * Header fields that describe one HTTP/1.1 connection. RFC 9113 §8.2.2 forbids them in HTTP/2,
  * where Node throws `ERR_HTTP2_INVALID_CONNECTION_HEADERS` if a response carries them.
  */
-const CONNECTION_HEADERS = new Set([
+const CONNECTION_HEADERS: ReadonlySet<string> = new Set([
   "connection",
   "keep-alive",
   "proxy-connection",
@@ -112,24 +119,54 @@ const CONNECTION_HEADERS = new Set([
   "upgrade",
 ]);
 
+/**
+ * The header fields dropped from a response on a connection that ends with it (the client sent
+ * `Connection: close`, or HTTP/1.0 without keep-alive): Node then writes `Connection: close` itself
+ * and closes the socket once the response has ended (RFC 9112 §9.6). A `Connection: Keep-Alive`
+ * from the handler (an event stream's default) would make Node keep it open instead.
+ */
+const KEEP_ALIVE_HEADERS: ReadonlySet<string> = new Set(["connection", "keep-alive"]);
+
 function noop(): void {}
 
-/** Node's form of `headers`, without the connection headers HTTP/2 forbids. */
-function nodeHeaders(headers: Headers, isHttp2: boolean): Record<string, string | string[]> {
+const EMPTY = new Uint8Array(0);
+
+/** Node's form of `headers`, without the header fields in `drop`. */
+function nodeHeaders(
+  headers: Headers,
+  drop: ReadonlySet<string> | undefined,
+): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   for (const [name, value] of headers) {
-    if (isHttp2 && CONNECTION_HEADERS.has(name)) continue;
+    if (drop?.has(name)) continue;
     if (name === "set-cookie") out[name] = headers.getSetCookie();
     else out[name] = value;
   }
   return out;
 }
 
-/** An event stream's default headers in Node's form, made once per protocol. */
+/** An event stream's default headers in Node's form, made once for each set of dropped fields. */
 const DEFAULT_NODE_HEADERS = {
-  http1: Object.freeze(nodeHeaders(new Headers(DEFAULT_HEADERS), false)),
-  http2: Object.freeze(nodeHeaders(new Headers(DEFAULT_HEADERS), true)),
+  http1: Object.freeze(nodeHeaders(new Headers(DEFAULT_HEADERS), undefined)),
+  http2: Object.freeze(nodeHeaders(new Headers(DEFAULT_HEADERS), CONNECTION_HEADERS)),
+  close: Object.freeze(nodeHeaders(new Headers(DEFAULT_HEADERS), KEEP_ALIVE_HEADERS)),
 };
+
+/**
+ * The header fields to drop from a response to `req`: HTTP/1.1's connection headers over HTTP/2;
+ * `Connection` and `Keep-Alive` when the connection ends with this response. An event stream has
+ * no length, so over HTTP/1.0 (no chunked coding) only the end of the connection ends it.
+ */
+function droppedHeaders(
+  req: NodeRequest,
+  res: NodeResponse,
+  stream: boolean,
+): ReadonlySet<string> | undefined {
+  if (req.httpVersionMajor >= 2) return CONNECTION_HEADERS;
+  if ((res as http.ServerResponse).shouldKeepAlive === false) return KEEP_ALIVE_HEADERS;
+  if (stream && req.httpVersionMinor === 0) return KEEP_ALIVE_HEADERS;
+  return undefined;
+}
 
 function writeHead(
   res: NodeResponse,
@@ -155,6 +192,7 @@ class SocketSink implements TargetSink {
   #attached = false;
   #scheduled = false;
   #blocked = false;
+  #wrote = false;
 
   constructor(res: NodeResponse, target: ServerSentEventTarget, watch: SendWatch | undefined) {
     this.#res = res;
@@ -177,6 +215,7 @@ class SocketSink implements TargetSink {
   }
 
   write(chunk: Uint8Array): void {
+    this.#wrote = true;
     if (!writeWatched(this.#res, chunk, this.#watch)) {
       this.#blocked = true;
       this.#res.once("drain", () => {
@@ -191,8 +230,21 @@ class SocketSink implements TargetSink {
   }
 
   abort(): void {
+    const res = this.#res;
+    // The stream failed before its first write (an overflow while the handler ran): send the head
+    // first, so the client sees a stream that broke, as after any later overflow, not silence.
+    if (!this.#wrote) {
+      const h2 = res as http2.Http2ServerResponse;
+      if (h2.stream !== undefined) {
+        // Node 22 (22.23) drops the HEADERS frame of a stream reset in the same turn: reset it
+        // once an empty write after the head has been handed over.
+        h2.write(EMPTY, () => abortResponse(res));
+        return;
+      }
+      (res as http.ServerResponse).flushHeaders();
+    }
     // Ending normally would tell the client all is well: abort the connection instead.
-    this.#res.destroy();
+    abortResponse(res);
   }
 
   leave(): void {}
@@ -203,21 +255,35 @@ class SocketSink implements TargetSink {
   }
 }
 
-function streamTarget(
-  res: NodeResponse,
-  target: ServerSentEventTarget,
+/**
+ * A HEAD request's event stream: it has sent its headers and will send nothing else. Takes what
+ * the target queued and drops it, so that `close()` completes at once with reason `"server"`.
+ */
+class DiscardSink implements TargetSink {
+  readonly #target: ServerSentEventTarget;
+
+  constructor(target: ServerSentEventTarget) {
+    this.#target = target;
+  }
+
+  wake(): void {
+    internals.pull(this.#target);
+  }
+
+  write(): void {}
+  end(): void {}
+  abort(): void {}
+  leave(): void {}
+}
+
+/** An event stream's head, in Node's form. */
+function streamHead(
   headers: Headers | undefined,
-  isHttp2: boolean,
-  watch: SendWatch | undefined,
-): void {
-  const head =
-    headers === undefined
-      ? isHttp2
-        ? DEFAULT_NODE_HEADERS.http2
-        : DEFAULT_NODE_HEADERS.http1
-      : nodeHeaders(headers, isHttp2);
-  writeHead(res, 200, "", head as Record<string, string | string[]>, isHttp2);
-  new SocketSink(res, target, watch).start();
+  drop: ReadonlySet<string> | undefined,
+): Readonly<Record<string, string | string[]>> {
+  if (headers !== undefined) return nodeHeaders(headers, drop);
+  if (drop === undefined) return DEFAULT_NODE_HEADERS.http1;
+  return drop === CONNECTION_HEADERS ? DEFAULT_NODE_HEADERS.http2 : DEFAULT_NODE_HEADERS.close;
 }
 
 /**
@@ -231,6 +297,18 @@ function writeWatched(res: NodeResponse, chunk: Uint8Array, watch: SendWatch | u
   const more = out.write(chunk);
   watch.written += out.writableLength - before;
   return more;
+}
+
+/**
+ * Ends `res` abruptly, so that the client sees a failed response, not a complete one: over HTTP/1
+ * the connection is destroyed (no last chunk); over HTTP/2 the stream is reset with
+ * `INTERNAL_ERROR`. (`destroy()` resets an HTTP/2 stream with `NO_ERROR`, which a client may take
+ * for a normal end.)
+ */
+function abortResponse(res: NodeResponse): void {
+  const stream = (res as http2.Http2ServerResponse).stream as http2.ServerHttp2Stream | undefined;
+  if (stream !== undefined) stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+  else res.destroy();
 }
 
 /** Waits until `res` can take more data, or has closed. Removes both listeners either way. */
@@ -268,7 +346,7 @@ async function pipeBody(
   } catch {
     // The body errored (for an event stream: a client too slow, closed with "overflow"). Ending
     // the response normally would tell the client all is well: abort the connection instead.
-    if (!res.destroyed) res.destroy();
+    if (!res.destroyed) abortResponse(res);
   } finally {
     res.off("close", onClose);
   }
@@ -278,9 +356,26 @@ async function pipeBody(
  * Makes a `(req, res)` listener for an existing `node:http` or `node:http2` server from a fetch
  * handler.
  *
+ * The handler gets a real `Request` (it works with `new Request(request)` and `fetch(request)`),
+ * whose `url` is what `new Request` makes of the target and `Host` (or `:scheme` and
+ * `:authority`); a request that cannot make one unambiguous URL is answered `400` (and `TRACE`,
+ * `TRACK`, `CONNECT` `501`) without running the handler.
+ *
  * Response bodies are streamed chunk by chunk with backpressure. When the client leaves, the
  * request's `signal` aborts and the response body is cancelled. Over HTTP/2, headers that are
- * only valid in HTTP/1.1 (`Connection`, `Keep-Alive`, `Transfer-Encoding`, ...) are dropped.
+ * only valid in HTTP/1.1 (`Connection`, `Keep-Alive`, `Transfer-Encoding`, ...) are dropped; over
+ * HTTP/1, so are `Connection` and `Keep-Alive` when the client asked to close the connection
+ * (`Connection: close`, or HTTP/1.0), which then closes once the response has ended.
+ *
+ * Event streams: a `HEAD` request gets the stream's headers and no body, and its target ends with
+ * reason `"server"` right after the handler returns (so `close` listeners added in the handler
+ * hear it). A target `sendEvents(request)` made that the handler did not return (it answered
+ * something else, or threw) ends with reason `"error"`. A stream that failed before its head was
+ * written (an overflow in the handler) sends the head, then aborts the connection.
+ *
+ * Pipelined HTTP/1.1 requests are answered in order, each handler running when its response is
+ * next on the connection; a connection that queues more than 32 behind the one being answered
+ * is destroyed.
  *
  * @param handler The fetch handler.
  * @param options `onError`, called when the handler throws.
@@ -332,20 +427,32 @@ class Exchange {
   readonly #config: ListenerConfig;
   readonly #req: NodeRequest;
   readonly #res: NodeResponse;
-  readonly #request: IncomingRequest;
+  /** Not the `Request` itself: an event stream outlives it (see `RequestState`). */
+  #state!: RequestState;
   #watch: SendWatch | undefined;
+  /** The event stream being sent, if the response is one. */
+  #sent: ServerSentEventTarget | undefined;
 
   constructor(config: ListenerConfig, req: NodeRequest, res: NodeResponse) {
     this.#config = config;
     this.#req = req;
     this.#res = res;
-    this.#request = new IncomingRequest(req);
   }
 
+  /** Runs the handler once the response may be sent: see `node/pipelining.ts`. */
   run(): void {
+    whenCurrent(this.#req, this.#res, () => this.#start());
+  }
+
+  #start(): void {
     const res = this.#res;
+    const request = incomingRequest(this.#req);
+    if (typeof request === "number") {
+      refuse(this.#req, res, request);
+      return;
+    }
+    this.#state = requestState(request);
     res.on("close", () => this.#closed());
-    const request = this.#request as unknown as Request;
     let result: Response | Promise<Response>;
     try {
       result = this.#config.handler(request);
@@ -353,7 +460,7 @@ class Exchange {
       result = Promise.reject(error);
     }
     if (typeof (result as Partial<Promise<Response>> | null)?.then === "function") {
-      this.#settle(result).catch((error: unknown) => this.#fail(error));
+      this.#settle(result, request).catch((error: unknown) => this.#fail(error));
       return;
     }
     // A handler that answered at once (an event stream usually does) is sent in this same turn.
@@ -366,19 +473,21 @@ class Exchange {
 
   /**
    * The response closed. If it had not ended, the client left: tell the handler. `writableEnded`,
-   * not `writableFinished`: HTTP/2 marks a stream that the client reset as finished.
+   * not `writableFinished`: HTTP/2 marks a stream that the client reset as finished. Event streams
+   * made for the request and not sent end now, whatever read their bodies.
    */
   #closed(): void {
     this.#watch?.release();
-    if (!this.#res.writableEnded) leave(this.#request);
+    if (!this.#res.writableEnded) this.#state.leave();
+    this.#state.abandon(this.#sent, false);
   }
 
-  async #settle(pending: Response | Promise<Response>): Promise<void> {
+  async #settle(pending: Response | Promise<Response>, request: IncomingRequest): Promise<void> {
     let response: Response;
     try {
       response = await pending;
     } catch (error) {
-      response = await this.#config.onError(error, this.#request as unknown as Request);
+      response = await this.#config.onError(error, request);
     }
     await this.#send(response);
   }
@@ -386,28 +495,51 @@ class Exchange {
   #send(response: Response): Promise<void> | undefined {
     const req = this.#req;
     const res = this.#res;
-    if (res.destroyed) return response.body?.cancel().catch(noop);
-    const isHttp2 = req.httpVersionMajor >= 2;
-    const direct = req.method === "HEAD" ? undefined : directStream(response);
+    const direct = directStream(response);
     const target = direct?.target ?? targetOf(response);
+    this.#sent = target;
+    // The handler's answer is known: the event streams it made and did not return go now.
+    this.#state.abandon(target, true);
+    if (res.destroyed) {
+      if (direct === undefined) return response.body?.cancel().catch(noop);
+      void internals.end(direct.target, "client");
+      return undefined;
+    }
+    const isHttp2 = req.httpVersionMajor >= 2;
+    const drop = droppedHeaders(req, res, target !== undefined);
     if (target !== undefined) {
       const { streams, sendTimeout } = this.#config;
       this.#watch = watchEventStream(res, target, streams, sendTimeout);
     }
     if (direct !== undefined) {
-      streamTarget(res, direct.target, direct.headers, isHttp2, this.#watch);
+      const head = streamHead(direct.headers, drop);
+      writeHead(res, 200, "", head as Record<string, string | string[]>, isHttp2);
+      if (req.method === "HEAD") {
+        // The headers, then the end: the stream ends with reason "server", and `close` listeners
+        // added in the handler hear it.
+        res.end();
+        void direct.target.close();
+        internals.attach(direct.target, new DiscardSink(direct.target));
+      } else new SocketSink(res, direct.target, this.#watch).start();
       return undefined;
     }
     writeHead(
       res,
       response.status,
       response.statusText,
-      nodeHeaders(response.headers, isHttp2),
+      nodeHeaders(response.headers, drop),
       isHttp2,
     );
-    if (response.body === null || req.method === "HEAD") {
+    if (response.body === null) {
       res.end();
-      return response.body?.cancel().catch(noop);
+      return undefined;
+    }
+    if (req.method === "HEAD") {
+      res.end();
+      if (target === undefined) return response.body.cancel().catch(noop);
+      // An event stream in a rebuilt response: close it and read what it had queued to the end.
+      void target.close();
+      return discard(response.body);
     }
     // Send the headers now: an event stream's client waits for them before anything else.
     (res as http.ServerResponse).flushHeaders?.();
@@ -416,11 +548,34 @@ class Exchange {
 
   #fail(error: unknown): void {
     console.error(error);
+    this.#state.abandon(undefined, false);
     const res = this.#res;
     if (!res.headersSent) {
       res.statusCode = 500;
       res.end();
-    } else res.destroy();
+    } else abortResponse(res);
+  }
+}
+
+/**
+ * Answers a request that cannot be a `Request` with `status`, and no handler runs. Over HTTP/1
+ * the connection then closes, as after Node's own `400` for a request it cannot parse.
+ */
+function refuse(req: NodeRequest, res: NodeResponse, status: Refusal): void {
+  if (req.httpVersionMajor < 2) (res as http.ServerResponse).shouldKeepAlive = false;
+  res.statusCode = status;
+  res.end();
+}
+
+/** Reads `body` to its end and drops what it reads. */
+async function discard(body: ReadableStream<Uint8Array>): Promise<void> {
+  const reader = body.getReader();
+  try {
+    while (!(await reader.read()).done) {
+      // Nothing to send: a HEAD response has no body.
+    }
+  } catch {
+    // The body failed: there was nothing to send anyway.
   }
 }
 

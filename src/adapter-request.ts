@@ -9,8 +9,14 @@
  */
 import type { ServerSentEventTarget } from "./server-sent-event-target.js";
 
-/** The property under which an adapter's request carries its {@linkcode AdapterRequest}. */
-export const ADAPTER_REQUEST: unique symbol = Symbol.for("sendevents.adapter-request");
+/**
+ * The property under which an adapter's request carries its {@linkcode AdapterRequest}. A
+ * module-local `Symbol()`, never `Symbol.for`: with two copies of the package installed (a
+ * duplicated dependency), a request from one copy's adapter must look like any `Request` to the
+ * other copy's `sendEvents`, which then takes the standard path; a shared key made it hand its
+ * target to the other copy's adapter, which could not track it.
+ */
+export const ADAPTER_REQUEST: unique symbol = Symbol("sendevents.adapter-request");
 
 /**
  * What an adapter offers `sendEvents` for the requests it made. One object serves all of an

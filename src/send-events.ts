@@ -7,6 +7,7 @@ import {
   type ServerSentEventTargetOptions,
 } from "./server-sent-event-target.js";
 import { bindBody } from "./stream-group.js";
+import type { HeadersInit } from "./web-types.js";
 
 /**
  * The headers every event stream is sent with, as oak defines them, plus `X-Accel-Buffering: no`,
@@ -121,7 +122,14 @@ export function sendEvents<Events extends object = Record<string, unknown>>(
   } else {
     const body = internals.readable(target);
     bindBody(body, target);
-    response = new Response(body, { status: 200, headers: headers ?? sharedDefaultHeaders() });
+    // RFC 9112 §9.6: a client that asks to close gets no `Connection: Keep-Alive`, which would make
+    // a server such as node:http keep the connection open after the stream ends.
+    const closing = asksToClose(request.headers.get("connection"));
+    if (closing && headers !== undefined) dropKeepAlive(headers, options.headers!);
+    response = new Response(body, {
+      status: 200,
+      headers: headers ?? (closing ? sharedClosingHeaders() : sharedDefaultHeaders()),
+    });
     internals.watchRequest(target, request);
   }
   if (maxDuration !== undefined) closeAfter(target, maxDuration);
@@ -161,6 +169,38 @@ let defaultHeaders: Headers | undefined;
 function sharedDefaultHeaders(): Headers {
   defaultHeaders ??= responseHeaders(undefined);
   return defaultHeaders;
+}
+
+let closingHeaders: Headers | undefined;
+
+/** {@linkcode sharedDefaultHeaders} for a request that asks to close its connection. */
+function sharedClosingHeaders(): Headers {
+  if (closingHeaders === undefined) {
+    closingHeaders = responseHeaders(undefined);
+    closingHeaders.delete("connection");
+    closingHeaders.delete("keep-alive");
+  }
+  return closingHeaders;
+}
+
+/** Drops the default `Connection` and `Keep-Alive` from `headers`, unless the caller set them. */
+function dropKeepAlive(headers: Headers, extra: HeadersInit): void {
+  const own = new Headers(extra);
+  if (!own.has("connection")) headers.delete("connection");
+  if (!own.has("keep-alive")) headers.delete("keep-alive");
+}
+
+/**
+ * Whether a request's `Connection` header holds the `close` option (RFC 9112 §9.6).
+ *
+ * @internal Shared with adapters.
+ */
+export function asksToClose(connection: string | null | undefined): boolean {
+  if (connection === null || connection === undefined) return false;
+  for (const option of connection.split(",")) {
+    if (option.trim().toLowerCase() === "close") return true;
+  }
+  return false;
 }
 
 /** Closes `target` cleanly once `ms` have passed; the timer goes when the stream ends sooner. */

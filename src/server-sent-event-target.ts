@@ -17,6 +17,7 @@ import {
   type ServerSentEventInit,
 } from "./server-sent-event.js";
 import { type CloseReason, StreamCloseEvent } from "./stream-close-event.js";
+import type { EventListenerInput, ListenerOptions } from "./web-types.js";
 
 /** The default `keepAlive`: under Bun's 10 s idle timeout, and cheap. */
 export const DEFAULT_KEEP_ALIVE = 5_000;
@@ -87,6 +88,11 @@ export interface TargetSink {
   abort(error: unknown): void;
   /** The client is gone: release the body quietly. */
   leave(): void;
+  /**
+   * The first keep-alive tick (or a `close()` that must wait) found the body never read: from now
+   * on the sink must not be what keeps an unsent body alive (see `UNSENT`).
+   */
+  unread?(): void;
 }
 
 /**
@@ -110,6 +116,7 @@ let endTarget: (
 ) => Promise<void>;
 let sendRetry: (target: ServerSentEventTarget, retry: number) => boolean;
 let isOpen: (target: ServerSentEventTarget) => boolean;
+let discardTarget: (target: ServerSentEventTarget) => void;
 let lastEventIdRejected: (target: ServerSentEventTarget) => boolean;
 let isWaiting: (target: ServerSentEventTarget) => boolean;
 let pingTarget: (target: ServerSentEventTarget) => void;
@@ -457,22 +464,22 @@ export class ServerSentEventTarget<
   override addEventListener(
     type: "close",
     listener: StreamCloseListener | null,
-    options?: AddEventListenerOptions | boolean,
+    options?: ListenerOptions,
   ): void;
   override addEventListener<Type extends keyof Events & string>(
     type: Type,
     listener: ServerSentEventListener<Type, Events[Type]> | null,
-    options?: AddEventListenerOptions | boolean,
+    options?: ListenerOptions,
   ): void;
   override addEventListener(
     type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: AddEventListenerOptions | boolean,
+    listener: EventListenerInput,
+    options?: ListenerOptions,
   ): void;
   override addEventListener(
     type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: AddEventListenerOptions | boolean,
+    listener: EventListenerInput,
+    options?: ListenerOptions,
   ): void {
     // Remember which types have ever had a listener: others skip the local dispatch entirely.
     if (listener) {
@@ -525,11 +532,20 @@ export class ServerSentEventTarget<
     if (this.#sink !== undefined) throw new TypeError("Cannot attach: the stream is being read");
     this.#sink = sink;
     if (this.#state === CLOSED) {
-      sink.leave();
+      // Ended before anything drained it (an overflow while the handler ran, say): the sink must
+      // still give the client a definite end. A failure stays a failure, so that the client sees
+      // a broken stream and reconnects; only a client that left is released quietly.
+      const reason = this.#closeReason!;
+      if (reason === "client") sink.leave();
+      else if (reason === "server") sink.end();
+      else sink.abort(closeError(reason));
       return;
     }
     this.#woken = true;
     sink.wake();
+    // No keep-alive tick will come to let an unread body go: let it go now (it is held weakly,
+    // and watched, until its first read).
+    if (this.#pulse === undefined) sink.unread?.();
   }
 
   /** The sink can take more: hands it the whole queue as one chunk; completes a pending close. */
@@ -633,6 +649,7 @@ export class ServerSentEventTarget<
 
   static {
     isOpen = (target) => target.#state === OPEN;
+    discardTarget = (target) => target.#leave("server");
     lastEventIdRejected = (target) => target.#lastEventIdRejected;
     isWaiting = (target) => target.#resolveReady !== undefined;
     sendRetry = (target, retry) =>
@@ -697,8 +714,9 @@ export class ServerSentEventTarget<
     else this.#request = request;
   }
 
-  /** The first keep-alive tick: bind the request's signal now. */
+  /** The first keep-alive tick: bind the request's signal now; let an unread body go. */
   #settle(): void {
+    this.#sink?.unread?.();
     const request = this.#request;
     if (request !== undefined) {
       this.#request = undefined;
@@ -719,11 +737,11 @@ export class ServerSentEventTarget<
     this.#onEnd(() => signal.removeEventListener("abort", onAbort));
   }
 
-  /** The client is gone: release the body quietly, so the runtime stops waiting on it. */
-  #leave(): void {
+  /** The client is gone (or takes no body): release the body quietly, so the runtime stops waiting on it. */
+  #leave(reason: CloseReason = "client"): void {
     if (this.#state === CLOSED) return;
     this.#sink?.leave();
-    this.#finish("client");
+    this.#finish(reason);
   }
 }
 
@@ -747,14 +765,40 @@ const BODY_STRATEGY = { highWaterMark: 0 };
 function ignore(): void {}
 
 /**
+ * Ends the targets of response bodies that were garbage-collected before anyone read them: a
+ * handler that called `sendEvents()` and then answered with another response, or threw. Nothing
+ * can ever read such a stream, and without this its target would stay open (keep-alives queued
+ * for nobody, `close()` never resolving). Where the adapter knows which response was sent (the
+ * Node adapter, `sendevents/hono`), it ends them at once instead.
+ */
+const UNSENT =
+  typeof FinalizationRegistry === "function"
+    ? new FinalizationRegistry<ServerSentEventTarget>((target) => {
+        endTarget(
+          target,
+          "error",
+          new Error("Event stream closed: its response was never sent"),
+        ).catch(ignore);
+      })
+    : undefined;
+
+/**
  * The response body's source and the target's sink at once, for runtimes that read the response
  * body themselves. High-water mark 0: the runtime's read is the only thing that pulls, so a pull
  * means "the runtime took everything so far", and all events queued since the last read leave as
  * one chunk. A class, not a handful of closures: it is made for every stream.
+ *
+ * A body still unread at the stream's first keep-alive tick is held weakly from then on and
+ * watched by `UNSENT`, so that the target (which holds this source) does not keep an unsent body
+ * alive. A body read sooner, as a sent one is, never pays for the watch.
  */
 class BodySource implements TargetSink, UnderlyingDefaultSource<Uint8Array> {
   readonly #target: ServerSentEventTarget;
-  #controller!: ReadableStreamDefaultController<Uint8Array>;
+  /** Held while the body may still be sent, and from its first read on. */
+  #controller: ReadableStreamDefaultController<Uint8Array> | undefined;
+  /** Held weakly once the body was found unread. */
+  #unread: WeakRef<ReadableStreamDefaultController<Uint8Array>> | undefined;
+  #read = false;
   #pullPending = false;
   #scheduled = false;
   #task: (() => void) | undefined;
@@ -767,9 +811,28 @@ class BodySource implements TargetSink, UnderlyingDefaultSource<Uint8Array> {
     this.#controller = controller;
   }
 
-  pull(): void {
+  pull(controller: ReadableStreamDefaultController<Uint8Array>): void {
+    if (!this.#read) {
+      this.#read = true;
+      if (this.#unread !== undefined) {
+        // Read at last: the response is being sent after all.
+        this.#controller = controller;
+        this.#unread = undefined;
+        UNSENT!.unregister(this);
+      }
+    }
     this.#pullPending = true;
     pullTarget(this.#target);
+  }
+
+  unread(): void {
+    const controller = this.#controller;
+    if (this.#read || controller === undefined || UNSENT === undefined) return;
+    // The controller and its stream are only reachable from each other (and from whoever holds
+    // the response): watch the controller, and hold it weakly.
+    UNSENT.register(controller, this.#target, this);
+    this.#unread = new WeakRef(controller);
+    this.#controller = undefined;
   }
 
   cancel(): void {
@@ -790,16 +853,16 @@ class BodySource implements TargetSink, UnderlyingDefaultSource<Uint8Array> {
 
   write(chunk: Uint8Array): void {
     this.#pullPending = false;
-    this.#controller.enqueue(chunk);
+    this.#controller!.enqueue(chunk);
   }
 
   end(): void {
-    this.#controller.close();
+    this.#live()?.close();
   }
 
   abort(error: unknown): void {
     try {
-      this.#controller.error(error);
+      this.#live()?.error(error);
     } catch {
       // Already closed or cancelled by the runtime: nothing left to end.
     }
@@ -807,10 +870,15 @@ class BodySource implements TargetSink, UnderlyingDefaultSource<Uint8Array> {
 
   leave(): void {
     try {
-      this.#controller.close();
+      this.#live()?.close();
     } catch {
       // The runtime cancelled the body already.
     }
+  }
+
+  /** The controller, unless the body was collected unread. */
+  #live(): ReadableStreamDefaultController<Uint8Array> | undefined {
+    return this.#controller ?? this.#unread?.deref();
   }
 }
 
@@ -861,6 +929,11 @@ export const internals = {
   watchRequest: (target: ServerSentEventTarget, request: Request) => watchRequest(target, request),
   end: (target: ServerSentEventTarget, reason: CloseReason, error?: unknown) =>
     endTarget(target, reason, error),
+  /**
+   * Ends the stream now with reason `"server"`, dropping what is queued: for a response that
+   * carries no body (the answer to a `HEAD`).
+   */
+  discard: (target: ServerSentEventTarget) => discardTarget(target),
   /** Queues a lone `retry:` field (no event); `false` if the stream is not open. */
   retry: (target: ServerSentEventTarget, retry: number) => sendRetry(target, retry),
 };

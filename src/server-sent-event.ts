@@ -6,6 +6,7 @@ import {
   normalizeId,
   serializeData,
 } from "./format.js";
+import type { EventOptions } from "./web-types.js";
 
 /** The replacer argument of `JSON.stringify`, in either of its two forms. */
 export type JsonReplacer =
@@ -13,8 +14,8 @@ export type JsonReplacer =
   | (string | number)[]
   | null;
 
-/** Options for {@linkcode ServerSentEvent}, beside the standard `EventInit` ones. */
-export interface ServerSentEventInit extends EventInit {
+/** Options for {@linkcode ServerSentEvent}, beside the standard event options. */
+export interface ServerSentEventInit extends EventOptions {
   /**
    * Sent as the `id:` field; the client stores it and sends it back as `Last-Event-ID` when it
    * reconnects. `0` and `""` are sent too (`""` clears the client's last event id).
@@ -55,9 +56,12 @@ let freshCopy: (event: ServerSentEvent) => ServerSentEvent;
  * ```
  */
 export class ServerSentEvent<Type extends string = string, Data = unknown> extends Event {
-  declare readonly type: Type;
-  /** Type-only: ties `Data` to the event so a target's event map can check it. Never set. */
-  declare protected readonly payloadType?: Data;
+  /**
+   * Type-only: ties `Type` and `Data` to the event, so a target's event map can check it. Never
+   * set. (`type` itself stays `Event`'s: runtimes' typings declare it as a property or as an
+   * accessor, and a member of ours would clash with one of them, TS2610 / TS2611.)
+   */
+  declare protected readonly eventMapEntry?: { type: Type; data: Data };
   readonly #data: string;
   readonly #id: string | undefined;
   readonly #retry: number | undefined;

@@ -1,3 +1,5 @@
+import type { EventOptions } from "./web-types.js";
+
 /**
  * Why a stream ended:
  * - `"server"`: `target.close()` was called and everything queued was handed to the runtime;
@@ -8,7 +10,7 @@
 export type CloseReason = "server" | "client" | "overflow" | "error";
 
 /** Options for {@linkcode StreamCloseEvent}. */
-export interface StreamCloseEventInit extends EventInit {
+export interface StreamCloseEventInit extends EventOptions {
   reason: CloseReason;
   error?: unknown;
 }

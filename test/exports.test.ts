@@ -2,6 +2,7 @@ import { describe, expect, test } from "vitest";
 import * as hono from "../adapters/hono.ts";
 import * as node from "../adapters/node.ts";
 import * as redis from "../adapters/redis.ts";
+import * as client from "../src/client/index.ts";
 import * as root from "../src/index.ts";
 
 describe("exports", () => {
@@ -45,6 +46,20 @@ describe("exports", () => {
     expect(Object.keys(redis).sort()).toMatchInlineSnapshot(`
       [
         "RedisEventStore",
+      ]
+    `);
+  });
+
+  test('exports of "sendevents/client" are exactly the public API', () => {
+    expect(Object.keys(client).sort()).toMatchInlineSnapshot(`
+      [
+        "ConnectionErrorEvent",
+        "DEFAULT_MAX_RETRY_DELAY",
+        "DEFAULT_RETRY",
+        "EventConnection",
+        "collectEvents",
+        "connect",
+        "readEvents",
       ]
     `);
   });

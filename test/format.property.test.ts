@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import { ServerSentEvent, sendEvents } from "../src/index.ts";
 import { encodeServerSentEvent } from "../src/server-sent-event.ts";
-import { parse } from "./helpers/stream.ts";
+import { parse, parseWithClient } from "./helpers/stream.ts";
 
 // Well-formed Unicode text, line breaks of every kind included. (Lone surrogates cannot be sent as
 // UTF-8 at all: TextEncoder turns them into U+FFFD, as documented.)
@@ -51,6 +51,8 @@ describe("format (property)", () => {
           const bytes = encodeServerSentEvent(event);
           for (const chunks of [[bytes], cut(bytes, points)]) {
             const { events } = parse(chunks);
+            // sendevents/client's parser reads the same bytes, cut the same way, the same.
+            expect(parseWithClient(chunks)).toEqual(parse(chunks));
             expect(events).toHaveLength(1);
             const [parsed] = events;
             expect(parsed!.data).toBe(expectedData);
@@ -74,6 +76,11 @@ describe("format (property)", () => {
           return;
         }
         const { events, retries } = parse([encodeServerSentEvent(event)]);
+        expect(parseWithClient([encodeServerSentEvent(event)])).toEqual({
+          events,
+          retries,
+          comments: [],
+        });
         expect(events).toHaveLength(1);
         expect(events[0]!.id).toBe(eventId);
         expect(retries).toEqual([retry + 0]); // "retry: 0" for -0 too
@@ -100,7 +107,9 @@ describe("format (property)", () => {
             else target.dispatchComment(item.comment);
           }
           void target.close();
-          const { events, comments } = parse(await response.text());
+          const text = await response.text();
+          const { events, comments } = parse(text);
+          expect(parseWithClient(text)).toEqual(parse(text));
           const messages = items.filter((i) => "message" in i).map((i) => i.message);
           expect(events.map((e) => e.data)).toEqual(
             messages.map((m) => lines(typeof m === "string" ? m : JSON.stringify(m))),

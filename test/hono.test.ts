@@ -241,7 +241,7 @@ describe("events (sendevents/hono)", () => {
     expect(target.dispatchMessage("gone")).toBe(false);
   });
 
-  test("events answers HEAD with the headers and no body, and closes the target", async () => {
+  test("events answers HEAD with the headers and no body, and closes the target with reason server", async () => {
     const { opened, resolve } = capture();
     const reasons: string[] = [];
     const app = new Hono().get(
@@ -258,7 +258,7 @@ describe("events (sendevents/hono)", () => {
     const target = await opened;
     await delay(0);
     expect(target.closed).toBe(true);
-    expect(reasons).toEqual(["client"]);
+    expect(reasons).toEqual(["server"]);
   });
 
   test("events registers the stream with executionCtx.waitUntil when the runtime gives one", async () => {
@@ -452,6 +452,41 @@ describe("serverSentEvents (sendevents/hono)", () => {
     });
     await (await app.request("/sse")).text();
     expect(same).toBe(true);
+  });
+
+  test("serverSentEvents ends a stream the handler opened and then replaced (a 401), with reason error", async () => {
+    const closes: { reason: string; error: unknown }[] = [];
+    const app = new Hono().get("/sse", serverSentEvents(), (c) => {
+      const target = c.var.sendEvents();
+      target.addEventListener("close", (event) => closes.push(event));
+      target.dispatchMessage("never sent");
+      // Once the stream is open it is the route's response (Hono ignores a returned one), so a
+      // handler that changes its mind replaces c.res.
+      c.res = c.text("Unauthorized", 401);
+      return c.res;
+    });
+    const response = await app.request("/sse");
+    expect(response.status).toBe(401);
+    expect(await response.text()).toBe("Unauthorized");
+    expect(closes.map((event) => event.reason)).toEqual(["error"]);
+    expect(String(closes[0]!.error)).toContain("the handler answered with another response");
+  });
+
+  test("serverSentEvents keeps a stream the handler wrapped in a response of its own", async () => {
+    let opened: ServerSentEventTarget | undefined;
+    const app = new Hono().get("/sse", serverSentEvents({ keepAlive: false }), (c) => {
+      const target = c.var.sendEvents();
+      opened = target;
+      target.dispatchMessage("wrapped");
+      void target.close();
+      const copy = new TransformStream<Uint8Array, Uint8Array>();
+      void c.res.body!.pipeTo(copy.writable);
+      c.res = new Response(copy.readable, { headers: c.res.headers });
+      return c.res;
+    });
+    const response = await app.request("/sse");
+    expect(await response.text()).toBe(":\n\ndata: wrapped\n\n");
+    expect(opened!.closed).toBe(true);
   });
 
   test("serverSentEvents leaves the route free to answer otherwise before it opens a stream", async () => {

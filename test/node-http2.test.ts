@@ -206,12 +206,14 @@ describe("sendevents/node over node:http2", () => {
 
   test("node:http2 over TLS still answers HTTP/1.1 clients, with their Connection header", async () => {
     const server = await start({ http2: certificate });
+    // A keep-alive client: one that sends `Connection: close` gets `close` back (RFC 9112 §9.6).
+    const agent = new https.Agent({ keepAlive: true, ca: certificate.cert });
     const { headers, body } = await new Promise<{
       headers: Record<string, unknown>;
       body: string;
     }>((resolve, reject) => {
       https
-        .get(server.url, { ca: certificate.cert, agent: false }, (res) => {
+        .get(server.url, { agent }, (res) => {
           res.setEncoding("utf8");
           let body = "";
           res.on("data", (chunk: string) => {
@@ -225,6 +227,7 @@ describe("sendevents/node over node:http2", () => {
     expect(headers["content-type"]).toBe("text/event-stream");
     expect(headers["connection"]).toMatch(/keep-alive/i);
     expectEvents(body);
+    agent.destroy();
   });
 
   test("node:http2 drops connection headers from any fetch Response, not only event streams", async () => {

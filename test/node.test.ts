@@ -312,3 +312,19 @@ describe("sendevents/node: the direct path and the lazy request", () => {
     socket.destroy();
   });
 });
+
+describe("sendevents/node options", () => {
+  test("node rejects a sendTimeout past 2**31 - 1 ms (it would fire after 1 ms) and one below 1, naming it", async () => {
+    const { createListener } = await import("../adapters/node.ts");
+    const handler = () => new Response("ok");
+    for (const sendTimeout of [0, 1.5, 2 ** 31, Number.MAX_SAFE_INTEGER]) {
+      expect(() => createListener(handler, { sendTimeout })).toThrow(
+        new RangeError(
+          `Cannot create listener: "sendTimeout" must be an integer from 1 to 2147483647, received ${sendTimeout}`,
+        ),
+      );
+    }
+    expect(() => createListener(handler, { sendTimeout: 2 ** 31 - 1 })).not.toThrow();
+    expect(() => createListener(handler, { sendTimeout: false })).not.toThrow();
+  });
+});

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "vitest";
-import { DEFAULT_HEADERS, metrics, sendEvents } from "../src/index.ts";
+import { DEFAULT_HEADERS, metrics, type StreamCloseEvent, sendEvents } from "../src/index.ts";
+import { delay } from "./helpers/stream.ts";
 
 const request = () => new Request("http://localhost/sse");
 
@@ -198,5 +199,71 @@ describe("one event, many targets", () => {
     expect(heard).toEqual(["a1", "b1", "b2", "c1", "c2"]);
     await Promise.all(streams.map((response) => response.body!.cancel()));
     expect(channel.size).toBe(0);
+  });
+});
+
+describe("a response that is never sent", () => {
+  test("sendEvents ends the target with reason error once its unsent response is collected", async () => {
+    const { collectGarbage } = await import("./helpers/heap.ts");
+    const before = metrics.open;
+    const closes: StreamCloseEvent[] = [];
+    const closed: Promise<void>[] = [];
+    // A handler that opens a stream, then answers 401 instead: the stream's response is dropped.
+    function handler(request: Request): Response {
+      const { target } = sendEvents(request);
+      target.addEventListener("close", (event) => closes.push(event));
+      target.dispatchMessage("never read");
+      closed.push(target.close());
+      return new Response("no", { status: 401 });
+    }
+    for (let i = 0; i < 50; i++) expect(handler(request()).status).toBe(401);
+    expect(metrics.open).toBe(before + 50);
+    for (let i = 0; i < 20 && closes.length < 50; i++) await collectGarbage();
+    expect(closes.length).toBe(50);
+    expect(closes.every((event) => event.reason === "error")).toBe(true);
+    expect(String(closes[0]!.error)).toContain("its response was never sent");
+    await Promise.all(closed); // close() resolves too
+    expect(metrics.open).toBe(before);
+  });
+
+  for (const [name, options] of [
+    ["after its first keep-alive tick", { keepAlive: 40 }],
+    ["with keepAlive false", { keepAlive: false }],
+  ] as const) {
+    test(`sendEvents ends an unsent stream that nobody closes, ${name}`, async () => {
+      const { collectGarbage } = await import("./helpers/heap.ts");
+      const reasons: string[] = [];
+      for (let i = 0; i < 20; i++) {
+        const { target } = sendEvents(request(), options);
+        target.addEventListener("close", (event) => reasons.push(event.reason));
+      }
+      await delay(100);
+      for (let i = 0; i < 20 && reasons.length < 20; i++) await collectGarbage();
+      expect(reasons).toEqual(new Array(20).fill("error"));
+    });
+  }
+
+  test("sendEvents keeps a stream whose response is held or read, through collections", async () => {
+    const { collectGarbage } = await import("./helpers/heap.ts");
+    const held = sendEvents(request(), { keepAlive: 40 });
+    const read = sendEvents(request(), { keepAlive: false });
+    const reader = read.response.body!.getReader();
+    await reader.read();
+    await delay(100); // past the held one's first ticks: it is watched now
+    for (let i = 0; i < 3; i++) await collectGarbage();
+    expect(held.target.closed).toBe(false);
+    expect(read.target.closed).toBe(false);
+    read.target.dispatchMessage("still here");
+    expect(new TextDecoder().decode((await reader.read()).value)).toBe("data: still here\n\n");
+    await reader.cancel();
+    // Read late, as a handler that took its time would have it read: it streams as any other.
+    const late = held.response.body!.getReader();
+    held.target.dispatchMessage("late");
+    let text = "";
+    while (!text.includes("data: late"))
+      text += new TextDecoder().decode((await late.read()).value);
+    for (let i = 0; i < 3; i++) await collectGarbage();
+    expect(held.target.closed).toBe(false);
+    await late.cancel();
   });
 });

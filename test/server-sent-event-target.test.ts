@@ -317,3 +317,37 @@ describe("ServerSentEventTarget", () => {
     expect(() => new Ctor(Symbol("x"), {})).toThrow(TypeError);
   });
 });
+
+describe("a listener that throws", () => {
+  test("A throwing listener is reported like any EventTarget listener's error, and the stream carries on", async () => {
+    const { execFile } = await import("node:child_process");
+    const { pathToFileURL } = await import("node:url");
+    const entry = pathToFileURL(`${process.cwd()}/dist/src/index.js`).href;
+    const script = `
+      import { sendEvents, ServerSentEvent } from ${JSON.stringify(entry)};
+      const errors = [];
+      process.on("uncaughtException", (error) => errors.push(error.message));
+      const { response, target } = sendEvents(new Request("http://localhost/"), { keepAlive: false });
+      target.addEventListener("chat", () => { throw new Error("listener broke"); });
+      const results = [
+        target.dispatchEvent(new ServerSentEvent("chat", "one")),
+        target.dispatchEvent(new ServerSentEvent("chat", "two")),
+      ];
+      void target.close();
+      const body = await response.text();
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      console.log(JSON.stringify({ results, body, errors, closed: target.closed }));
+    `;
+    const output = await new Promise<string>((resolve, reject) => {
+      execFile(process.execPath, ["--input-type=module", "-e", script], (error, stdout) =>
+        error ? reject(error) : resolve(stdout),
+      );
+    });
+    expect(JSON.parse(output)).toEqual({
+      results: [true, true],
+      body: ":\n\nevent: chat\ndata: one\n\nevent: chat\ndata: two\n\n",
+      errors: ["listener broke", "listener broke"],
+      closed: true,
+    });
+  });
+});

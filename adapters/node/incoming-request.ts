@@ -1,10 +1,15 @@
 /**
- * A Fetch `Request` over a Node request, built lazily: the URL, the `Headers`, the `AbortSignal`
- * and the body stream are made only when the handler asks for them. An event stream's handler
- * usually reads none of them, and a real `Request` costs more than the rest of a connection.
+ * The `Request` the Node adapter hands its handler: a real one (a subclass of the global
+ * `Request`), so that it goes everywhere a `Request` goes: `new Request(request)`,
+ * `fetch(request)`, `Request.prototype.clone.call(request)`. undici checks the internal state of
+ * its argument there, which no stand-in can fake (Node 24's undici keeps it in private fields),
+ * so the adapter no longer builds the request lazily. What it adds: the Node request behind it,
+ * which `sendEvents` reads its headers from, and the event streams made for it.
  *
- * It is a `Request` to its handler (`instanceof Request` holds); anything not implemented here is
- * answered by a real `Request`, made on first use.
+ * Its URL is what `new Request` makes of the request's target and authority (RFC 9112 §3.2.2:
+ * an absolute-form target wins over `Host`); a request whose target or authority cannot be one
+ * (two `Host` fields, `Host: a b`, `Host: evil.example/admin`) is refused with a `400` before any
+ * handler runs (see {@linkcode incomingRequest}), so every reader of the request agrees on it.
  *
  * @module
  */
@@ -14,47 +19,244 @@ import type * as http2 from "node:http2";
 import { Readable } from "node:stream";
 import { ADAPTER_REQUEST, type AdapterRequest } from "../../src/adapter-request.js";
 import { internals, type ServerSentEventTarget } from "../../src/server-sent-event-target.js";
-import { EventStreamResponse } from "./event-stream-response.js";
-import { inheritLazily } from "./lazy-prototype.js";
+import { EventStreamResponse, eventStreamTarget, isUnread } from "./event-stream-response.js";
 
 /** A request from either server. */
 export type NodeRequest = http.IncomingMessage | http2.Http2ServerRequest;
 
-let realOf: (request: IncomingRequest) => Request;
-let headerOf: (request: IncomingRequest, name: string) => string | null;
-let addStream: (request: IncomingRequest, target: ServerSentEventTarget) => void;
-let leaveRequest: (request: IncomingRequest) => void;
+let stateOf: (request: IncomingRequest) => RequestState;
 
-/** Tells `request`'s signal and listeners that the client left before the response ended. */
-export function leave(request: IncomingRequest): void {
-  leaveRequest(request);
+/**
+ * What the adapter keeps of a request while its response lasts: the Node request (for header
+ * lookups), the controller of the request's `signal`, and the event streams `sendEvents` made
+ * for it. Kept apart from the `Request`, so that a long-lived event stream does not keep the
+ * whole `Request` (its URL, header list and body) alive once the handler has let go of it.
+ */
+export class RequestState {
+  readonly #req: NodeRequest;
+  readonly #abort: AbortController;
+  #left = false;
+  /** The response has closed: a stream made now can never be sent. */
+  #over = false;
+  /**
+   * The event streams made for this request (almost always one): ended when the client leaves,
+   * or when the handler answers with another response.
+   */
+  #stream: EventStreamResponse | undefined;
+  #moreStreams: EventStreamResponse[] | undefined;
+
+  constructor(req: NodeRequest, abort: AbortController) {
+    this.#req = req;
+    this.#abort = abort;
+  }
+
+  /** A request header by its lower-case name, without building `Headers`. */
+  header(name: string): string | null {
+    const value = this.#req.headers[name];
+    if (value === undefined) return null;
+    return Array.isArray(value) ? value.join(", ") : value;
+  }
+
+  /**
+   * Records an event stream made for this request; ends it (deferred, so that a `close` listener
+   * added right after `sendEvents` hears it) if the client has left or the response has closed.
+   */
+  addStream(response: EventStreamResponse): void {
+    if (this.#left) {
+      const target = eventStreamTarget(response);
+      queueMicrotask(() => void internals.end(target, "client"));
+    } else if (this.#over) {
+      queueMicrotask(() => abandonOne(response, undefined, false));
+    } else if (this.#stream === undefined) this.#stream = response;
+    else if (this.#moreStreams === undefined) this.#moreStreams = [response];
+    else this.#moreStreams.push(response);
+  }
+
+  /**
+   * The client left before the response ended: aborts the request's signal and ends the event
+   * streams made for it with reason `"client"`.
+   */
+  leave(): void {
+    if (this.#left) return;
+    this.#left = true;
+    this.#abort.abort(clientLeft());
+    if (this.#stream !== undefined) void internals.end(eventStreamTarget(this.#stream), "client");
+    if (this.#moreStreams !== undefined) {
+      for (const response of this.#moreStreams) {
+        void internals.end(eventStreamTarget(response), "client");
+      }
+    }
+  }
+
+  /**
+   * Ends, with reason `"error"`, the event streams made for the request other than `sent` (the
+   * one the adapter is sending, if any): the handler answered with another response, so no client
+   * will ever read them. With `unreadOnly`, only those whose body nobody has taken: one that is
+   * being read may be feeding the response through a transform, and ends with it. Without it (the
+   * response has closed), streams made for the request later end at once too.
+   */
+  abandon(sent: ServerSentEventTarget | undefined, unreadOnly: boolean): void {
+    if (!unreadOnly) this.#over = true;
+    const stream = this.#stream;
+    if (stream === undefined) return;
+    abandonOne(stream, sent, unreadOnly);
+    if (this.#moreStreams !== undefined) {
+      for (const response of this.#moreStreams) abandonOne(response, sent, unreadOnly);
+    }
+  }
+}
+
+/** The {@linkcode RequestState} behind a request the adapter made. */
+export function requestState(request: IncomingRequest): RequestState {
+  return stateOf(request);
+}
+
+/**
+ * RFC 9110 §7.2: `Host = uri-host [ ":" port ]`, where `uri-host` is an IP literal in brackets or
+ * a reg-name (unreserved, pct-encoded and sub-delims characters; an IPv4 address is one too).
+ * Anything else (a space, `/`, `?`, `#`, `@`, `\`) would let the authority rewrite the path or
+ * the host that `new Request` sees.
+ */
+const AUTHORITY = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]+)(?::[0-9]*)?$/;
+/** An absolute-form request target (RFC 9112 §3.2.2). */
+const ABSOLUTE_FORM = /^https?:\/\//i;
+/** Methods a Fetch `Request` refuses (fetch's forbidden methods). */
+const FORBIDDEN_METHODS: ReadonlySet<string> = new Set(["CONNECT", "TRACE", "TRACK"]);
+
+/** Why {@linkcode incomingRequest} refused a request: the status to answer with. */
+export type Refusal = 400 | 501;
+
+/**
+ * The URL of `req` as `new Request` would say it, from its target and authority, or `undefined`
+ * if they cannot make one that every reader agrees on.
+ */
+function urlOf(req: NodeRequest): string | undefined {
+  const target = req.url ?? "";
+  if (req.httpVersionMajor >= 2) {
+    const headers = req.headers;
+    const scheme = headers[":scheme"];
+    const pseudo = headers[":authority"] as string | undefined;
+    const host = headers.host;
+    // RFC 9113 §8.3.1: a Host that names another authority than :authority makes it malformed.
+    if (pseudo !== undefined && host !== undefined && pseudo.toLowerCase() !== host.toLowerCase()) {
+      return undefined;
+    }
+    const authority = pseudo ?? host;
+    if (scheme !== "http" && scheme !== "https") return undefined;
+    if (authority === undefined || !AUTHORITY.test(authority)) return undefined;
+    if (target.charCodeAt(0) !== 47 /* "/" */) return undefined;
+    return `${scheme}://${authority}${target}`;
+  }
+  // RFC 9112 §3.2: exactly one Host, and a valid one.
+  const raw = req.rawHeaders;
+  let host: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 4 && name.toLowerCase() === "host") {
+      if (host !== undefined) return undefined;
+      host = raw[i + 1]!;
+    }
+  }
+  if (host === undefined) {
+    // RFC 9112 §3.2: HTTP/1.1 requires it (Node 20 and later refuse its absence themselves).
+    if (req.httpVersionMinor >= 1) return undefined;
+  } else if (!AUTHORITY.test(host)) return undefined;
+  if (target.charCodeAt(0) === 47 /* "/" */) {
+    const scheme =
+      (req.socket as { encrypted?: boolean } | null)?.encrypted === true ? "https" : "http";
+    return `${scheme}://${host ?? "localhost"}${target}`;
+  }
+  // The absolute form names the host itself, and Host is ignored (RFC 9112 §3.2.2).
+  if (ABSOLUTE_FORM.test(target)) return target;
+  return undefined;
+}
+
+/** A request's header fields as pairs, HTTP/2 pseudo-headers left out. */
+function headerPairs(req: NodeRequest): [string, string][] {
+  const raw = req.rawHeaders;
+  const pairs: [string, string][] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.charCodeAt(0) === 58 /* ":" an HTTP/2 pseudo-header */) continue;
+    pairs.push([name, raw[i + 1]!]);
+  }
+  return pairs;
+}
+
+/**
+ * The `Request` for `req`, or the status to refuse it with: `400` if its target, authority or
+ * header fields cannot make a `Request` (see the module), `501` for a method a `Request` cannot
+ * have (`CONNECT`, `TRACE`, `TRACK`).
+ */
+export function incomingRequest(req: NodeRequest): IncomingRequest | Refusal {
+  const method = req.method ?? "GET";
+  if (FORBIDDEN_METHODS.has(method.toUpperCase())) return 501;
+  const url = urlOf(req);
+  if (url === undefined) return 400;
+  const abort = new AbortController();
+  const init: RequestInit & { duplex?: "half" } = {
+    method,
+    headers: headerPairs(req),
+    signal: abort.signal,
+  };
+  if (method !== "GET" && method !== "HEAD") {
+    init.body = bodyOf(req);
+    init.duplex = "half";
+  }
+  try {
+    return new IncomingRequest(new RequestState(req, abort), url, init);
+  } catch (error) {
+    // What `new Request` refuses (a host the URL parser rejects, credentials in an absolute
+    // target) is the client's mistake, as Node's own 400s are.
+    if (error instanceof TypeError) return 400;
+    throw error;
+  }
+}
+
+/** A web stream's queue of 0: nothing is pulled from the source before a read asks for it. */
+const LAZY: QueuingStrategy<Uint8Array> = { highWaterMark: 0 };
+
+/**
+ * The request body as a web stream that starts reading `req` only when it is read. A stream over
+ * `req` from the start (`Readable.toWeb`) would take it from Node at once: a handler that never
+ * reads the body would leave it half read, paused on the web stream's queue, and the next request
+ * on the connection would never be parsed. Left alone, Node discards it once the response ends.
+ */
+function bodyOf(req: NodeRequest): ReadableStream<Uint8Array> {
+  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        reader ??= (Readable.toWeb(req as Readable) as ReadableStream<Uint8Array>).getReader();
+        const { done, value } = await reader.read();
+        if (done) controller.close();
+        else controller.enqueue(value);
+      },
+      cancel(reason) {
+        if (reader !== undefined) return reader.cancel(reason);
+        (req as Readable).resume();
+        return undefined;
+      },
+    },
+    LAZY,
+  );
 }
 
 /** sendEvents' side of the Node adapter: see `src/adapter-request.ts`. */
 const NODE_ADAPTER: AdapterRequest = {
-  header: (request, name) => headerOf(request as unknown as IncomingRequest, name),
+  header: (request, name) => stateOf(request as IncomingRequest).header(name),
   respond: (request, target, headers) => {
-    addStream(request as unknown as IncomingRequest, target);
-    return new EventStreamResponse(target, headers) as unknown as Response;
+    const response = new EventStreamResponse(target, headers);
+    stateOf(request as IncomingRequest).addStream(response);
+    return response as unknown as Response;
   },
 };
 
-/** A `Request` for a Node request, made lazily. */
-export class IncomingRequest {
-  readonly #req: NodeRequest;
-  #url: string | undefined;
-  #headers: Headers | undefined;
-  #abort: AbortController | undefined;
-  #real: Request | undefined;
-  #left = false;
-  /** The event streams answering this request (almost always one), ended when the client leaves. */
-  #stream: ServerSentEventTarget | undefined;
-  #moreStreams: ServerSentEventTarget[] | undefined;
+/** A real `Request` for a Node request; made by {@linkcode incomingRequest}. */
+export class IncomingRequest extends Request {
+  readonly #state: RequestState;
   static {
-    realOf = (request) => request.#realRequest();
-    headerOf = (request, name) => request.#header(name);
-    addStream = (request, target) => request.#addStream(target);
-    leaveRequest = (request) => request.#leave();
+    stateOf = (request) => request.#state;
   }
 
   /** Marks it as a request this adapter made, for sendEvents. */
@@ -62,103 +264,35 @@ export class IncomingRequest {
     return NODE_ADAPTER;
   }
 
-  constructor(req: NodeRequest) {
-    this.#req = req;
-  }
-
-  get method(): string {
-    return this.#req.method ?? "GET";
-  }
-
-  get url(): string {
-    if (this.#url === undefined) {
-      const req = this.#req;
-      const isHttp2 = req.httpVersionMajor >= 2;
-      const authority =
-        (isHttp2 ? (req.headers[":authority"] as string | undefined) : undefined) ??
-        req.headers.host ??
-        "localhost";
-      const scheme = isHttp2
-        ? ((req.headers[":scheme"] as string | undefined) ?? "http")
-        : (req.socket as { encrypted?: boolean } | null)?.encrypted === true
-          ? "https"
-          : "http";
-      this.#url = `${scheme}://${authority}${req.url ?? "/"}`;
-    }
-    return this.#url;
-  }
-
-  get headers(): Headers {
-    if (this.#headers === undefined) {
-      const raw = this.#req.rawHeaders;
-      const headers = new Headers();
-      for (let i = 0; i < raw.length; i += 2) {
-        const name = raw[i]!;
-        if (name.charCodeAt(0) === 58 /* ":" an HTTP/2 pseudo-header */) continue;
-        headers.append(name, raw[i + 1]!);
-      }
-      this.#headers = headers;
-    }
-    return this.#headers;
-  }
-
-  /** Aborted when the client leaves before the response has ended. */
-  get signal(): AbortSignal {
-    if (this.#abort === undefined) {
-      this.#abort = new AbortController();
-      if (this.#left) this.#abort.abort(clientLeft());
-    }
-    return this.#abort.signal;
-  }
-
-  /** A request header by its lower-case name, without building `Headers`. */
-  #header(name: string): string | null {
-    const value = this.#req.headers[name];
-    if (value === undefined) return null;
-    return Array.isArray(value) ? value.join(", ") : value;
-  }
-
-  /** Calls `listener` once when the client leaves; at once (deferred) if it has left. */
-  #addStream(target: ServerSentEventTarget): void {
-    if (this.#left) queueMicrotask(() => void internals.end(target, "client"));
-    else if (this.#stream === undefined) this.#stream = target;
-    else if (this.#moreStreams === undefined) this.#moreStreams = [target];
-    else this.#moreStreams.push(target);
-  }
-
-  /** The adapter saw the client go: abort the signal and tell the listeners. */
-  #leave(): void {
-    if (this.#left) return;
-    this.#left = true;
-    this.#abort?.abort(clientLeft());
-    if (this.#stream !== undefined) void internals.end(this.#stream, "client");
-    if (this.#moreStreams !== undefined) {
-      for (const target of this.#moreStreams) void internals.end(target, "client");
-    }
-  }
-
-  /** The real `Request`, for everything this class does not answer itself. */
-  #realRequest(): Request {
-    if (this.#real === undefined) {
-      const method = this.method;
-      const init: RequestInit & { duplex?: "half" } = {
-        method,
-        headers: this.headers,
-        signal: this.signal,
-      };
-      if (method !== "GET" && method !== "HEAD") {
-        init.body = Readable.toWeb(this.#req as Readable) as ReadableStream<Uint8Array>;
-        init.duplex = "half";
-      }
-      this.#real = new Request(this.url, init);
-    }
-    return this.#real;
+  /** @throws {TypeError} If `new Request(url, init)` does. */
+  constructor(state: RequestState, url: string, init: RequestInit & { duplex?: "half" }) {
+    super(url, init);
+    this.#state = state;
   }
 }
 
+function abandonOne(
+  response: EventStreamResponse,
+  sent: ServerSentEventTarget | undefined,
+  unreadOnly: boolean,
+): void {
+  const target = eventStreamTarget(response);
+  if (target === sent || target.closed || (unreadOnly && !isUnread(response))) return;
+  void internals.end(
+    target,
+    "error",
+    new Error("Event stream closed: the handler did not send its response"),
+  );
+}
+
+let left: DOMException | undefined;
+
+/**
+ * The reason a request's signal aborts with when its client leaves: one for all requests, made on
+ * first use. Making a `DOMException` captures a stack trace, which cost more than a third of what
+ * the signal costs per request on Node 20.
+ */
 function clientLeft(): DOMException {
-  return new DOMException("The client left", "AbortError");
+  left ??= new DOMException("The client left", "AbortError");
+  return left;
 }
-
-// Everything else a Request has (body, text(), json(), clone(), cache, mode, ...) comes from a real one, made on first use.
-inheritLazily(IncomingRequest, Request, (standIn) => realOf(standIn));

@@ -11,6 +11,7 @@
  */
 import type * as http from "node:http";
 import type * as http2 from "node:http2";
+import { checkInteger, MAX_DELAY } from "../../src/check-integer.js";
 import { Link, LinkedList } from "../../src/linked-list.js";
 import type { ServerSentEventTarget } from "../../src/server-sent-event-target.js";
 import type { StreamGroup } from "../../src/stream-group.js";
@@ -27,12 +28,8 @@ export const DEFAULT_SEND_TIMEOUT = 5_000;
 export function checkSendTimeout(value: unknown): number | false {
   if (value === undefined) return DEFAULT_SEND_TIMEOUT;
   if (value === false) return false;
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1) {
-    throw new RangeError(
-      `Cannot create listener: "sendTimeout" must be a positive integer or false, received ${String(value)}`,
-    );
-  }
-  return value;
+  // A timer's longest delay: a longer one would fire after 1 ms and cut every stream.
+  return checkInteger("Cannot create listener", "sendTimeout", value, 1, MAX_DELAY);
 }
 
 /**

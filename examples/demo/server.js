@@ -9,9 +9,11 @@
  * - `POST /jobs` and `GET /jobs/:id`: a job's progress, ending with a `done` event and
  *   `target.close()`. A reconnect to a finished job is answered `204`, which tells `EventSource`
  *   to stop for good.
- * - `GET /story`: a paragraph streamed one word at a time from an async generator with
- *   `target.pipeFrom()`, as a language model's tokens would be; the generator is cancelled when the
- *   client leaves, and a reconnect resumes at the next word;
+ * - `POST /story` (and `GET /story`, for `EventSource`): a paragraph streamed one word at a time
+ *   from an async generator with `target.pipeFrom()`, as a language model's tokens would be; the
+ *   generator is cancelled when the client leaves, and a reconnect resumes at the next word. The
+ *   page reads it with `connect()` from `sendevents/client`;
+ * - `GET /sendevents/…`: the built client (`dist/src/client/`), which the page imports;
  * - `GET /stats`: how many streams are open, the closes by reason (`metrics` from the package),
  *   token generators running, and bytes still queued for the clock's clients (`bufferedAmount`).
  *
@@ -62,6 +64,9 @@ const STATIC = {
   "/app.js": ["app.js", "text/javascript; charset=utf-8"],
   "/style.css": ["style.css", "text/css; charset=utf-8"],
 };
+
+/** The built client and the one core file it imports, served to the page as modules. */
+const CLIENT_MODULE = /^\/sendevents\/((?:client\/[a-z-]+|describe)\.js)$/;
 
 const port = readPort(process.env.PORT);
 
@@ -354,7 +359,18 @@ async function handle(request) {
   if (method === "GET" && pathname === "/room") return streamOr406(request, roomStream);
   if (method === "POST" && pathname === "/room") return postToRoom(request);
   if (method === "POST" && pathname === "/jobs") return startJob();
-  if (method === "GET" && pathname === "/story") return streamOr406(request, storyStream);
+  if ((method === "GET" || method === "POST") && pathname === "/story") {
+    return streamOr406(request, storyStream);
+  }
+  const module = method === "GET" ? CLIENT_MODULE.exec(pathname) : null;
+  if (module !== null) {
+    const file = new URL(`../../dist/src/${module[1]}`, import.meta.url);
+    const body = await readFile(file).catch(() => null);
+    if (body === null) return text(404, "Not built: run `npm run build`\n");
+    return new Response(body, {
+      headers: { "content-type": "text/javascript; charset=utf-8", "cache-control": "no-cache" },
+    });
+  }
   // What is running now, to see that nothing outlives its client.
   if (method === "GET" && pathname === "/stats") {
     let clockBuffered = 0;

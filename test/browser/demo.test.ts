@@ -270,9 +270,12 @@ describe("the demo page in Chromium (Debian's /usr/bin/chromium through playwrig
     ]);
   });
 
-  test("a paragraph piped from an async generator arrives token by token, spaces intact, then ends", async () => {
+  test("a paragraph piped from an async generator arrives token by token through sendevents/client's POST, spaces intact, then ends", async () => {
     const page = await openPage();
+    const request = page.waitForRequest((r) => new URL(r.url()).pathname === "/story");
     await page.click("#story-start");
+    expect((await request).method()).toBe("POST");
+    expect((await request).headers()["accept"]).toBe("text/event-stream");
     await page.waitForFunction(() => window.demo.story.ended, undefined, { timeout: 15_000 });
     const { story, shown, end } = await page.evaluate(() => ({
       story: window.demo.story,
@@ -294,7 +297,7 @@ describe("the demo page in Chromium (Debian's /usr/bin/chromium through playwrig
     });
   });
 
-  test("Stop closes the page's EventSource, and the server cancels the token generator", async () => {
+  test("Stop closes the page's sendevents/client connection, and the server cancels the token generator", async () => {
     const page = await openPage();
     type Stats = { generators: number; tokensYielded: number };
     const stats = async (): Promise<Stats> =>
@@ -316,6 +319,107 @@ describe("the demo page in Chromium (Debian's /usr/bin/chromium through playwrig
     expect(story.ended).toBe(false);
     expect(story.readyState).toBe(2);
     expect(await page.locator("#story-status").textContent()).toBe("stopped");
+  });
+
+  test("sendevents/client and Chromium's own EventSource, side by side on the demo page, receive the same events", async () => {
+    const page = await openPage();
+    // The client as the page's own modules import it, through the import map in index.html.
+    await page.addScriptTag({
+      type: "module",
+      content:
+        'import { connect } from "sendevents/client"; window.sendeventsClient = { connect };',
+    });
+    await page.waitForFunction(() => "sendeventsClient" in window);
+    const { native, client, card } = await page.evaluate(async () => {
+      const { connect } = (
+        window as unknown as { sendeventsClient: typeof import("../../src/client/index.ts") }
+      ).sendeventsClient;
+      const types = ["hello", "token", "end"];
+      type Seen = { type: string; data: string; lastEventId: string };
+      const read = (source: EventTarget & { close(): void }) =>
+        new Promise<Seen[]>((resolve) => {
+          const seen: Seen[] = [];
+          const done = () => {
+            source.close();
+            resolve(seen);
+          };
+          for (const type of types) {
+            source.addEventListener(type, (event: Event) => {
+              const { data, lastEventId } = event as MessageEvent<string>;
+              seen.push({ type, data, lastEventId });
+              if (type === "end") done();
+            });
+          }
+          // Never given up: the assertions below show what came.
+          setTimeout(done, 10_000);
+        });
+      const [native, client] = await Promise.all([
+        read(new EventSource("/story")),
+        read(connect("/story")),
+      ]);
+      return { native, client, card: typeof connect };
+    });
+    expect(card).toBe("function");
+    expect(native.map((event) => event.type)).toEqual([
+      "hello",
+      ...Array.from({ length: native.length - 2 }, () => "token"),
+      "end",
+    ]);
+    expect(native.length).toBeGreaterThan(20);
+    expect(client).toEqual(native);
+  });
+
+  test("sendevents/client stays connected when the page goes hidden: no reconnect, no tick missed", async () => {
+    const page = await openPage();
+    await page.addScriptTag({
+      type: "module",
+      content:
+        'import { connect } from "sendevents/client"; window.sendeventsClient = { connect };',
+    });
+    await page.waitForFunction(() => "sendeventsClient" in window);
+    await page.evaluate(() => {
+      const { connect } = (
+        window as unknown as { sendeventsClient: typeof import("../../src/client/index.ts") }
+      ).sendeventsClient;
+      const log = { opens: 0, errors: 0, ticks: [] as number[], hidden: [] as boolean[] };
+      const connection = connect<{ tick: { n: number } }>("/clock", { parse: { tick: "json" } });
+      connection.addEventListener("open", () => log.opens++);
+      connection.addEventListener("error", () => log.errors++);
+      connection.addEventListener("tick", (event) => {
+        log.ticks.push(event.data.n);
+        log.hidden.push(document.visibilityState === "hidden");
+      });
+      Object.assign(window, { hiddenTest: { log, connection } });
+    });
+    type Log = { opens: number; errors: number; ticks: number[]; hidden: boolean[] };
+    const log = () =>
+      page.evaluate(() => (window as unknown as { hiddenTest: { log: Log } }).hiddenTest.log);
+    await page.waitForFunction(
+      () => (window as unknown as { hiddenTest: { log: Log } }).hiddenTest.log.ticks.length >= 1,
+    );
+    // The page goes hidden, as when its user switches tabs (headless Chromium keeps every page
+    // visible, so the document says so itself and fires the event; fetch-event-source closes its
+    // stream on it, and reconnects when the page is shown again).
+    await page.evaluate(() => {
+      Object.defineProperty(document, "visibilityState", { value: "hidden", configurable: true });
+      Object.defineProperty(document, "hidden", { value: true, configurable: true });
+      document.dispatchEvent(new Event("visibilitychange"));
+    });
+    await page.waitForFunction(
+      () =>
+        (window as unknown as { hiddenTest: { log: Log } }).hiddenTest.log.hidden.filter(Boolean)
+          .length >= 2,
+      undefined,
+      { timeout: 10_000 },
+    );
+    const seen = await log();
+    expect({ opens: seen.opens, errors: seen.errors }).toEqual({ opens: 1, errors: 0 });
+    expect(seen.ticks).toEqual(seen.ticks.map((_, i) => seen.ticks[0]! + i));
+    await page.evaluate(() =>
+      (
+        window as unknown as { hiddenTest: { connection: { close(): void } } }
+      ).hiddenTest.connection.close(),
+    );
   });
 
   test("the token stream resumes after Last-Event-ID, and answers 204 once it has ended", async () => {

@@ -1,4 +1,5 @@
 import { createParser, type EventSourceMessage } from "eventsource-parser";
+import { createEventStreamParser } from "../../src/client/event-stream-parser.ts";
 
 const decoder = new TextDecoder();
 
@@ -36,6 +37,26 @@ export function parse(text: string | Uint8Array[]): {
     onRetry: (retry) => retries.push(retry),
     onComment: (comment) => comments.push(comment),
   });
+  if (typeof text === "string") parser.feed(text);
+  else {
+    const streaming = new TextDecoder();
+    for (const chunk of text) parser.feed(streaming.decode(chunk, { stream: true }));
+  }
+  return { events, retries, comments };
+}
+
+/**
+ * Parses an event stream with sendevents' own client parser, in the shape {@linkcode parse}
+ * gives, so that the two can be compared: the same events, retries and comments.
+ */
+export function parseWithClient(text: string | Uint8Array[]): ReturnType<typeof parse> {
+  const events: EventSourceMessage[] = [];
+  const retries: number[] = [];
+  const comments: string[] = [];
+  const parser = createEventStreamParser(
+    (type, data, id) => events.push({ event: type === "message" ? undefined : type, data, id }),
+    { onRetry: (retry) => retries.push(retry), onComment: (comment) => comments.push(comment) },
+  );
   if (typeof text === "string") parser.feed(text);
   else {
     const streaming = new TextDecoder();

@@ -6,7 +6,7 @@ import { cpus, release, tmpdir, totalmem } from "node:os";
 import { fileURLToPath } from "node:url";
 
 const dir = `${tmpdir()}/sendevents-soak`;
-const sections = ["churn", "slow-clients"]
+const sections = ["churn", "slow-clients", "pipelining", "store-memory", "unsent"]
   .map((name) => `${dir}/${name}.md`)
   .filter((file) => existsSync(file))
   .map((file) => readFileSync(file, "utf8"));
@@ -58,6 +58,20 @@ shared broadcast \`EventTarget\` left above the baseline once every connection h
   receiving.
 - **graceful shutdown**: \`shutdown({ retry: 1000, jitter: 4000, deadline: 5000 })\` with every
   stream open: each gets a \`retry:\` in [1000, 5000] and a clean end of its body.
+- **pipelining** (Node adapter): connections that send event-stream requests pipelined in one
+  write: half 2,000 each (the server destroys them past its bound of 32 queued), half 32 each,
+  closed with FIN or RST once the first stream has its first event. Only the stream at the head
+  of each connection may open; afterwards nothing may be left.
+- **store memory**: a live \`Channel\` with its default \`MemoryEventStore\` (1 MiB) on the Node
+  adapter sends 3,000 events of 100 KB to a client that reads them all, then a bare default store
+  takes 1,000 events of 900 KB (\`test/soak/store-memory.mjs\`, its own process). What each part
+  leaves held after full collections (heap plus \`ArrayBuffer\`s) must stay under 8 MB: about the
+  one event the bound allows, with its text. Before the fix, dropped events stayed reachable until
+  1,024 had piled up: 182 MB and 1.7 GB held, 2 GB RSS.
+- **unsent responses**: 5,000 requests (50 at a time) to a handler that opens an event stream,
+  dispatches into it, then answers \`401\` or throws: every stream must end with reason \`"error"\`
+  (at once on the Node adapter, which knows the response it sent; on the fetch path once the
+  unread body is collected, after its first keep-alive tick), and nothing may stay held.
 
 ${sections.join("\n")}`;
 const results = fileURLToPath(new URL("./RESULTS.md", import.meta.url));

@@ -1,5 +1,8 @@
-// The demo page: four EventSource streams and what they show. Plain browser JavaScript, no build.
-// Everything the page receives is also kept on `window.demo`, which the browser tests read.
+// The demo page: three EventSource streams, and a token stream read with sendevents/client, and
+// what they show. Plain browser JavaScript, no build (the import map in index.html points
+// `sendevents/client` at the built package). Everything the page receives is also kept on
+// `window.demo`, which the browser tests read.
+import { connect as connectEvents } from "sendevents/client";
 
 const CLOCK_LOG_LENGTH = 8;
 /** Ticks kept on `window.demo` (an hour's worth is plenty to check for gaps). */
@@ -53,9 +56,8 @@ window.demo = state;
 
 const $ = (id) => document.getElementById(id);
 
-/** Opens an EventSource that also logs each event of `types` to `state.received`. */
-function connect(stream, url, types) {
-  const source = new EventSource(url);
+/** Logs each event of `types` on `source` to `state.received`. */
+function record(stream, source, types) {
   for (const type of types) {
     source.addEventListener(type, (event) => {
       state.received.push({ stream, type, id: event.lastEventId });
@@ -63,6 +65,11 @@ function connect(stream, url, types) {
     });
   }
   return source;
+}
+
+/** Opens an EventSource that also logs each event of `types` to `state.received`. */
+function connect(stream, url, types) {
+  return record(stream, new EventSource(url), types);
 }
 
 function setStatus(element, source) {
@@ -278,7 +285,13 @@ function startStory() {
   text.textContent = "";
   start.disabled = true;
   stop.disabled = false;
-  const source = connect("story", "/story", ["hello", "token", "end"]);
+  // sendevents/client: a POST (a model's prompt would go in the body), read like an EventSource,
+  // resuming with Last-Event-ID after a drop, and stopped for good by the 204 after the end.
+  const source = record(
+    "story",
+    connectEvents("/story", { method: "POST", parse: { end: "json" } }),
+    ["hello", "token", "end"],
+  );
   const show = () => {
     story.readyState = source.readyState;
     $("story-count").textContent = String(story.tokens.length);

@@ -1,0 +1,96 @@
+import { describe } from "../describe.js";
+import {
+  type EventOf,
+  type OptionsArgument,
+  type ReadEventsOptions,
+  readEvents,
+  type TextEvents,
+} from "./read-events.js";
+
+/** Options for {@linkcode collectEvents}: when to stop, besides the end of the stream. */
+export type CollectEventsOptions<Events extends object = TextEvents> = ReadEventsOptions<Events> & {
+  /** Stop after this many events. */
+  count?: number;
+  /** Stop after the first event for which this returns `true` (that event included). */
+  until?: (event: EventOf<Events>) => boolean;
+  /** Stop after this many milliseconds, with the events that came by then. */
+  timeout?: number;
+};
+
+function checkCount(value: unknown, name: string, min: number): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min) {
+    throw new RangeError(
+      `Cannot collect events: "${name}" must be an integer of at least ${min}, received ${describe(value)}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Reads events from a response until the stream ends, `count` events have come, `until` says
+ * so, or `timeout` ms have passed, whichever is first; then cancels the body (so the handler sees
+ * the client leave) and returns the events. Made for tests of an app's handler: call it with the
+ * handler's `Response`, on any runtime, and assert on the array.
+ *
+ * @typeParam Events The server's event map, as for {@linkcode readEvents}.
+ * @param response The handler's or `fetch`'s response, or its body.
+ * @param options `count`, `until`, `timeout`, and `parse` and `signal` as for `readEvents`.
+ * @returns The events read, in order; fewer than `count` if the stream ended or time ran out.
+ * @throws {TypeError} If `response` is not a readable response or stream, or `until` is not a
+ *   function. The body's error, or a parser's, rejects the promise.
+ * @throws {RangeError} If `count` or `timeout` is not a non-negative integer.
+ *
+ * @example Test a handler in one line
+ * ```ts
+ * import { sendEvents } from "sendevents";
+ * import { collectEvents } from "sendevents/client";
+ *
+ * function handler(request: Request): Response {
+ *   const { response, target } = sendEvents(request);
+ *   target.dispatchMessage("hello");
+ *   void target.close();
+ *   return response;
+ * }
+ * const events = await collectEvents(handler(new Request("http://localhost/")));
+ * console.assert(events[0]?.data === "hello");
+ * ```
+ */
+export async function collectEvents<Events extends object = TextEvents>(
+  response: Response | ReadableStream<Uint8Array>,
+  ...[options]: OptionsArgument<Events, CollectEventsOptions<Events>>
+): Promise<EventOf<Events>[]> {
+  const count = checkCount(options?.count, "count", 0);
+  const timeout = checkCount(options?.timeout, "timeout", 0);
+  const until = options?.until;
+  if (until !== undefined && typeof until !== "function") {
+    throw new TypeError(
+      `Cannot collect events: "until" must be a function, received ${describe(until)}`,
+    );
+  }
+  const controller = new AbortController();
+  const outer = options?.signal;
+  const readOptions = { ...options, signal: controller.signal } as ReadEventsOptions<Events>;
+  const events = readEvents<Events>(
+    response,
+    ...([readOptions] as OptionsArgument<Events, ReadEventsOptions<Events>>),
+  );
+  const stop = (): void => controller.abort();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  if (timeout !== undefined) timer = setTimeout(stop, timeout);
+  outer?.addEventListener("abort", stop, { once: true });
+  if (outer?.aborted) stop();
+  const collected: EventOf<Events>[] = [];
+  try {
+    if (count === 0) return collected;
+    for await (const event of events) {
+      collected.push(event);
+      if (collected.length === count || until?.(event) === true) break;
+    }
+    return collected;
+  } finally {
+    clearTimeout(timer);
+    outer?.removeEventListener("abort", stop);
+    await events.return?.();
+  }
+}

@@ -1,0 +1,53 @@
+// A server for test/node-request.test.ts, run under each Node version: its handlers use the
+// adapter's `Request` the way proxies and middleware do, and answer with what they saw.
+// Listens on 127.0.0.1 and PORT, prints `listening on <url>`.
+import { serve } from "sendevents/node";
+
+let forwarded = false;
+
+async function probe(request) {
+  const seen = { isRequest: request instanceof Request, url: request.url };
+  const attempt = async (name, run) => {
+    try {
+      seen[name] = await run();
+    } catch (error) {
+      seen[name] = `threw ${error?.constructor?.name}: ${error?.message}`;
+    }
+  };
+  await attempt("cloneCall", () => Request.prototype.clone.call(request).text());
+  await attempt("urlGetter", () => Reflect.get(Request.prototype, "url", request) === request.url);
+  await attempt("copyWithInit", async () => {
+    const copy = new Request(request.clone(), { headers: { "x-probe": "changed" } });
+    return `${copy.method} ${copy.url} ${copy.headers.get("x-probe")} ${await copy.text()}`;
+  });
+  await attempt("copy", async () => {
+    // Takes the body, as new Request(request) does with any Request.
+    const copy = new Request(request);
+    return `${copy.method} ${copy.url} ${copy.headers.get("x-probe")} ${await copy.text()} ${request.bodyUsed}`;
+  });
+  return Response.json(seen);
+}
+
+const server = await serve(
+  async (request) => {
+    const path = new URL(request.url).pathname;
+    if (path === "/probe") return probe(request);
+    if (path === "/forward") {
+      // The second hop answers: fetch(request) sends the very same request again.
+      if (forwarded) {
+        forwarded = false;
+        return Response.json({
+          method: request.method,
+          probe: request.headers.get("x-probe"),
+          body: await request.text(),
+        });
+      }
+      forwarded = true;
+      const upstream = await fetch(request);
+      return new Response(upstream.body, { status: upstream.status, headers: upstream.headers });
+    }
+    return new Response("not found", { status: 404 });
+  },
+  { port: Number(process.env.PORT ?? 0), hostname: "127.0.0.1" },
+);
+console.log(`listening on ${server.url}`);

@@ -5,7 +5,7 @@
 import { createClient } from "redis";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { RedisEventStore } from "../adapters/redis.ts";
-import { Channel, sendEvents } from "../src/index.ts";
+import { Channel, metrics, sendEvents } from "../src/index.ts";
 import { type RedisServer, startRedis } from "./helpers/redis.ts";
 import { parse } from "./helpers/stream.ts";
 
@@ -255,6 +255,46 @@ describe("RedisEventStore", () => {
     expect(events.at(-1)?.data).toBe("new 13");
     expect((await store.read(sent[7]!)).stale).toBe("unknown");
     await Promise.all([store.close(), writer.close()]);
+    await other.quit();
+  });
+
+  test("RedisEventStore: a broadcast to 5,000 members over two instances is encoded once per instance", async () => {
+    const other = createClient({ url: redis.url });
+    other.on("error", () => {});
+    await other.connect();
+    const name = key();
+    const stores = [
+      new RedisEventStore(client, { key: name }),
+      new RedisEventStore(other, { key: name }),
+    ];
+    const channels = stores.map((store) => new Channel(name, { store }));
+    const members = Array.from({ length: 5000 }, () =>
+      sendEvents(new Request("http://localhost/"), { keepAlive: false }),
+    );
+    await Promise.all(members.map(({ target }, i) => channels[i % 2]!.register(target)));
+    const { encode, encodeInto } = TextEncoder.prototype;
+    let encodes = 0;
+    TextEncoder.prototype.encode = function (this: TextEncoder, input?: string) {
+      encodes++;
+      return encode.call(this, input);
+    };
+    TextEncoder.prototype.encodeInto = function (this: TextEncoder, input, into) {
+      encodes++;
+      return encodeInto.call(this, input, into);
+    };
+    const sentBefore = metrics.eventsSent;
+    try {
+      for (let i = 0; i < 3; i++)
+        await channels[0]!.broadcast({ round: i, payload: "x".repeat(100) });
+      for (let i = 0; i < 50 && metrics.eventsSent - sentBefore < 3 * 5000; i++) await sleep(20);
+    } finally {
+      Object.assign(TextEncoder.prototype, { encode, encodeInto });
+    }
+    expect(metrics.eventsSent - sentBefore).toBe(3 * 5000);
+    expect(encodes).toBe(3 * 2);
+    for (const { response } of members) await response.body!.cancel();
+    expect(channels.map((channel) => channel.size)).toEqual([0, 0]);
+    await Promise.all(stores.map((store) => store.close()));
     await other.quit();
   });
 

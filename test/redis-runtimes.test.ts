@@ -2,6 +2,7 @@
  * The Redis suite's core cases with the instances on Deno, Bun and Node 18 (node-redis on each), and
  * one channel shared by a Node, a Deno and a Bun instance. Needs `npm run build`.
  */
+import { createClient } from "redis";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import {
   checkContiguous,
@@ -54,6 +55,32 @@ for (const runtime of ["deno", "bun", "node18"] as const satisfies InstanceRunti
           "",
         );
       }
+      await Promise.all(clients.map((client) => client.close()));
+    });
+
+    test(`${runtime}: CLIENT KILL TYPE pubsub while broadcasting: both instances catch up with no gap`, async () => {
+      const key = `${runtime}-seven`;
+      const base = (await a.publish(1, 0, key)).last!;
+      const clients = [new Subscriber(), new Subscriber()];
+      await clients[0]!.connect(a.url, key, base);
+      await clients[1]!.connect(b.url, key, base);
+      const admin = createClient({ url: redis.url });
+      admin.on("error", () => {});
+      await admin.connect();
+      const publishing = a.publish(1000, 2000, key);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(
+        Number(await admin.sendCommand(["CLIENT", "KILL", "TYPE", "pubsub"])),
+      ).toBeGreaterThanOrEqual(2);
+      const result = await publishing;
+      expect(result).toMatchObject({ ok: 1000, failed: 0 });
+      await Promise.all(clients.map((client) => client.until(() => client.has(result.last!))));
+      for (const client of clients) {
+        expect(checkContiguous(client.events, sequenceOf(base) + 1, sequenceOf(result.last!))).toBe(
+          "",
+        );
+      }
+      await admin.quit();
       await Promise.all(clients.map((client) => client.close()));
     });
 

@@ -261,6 +261,15 @@ class Deadlines {
   }
 }
 
+interface HubEntry {
+  readonly tails: Set<Tail>;
+  /** The channel's `SUBSCRIBE` / `UNSUBSCRIBE` steps, one after the other. */
+  chain: Promise<void>;
+  /** Steps queued and not done: the entry is forgotten only when none is. */
+  pending: number;
+  on: boolean;
+}
+
 /**
  * One subscriber connection per Redis client per process, shared by every store on that client:
  * one `SUBSCRIBE` per channel while some feed of this process listens to it.
@@ -268,7 +277,7 @@ class Deadlines {
 class Hub {
   readonly #connection: RedisConnection;
   #subscriber: RedisSubscriber | undefined;
-  readonly #channels = new Map<string, { tails: Set<Tail>; chain: Promise<void>; on: boolean }>();
+  readonly #channels = new Map<string, HubEntry>();
   #users = 0;
 
   constructor(connection: RedisConnection) {
@@ -306,7 +315,7 @@ class Hub {
   add(channel: string, tail: Tail): Promise<void> {
     let entry = this.#channels.get(channel);
     if (entry === undefined) {
-      entry = { tails: new Set(), chain: Promise.resolve(), on: false };
+      entry = { tails: new Set(), chain: Promise.resolve(), pending: 0, on: false };
       this.#channels.set(channel, entry);
     }
     entry.tails.add(tail);
@@ -319,8 +328,13 @@ class Hub {
     this.#sync(channel, entry).catch(() => {});
   }
 
-  /** Subscribes or unsubscribes, one operation at a time per channel, to match its tails. */
-  #sync(channel: string, entry: { tails: Set<Tail>; chain: Promise<void>; on: boolean }) {
+  /**
+   * Subscribes or unsubscribes to match the channel's tails, one step at a time per channel: an
+   * `UNSUBSCRIBE` is answered before the next `SUBSCRIBE` goes (the client would otherwise drop
+   * the new listener with the old subscription).
+   */
+  #sync(channel: string, entry: HubEntry): Promise<void> {
+    entry.pending++;
     const step = entry.chain.then(async () => {
       const wanted = entry.tails.size > 0;
       if (wanted === entry.on) return;
@@ -333,12 +347,19 @@ class Hub {
         entry.on = true;
       } else {
         entry.on = false;
-        if (this.#channels.get(channel) === entry) this.#channels.delete(channel);
         await subscriber.unsubscribe(channel);
       }
     });
-    entry.chain = step.catch(() => {});
+    entry.chain = step.then(
+      () => this.#settled(channel, entry),
+      () => this.#settled(channel, entry),
+    );
     return step;
+  }
+
+  #settled(channel: string, entry: HubEntry): void {
+    if (--entry.pending > 0 || entry.tails.size > 0 || entry.on) return;
+    if (this.#channels.get(channel) === entry) this.#channels.delete(channel);
   }
 }
 

@@ -298,6 +298,33 @@ describe("RedisEventStore", () => {
     await other.quit();
   });
 
+  test("RedisEventStore: a channel whose last member leaves and a new one joins at once keeps its feed", async () => {
+    const other = createClient({ url: redis.url });
+    other.on("error", () => {});
+    await other.connect();
+    const name = key();
+    const store = new RedisEventStore(client, { key: name, checkInterval: 60_000 });
+    const writer = new RedisEventStore(other, { key: name });
+    const channel = new Channel(name, { store });
+    for (let round = 0; round < 20; round++) {
+      const left = sendEvents(new Request("http://localhost/"), { keepAlive: false });
+      void channel.register(left.target);
+      channel.unregister(left.target); // the feed closes: UNSUBSCRIBE
+      const joined = sendEvents(new Request("http://localhost/"), { keepAlive: false });
+      await channel.register(joined.target); // and opens again: SUBSCRIBE
+      const before = joined.target.bufferedAmount; // the opening comment
+      const sent = await writer.append({ type: "message", data: `round ${round}` });
+      for (let i = 0; i < 50 && joined.target.bufferedAmount === before; i++) await sleep(5);
+      void joined.target.close();
+      expect(parse(await joined.response.text()).events.map((event) => event.id)).toEqual([
+        sent.id,
+      ]);
+      await left.response.body!.cancel();
+    }
+    await Promise.all([store.close(), writer.close()]);
+    await other.quit();
+  });
+
   test("RedisEventStore keeps its keys of one channel in one hash tag", async () => {
     const name = key();
     const store = new RedisEventStore(client, { key: name, prefix: "app" });

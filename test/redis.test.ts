@@ -188,7 +188,9 @@ describe("RedisEventStore when redis-server dies (node)", () => {
       expect(JSON.parse(stale.data)).toEqual({ reason: "unknown" });
       expect(stale.id.startsWith(`${epoch}:`)).toBe(false);
     }
-    // The stores recover without a restart of the app (scripts loaded again after NOSCRIPT).
+    // The stores recover without a restart of the app (scripts loaded again after NOSCRIPT),
+    // once the command connection is back (node-redis reconnects it on its own schedule).
+    for (let i = 0; i < 50 && (await b.publish(1, 0, "probe")).ok !== 1; i++) await sleep(100);
     const after = await b.publish(10, 0, key);
     expect(after).toMatchObject({ ok: 10, failed: 0 });
     expect(after.last!.startsWith(`${epoch}:`)).toBe(false);

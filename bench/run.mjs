@@ -1,5 +1,6 @@
 // Runs every bench server in its own process and drives it from a separate load-client process,
-// then prints each figure as a median of the runs and as a ratio to raw node:http.
+// then prints each figure as a median of the runs and as a ratio to raw node:http (one write per
+// event) and to a hand-tuned raw server that coalesces frames per connection (the real ceiling).
 //   node bench/run.mjs            quick mode (under a minute)
 //   node bench/run.mjs --full     full mode (under ten minutes), writes bench/RESULTS.md
 //   node bench/run.mjs --smoke    tiny sizes: checks every server answers and every count is exact
@@ -21,6 +22,7 @@ const only = process.argv
 const node = (file) => [process.execPath, ["--expose-gc", join(here, "servers", file)]];
 const SERVERS = [
   { name: "raw node:http", id: "raw", cmd: node("raw.mjs") },
+  { name: "raw node:http, hand-tuned (coalescing)", id: "raw-tuned", cmd: node("raw-tuned.mjs") },
   { name: "sendevents/node", id: "sendevents-node", cmd: node("sendevents-node.mjs") },
   {
     name: "sendevents via @hono/node-server",
@@ -228,21 +230,23 @@ const lines = [];
 for (const [label, , , figures] of CASES) {
   for (const [figure, higher] of figures) {
     lines.push(`\n### ${label}: ${figure} (${higher ? "higher" : "lower"} is better)\n`);
-    lines.push("| server | median | ratio to raw |", "|---|---:|---:|");
+    lines.push("| server | median | ratio to raw | ratio to tuned |", "|---|---:|---:|---:|");
     const raw = results.get(`${label}|raw|${figure}`);
     const rawMedian = raw ? median(raw) : undefined;
+    const tuned = results.get(`${label}|raw-tuned|${figure}`);
+    const tunedMedian = tuned ? median(tuned) : undefined;
     for (const server of SERVERS) {
       const values = results.get(`${label}|${server.id}|${figure}`);
       if (!values) {
         const failed = failures.some((failure) => failure.startsWith(`${server.name}, ${label}`));
-        lines.push(`| ${server.name} | ${failed ? "failed" : "not reported"} | — |`);
+        lines.push(`| ${server.name} | ${failed ? "failed" : "not reported"} | — | — |`);
         continue;
       }
       const value = median(values);
       const ratio = rawMedian ? value / rawMedian : undefined;
-      lines.push(
-        `| ${server.name} | ${format(value)} | ${ratio === undefined ? "—" : `${ratio.toFixed(2)}×`} |`,
-      );
+      const tunedRatio = tunedMedian ? value / tunedMedian : undefined;
+      const times = (r) => (r === undefined ? "—" : `${r.toFixed(2)}×`);
+      lines.push(`| ${server.name} | ${format(value)} | ${times(ratio)} | ${times(tunedRatio)} |`);
     }
   }
 }
@@ -265,7 +269,9 @@ if (mode === "full") {
     "",
     `Full mode (\`npm run bench -- --full\`), ${new Date().toISOString().slice(0, 10)}. Each figure is the median of ${SIZES.runs} runs;`,
     "every server runs in its own process, driven by a separate load-client process over 127.0.0.1.",
-    "Ratios are to raw `node:http` writing preformatted frames, measured in the same run.",
+    "Ratios are to raw `node:http` writing preformatted frames (one write per event), and to a hand-tuned",
+    "raw server that coalesces each connection's frames into one write per turn (64 KiB batches on one stream),",
+    "both measured in the same run.",
     "",
     `- Machine: ${cpus().length} × ${cpus()[0]?.model ?? "unknown CPU"}, ${Math.round(totalmem() / 2 ** 30)} GiB`,
     `- Node ${process.version}, ${await versions(bin("deno"), ["--version"])}, Bun ${await versions(bin("bun"), ["--version"])}`,

@@ -131,6 +131,9 @@ export function sendEvents<Events extends object = Record<string, unknown>>(
       headers: headers ?? (closing ? sharedClosingHeaders() : sharedDefaultHeaders()),
     });
     internals.watchRequest(target, request);
+    // The headers are a HEAD's whole answer, and runtimes drop its body without reading it: end
+    // the stream with reason "server" once the handler has had the chance to listen for `close`.
+    if (request.method === "HEAD") queueMicrotask(() => internals.discard(target));
   }
   if (maxDuration !== undefined) closeAfter(target, maxDuration);
   if (options.waitUntil !== undefined) options.waitUntil(internals.closed(target));

@@ -27,6 +27,7 @@ test("bench: a smoke run of every server and scenario counts exactly what was se
   expect(code).toBe(0);
   for (const server of [
     "raw node:http",
+    "raw node:http, hand-tuned (coalescing)",
     "sendevents/node",
     "sendevents via @hono/node-server",
     "Hono streamSSE (Node)",

@@ -267,3 +267,16 @@ describe("a response that is never sent", () => {
     await late.cancel();
   });
 });
+
+describe("HEAD", () => {
+  test("sendEvents answers HEAD with the stream's headers and ends its target with reason server", async () => {
+    const { response, target } = sendEvents(new Request("http://localhost/", { method: "HEAD" }));
+    const reasons: string[] = [];
+    target.addEventListener("close", (event) => reasons.push(event.reason));
+    expect(response.headers.get("content-type")).toBe("text/event-stream");
+    await delay(0);
+    expect(target.closed).toBe(true);
+    expect(reasons).toEqual(["server"]);
+    expect(target.dispatchMessage("late")).toBe(false);
+  });
+});

@@ -190,6 +190,11 @@ interface Deadline {
   done: boolean;
 }
 
+/** An AbortSignal's one method the store needs; `AbortController` where the runtime has it. */
+function abortController(): { signal: AbortSignal; abort(): void } | undefined {
+  return typeof AbortController === "function" ? new AbortController() : undefined;
+}
+
 /**
  * The timeouts of a store's commands: one timer for the oldest pending one, not one per
  * command (a timer each costs about a fifth of an append's CPU). Every command has the same
@@ -205,14 +210,23 @@ class Deadlines {
     this.#ms = ms;
   }
 
-  /** Runs `promise` against the clock: rejects with `message` once it is `ms` late. */
-  watch<T>(promise: Promise<T>, message: string): Promise<T> {
+  /**
+   * Runs `start` against the clock: rejects with `message` once it is `ms` late, and aborts the
+   * signal `start` was given, so a command still waiting in the client's queue (Redis away) is
+   * dropped rather than sent when Redis is back.
+   */
+  watch<T>(start: (signal: AbortSignal | undefined) => Promise<T>, message: string): Promise<T> {
     return new Promise<T>((resolve, reject) => {
+      const controller = abortController();
       const deadline: Deadline = {
         at: Date.now() + this.#ms,
-        fail: () => reject(new Error(message)),
+        fail: () => {
+          reject(new Error(message));
+          controller?.abort();
+        },
         done: false,
       };
+      const promise = start(controller?.signal);
       this.#queue.push(deadline);
       this.#arm();
       promise.then(
@@ -902,25 +916,25 @@ export class RedisEventStore implements EventStore, AsyncDisposable {
 
   /** Runs a script by its SHA, loading it first (and again after `NOSCRIPT`), within `timeout`. */
   #run(action: string, script: string, args: string[]): Promise<unknown> {
-    const command = async (): Promise<unknown> => {
+    const command = async (signal: AbortSignal | undefined): Promise<unknown> => {
       const keys = ["2", ...this.#keys];
       let sha = this.#shas.get(script);
       if (sha === undefined) {
-        sha = this.#connection.sendCommand(["SCRIPT", "LOAD", script]).then(String);
+        sha = this.#connection.sendCommand(["SCRIPT", "LOAD", script], signal).then(String);
         this.#shas.set(script, sha);
         sha.catch(() => this.#shas.delete(script));
       }
       try {
-        return await this.#connection.sendCommand(["EVALSHA", await sha, ...keys, ...args]);
+        return await this.#connection.sendCommand(["EVALSHA", await sha, ...keys, ...args], signal);
       } catch (error) {
         if (!String((error as Error | null)?.message).startsWith("NOSCRIPT")) throw error;
         // Redis restarted and lost its script cache: EVAL loads it again as it runs.
         this.#shas.delete(script);
-        return this.#connection.sendCommand(["EVAL", script, ...keys, ...args]);
+        return this.#connection.sendCommand(["EVAL", script, ...keys, ...args], signal);
       }
     };
     return this.#deadlines
-      .watch(command(), `Cannot ${action}: Redis did not answer within ${this.#timeout} ms`)
+      .watch(command, `Cannot ${action}: Redis did not answer within ${this.#timeout} ms`)
       .catch((error: unknown) => {
         if (String((error as Error | null)?.message).startsWith("Cannot ")) throw error;
         throw new Error(`Cannot ${action}: ${(error as Error | null)?.message ?? String(error)}`, {

@@ -400,6 +400,9 @@ describe("RedisEventStore", () => {
     const events = parse(await response.text()).events;
     expect(events.map((event) => event.event ?? "message")).toContain("stale");
     expect(events.at(-1)?.data).toBe("after");
+    // The rejected broadcast was dropped from the client's queue, not sent once Redis was back.
+    expect(events.map((event) => event.data)).not.toContain("lost");
+    expect((await store.read("")).events.map((event) => event.data)).toEqual(["after"]);
     await store.close();
     await own.quit();
     await server.stop();

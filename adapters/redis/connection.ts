@@ -48,16 +48,22 @@ export interface RedisConnection {
    * Sends one command, such as `["EVALSHA", sha, "2", key1, key2, ...args]`, and resolves with its
    * reply: arrays as arrays, bulk strings as strings, integers as numbers or strings, nil as
    * `null`. A Redis error rejects, its message starting with the error code (`NOSCRIPT ...`).
-   * Commands sent in one order must run in that order (one connection, pipelined).
+   * Commands sent in one order must run in that order (one connection, pipelined). When
+   * `signal` aborts (the store's `timeout` passed), a command not yet sent to Redis should be
+   * dropped rather than sent later.
    */
-  sendCommand(args: string[]): Promise<unknown>;
+  sendCommand(args: string[], signal?: AbortSignal): Promise<unknown>;
   /** Opens the subscriber connection; the store calls it once per connection object. */
   subscriber(): RedisSubscriber;
 }
 
 /** The part of a node-redis client (`createClient()` of `redis` v4 or v5) the store uses. */
 export interface NodeRedisClient {
-  sendCommand(args: string[]): Promise<unknown>;
+  /** v5 reads `abortSignal`, v4 `signal`. */
+  sendCommand(
+    args: string[],
+    options?: { abortSignal?: AbortSignal; signal?: AbortSignal },
+  ): Promise<unknown>;
   duplicate(): NodeRedisClient;
   connect(): Promise<unknown>;
   subscribe(
@@ -67,6 +73,8 @@ export interface NodeRedisClient {
   unsubscribe(channel: string): Promise<unknown>;
   on(event: string, listener: (...args: unknown[]) => void): unknown;
   readonly isOpen: boolean;
+  /** Connected and ready for commands (`isReady` in node-redis 4 and 5). */
+  readonly isReady?: boolean;
   close?(): Promise<unknown>;
   quit?(): Promise<unknown>;
 }
@@ -88,7 +96,12 @@ export function isNodeRedisClient(value: unknown): value is NodeRedisClient {
  */
 export function nodeRedisConnection(client: NodeRedisClient): RedisConnection {
   return {
-    sendCommand: (args) => client.sendCommand(args),
+    // The signal only matters for a command that waits for a connection (it cannot be taken back
+    // once sent), and costs an abort listener per command: pass it only while not ready.
+    sendCommand: (args, signal) =>
+      signal === undefined || client.isReady !== false
+        ? client.sendCommand(args)
+        : client.sendCommand(args, { abortSignal: signal, signal }),
     subscriber(): RedisSubscriber {
       const subscriber = client.duplicate();
       const reconnectListeners: (() => void)[] = [];

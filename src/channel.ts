@@ -231,6 +231,7 @@ export class Channel {
             storeTimeout,
             1,
             MAX_DELAY,
+            "false to wait for ever",
           );
     this.#name = name;
     this.#store = store;

@@ -48,6 +48,7 @@ export {
   type ServerSentEventInit,
 } from "./server-sent-event.js";
 export {
+  type CloseOptions,
   type ServerSentEventListener,
   ServerSentEventTarget,
   type ServerSentEventTargetOptions,

@@ -34,6 +34,39 @@ describe.each(VERSIONS)("sendevents/node's Request on %s", (runtime) => {
     });
   });
 
+  test(`${runtime}: the signals of the adapter's Request, its copies and its clones abort when the client leaves`, async () => {
+    const controller = new AbortController();
+    const response = await fetch(new URL("/signals", server.url), { signal: controller.signal });
+    const reader = response.body!.getReader();
+    await reader.read(); // the stream is open: the handler has made its copies
+    const report = async () =>
+      (await (await fetch(new URL("/signals/report", server.url))).json()) as Record<
+        string,
+        string
+      >;
+    expect(await report()).toEqual({
+      own: "open",
+      copy: "open",
+      init: "open",
+      clone: "open",
+      cloneCall: "open",
+    });
+    controller.abort();
+    let seen: Record<string, string> = {};
+    for (let i = 0; i < 100; i++) {
+      seen = await report();
+      if (Object.values(seen).every((state) => state !== "open")) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(seen).toEqual({
+      own: "AbortError",
+      copy: "AbortError",
+      init: "AbortError",
+      clone: "AbortError",
+      cloneCall: "AbortError",
+    });
+  });
+
   test(`${runtime}: fetch(request) forwards the adapter's Request, body and all`, async () => {
     const response = await fetch(new URL("/forward", server.url), {
       method: "PUT",

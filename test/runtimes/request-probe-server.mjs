@@ -1,9 +1,12 @@
 // A server for test/node-request.test.ts, run under each Node version: its handlers use the
 // adapter's `Request` the way proxies and middleware do, and answer with what they saw.
 // Listens on 127.0.0.1 and PORT, prints `listening on <url>`.
+import { sendEvents } from "sendevents";
 import { serve } from "sendevents/node";
 
 let forwarded = false;
+/** The signals of the last /signals request and of what was made from it. */
+let signals;
 
 async function probe(request) {
   const seen = { isRequest: request instanceof Request, url: request.url };
@@ -32,6 +35,24 @@ const server = await serve(
   async (request) => {
     const path = new URL(request.url).pathname;
     if (path === "/probe") return probe(request);
+    if (path === "/signals") {
+      // What proxies and middleware make of a request: each must abort when its client leaves.
+      signals = {
+        own: request.signal,
+        copy: new Request(request).signal,
+        init: new Request("http://upstream.invalid/", request).signal,
+        clone: request.clone().signal,
+        cloneCall: Request.prototype.clone.call(request).signal,
+      };
+      return sendEvents(request).response;
+    }
+    if (path === "/signals/report") {
+      const report = {};
+      for (const [name, signal] of Object.entries(signals ?? {})) {
+        report[name] = signal.aborted ? (signal.reason?.name ?? "aborted") : "open";
+      }
+      return Response.json(report);
+    }
     if (path === "/forward") {
       // The second hop answers: fetch(request) sends the very same request again.
       if (forwarded) {

@@ -87,20 +87,24 @@ for (const runtime of ["deno", "bun", "node18"] as const satisfies InstanceRunti
     test(`${runtime}: a client killed with its instance resumes on B with exactly what it missed`, async () => {
       const key = `${runtime}-two`;
       const victim = await startInstance(runtime, redis.url, { NAME: "victim" });
-      const base = (await b.publish(1, 0, key)).last!;
-      const client = new Subscriber();
-      await client.connect(victim.url, key, base);
-      const publishing = b.publish(1500, 2000, key);
-      await client.until(() => client.events.length >= 300);
-      await victim.kill("SIGKILL");
-      await client.ended;
-      await client.connect(b.url, key);
-      const result = await publishing;
-      await client.until(() => client.has(result.last!));
-      expect(checkContiguous(client.events, sequenceOf(base) + 1, sequenceOf(result.last!))).toBe(
-        "",
-      );
-      await client.close();
+      try {
+        const base = (await b.publish(1, 0, key)).last!;
+        const client = new Subscriber();
+        await client.connect(victim.url, key, base);
+        const publishing = b.publish(1500, 2000, key);
+        await client.until(() => client.events.length >= 300);
+        await victim.kill("SIGKILL");
+        await client.ended;
+        await client.connect(b.url, key);
+        const result = await publishing;
+        await client.until(() => client.has(result.last!));
+        expect(checkContiguous(client.events, sequenceOf(base) + 1, sequenceOf(result.last!))).toBe(
+          "",
+        );
+        await client.close();
+      } finally {
+        await victim.kill(); // already gone unless a step above failed
+      }
     });
   });
 }

@@ -375,36 +375,39 @@ describe("RedisEventStore", () => {
 
   test("RedisEventStore: broadcast rejects in bounded time when Redis is unreachable, and works once it is back", async () => {
     const server = await startRedis();
-    const own = createClient({
-      url: server.url,
-      socket: { reconnectStrategy: () => 50 },
-    });
-    own.on("error", () => {});
-    await own.connect();
-    const store = new RedisEventStore(own, { key: "down", timeout: 500 });
-    const channel = new Channel("down", { store });
-    const { response, target } = sendEvents(new Request("http://localhost/"));
-    await channel.register(target, { lastEventId: "" });
-    await sleep(100); // the feed is subscribed
-    await channel.broadcast("before");
-    await server.kill();
-    const started = performance.now();
-    await expect(channel.broadcast("lost")).rejects.toThrow(/Cannot append to "down"/);
-    expect(performance.now() - started).toBeLessThan(1500);
-    expect(target.closed).toBe(false);
-    await server.restart();
-    await sleep(300);
-    await channel.broadcast("after");
-    await sleep(100);
-    void target.close();
-    const events = parse(await response.text()).events;
-    expect(events.map((event) => event.event ?? "message")).toContain("stale");
-    expect(events.at(-1)?.data).toBe("after");
-    // The rejected broadcast was dropped from the client's queue, not sent once Redis was back.
-    expect(events.map((event) => event.data)).not.toContain("lost");
-    expect((await store.read("")).events.map((event) => event.data)).toEqual(["after"]);
-    await store.close();
-    await own.quit();
-    await server.stop();
+    try {
+      const own = createClient({
+        url: server.url,
+        socket: { reconnectStrategy: () => 50 },
+      });
+      own.on("error", () => {});
+      await own.connect();
+      const store = new RedisEventStore(own, { key: "down", timeout: 500 });
+      const channel = new Channel("down", { store });
+      const { response, target } = sendEvents(new Request("http://localhost/"));
+      await channel.register(target, { lastEventId: "" });
+      await sleep(100); // the feed is subscribed
+      await channel.broadcast("before");
+      await server.kill();
+      const started = performance.now();
+      await expect(channel.broadcast("lost")).rejects.toThrow(/Cannot append to "down"/);
+      expect(performance.now() - started).toBeLessThan(1500);
+      expect(target.closed).toBe(false);
+      await server.restart();
+      await sleep(300);
+      await channel.broadcast("after");
+      await sleep(100);
+      void target.close();
+      const events = parse(await response.text()).events;
+      expect(events.map((event) => event.event ?? "message")).toContain("stale");
+      expect(events.at(-1)?.data).toBe("after");
+      // The rejected broadcast was dropped from the client's queue, not sent once Redis was back.
+      expect(events.map((event) => event.data)).not.toContain("lost");
+      expect((await store.read("")).events.map((event) => event.data)).toEqual(["after"]);
+      await store.close();
+      await own.quit();
+    } finally {
+      await server.stop(); // even when an assertion failed: no redis-server left behind
+    }
   });
 });

@@ -140,6 +140,18 @@ class Pulse extends KeepAliveMember {
 }
 const CONSTRUCT = Symbol("construct");
 
+/**
+ * Frames shorter than this are copied into a block while they wait, rather than queued one object
+ * each: a queued `Uint8Array` costs some 200 bytes of heap and backing store whatever its length,
+ * so a stalled client sent tiny events (comments, tokens) would otherwise hold fifty times
+ * `maxBufferedAmount`. Longer frames are queued as they are (a channel's members share them).
+ */
+const COPY_BELOW = 1024;
+/** The first block's size; each next one doubles, up to {@linkcode MAX_BLOCK}. */
+const MIN_BLOCK = 256;
+/** The largest block: a stalled queue is a list of blocks this size (plus any long frames). */
+const MAX_BLOCK = 16 * 1024;
+
 function concat(chunks: Uint8Array[], length: number): Uint8Array {
   const out = new Uint8Array(length);
   let offset = 0;
@@ -181,6 +193,12 @@ export class ServerSentEventTarget<
   #state = OPEN;
   #queue: Uint8Array[] = [];
   #queuedBytes = 0;
+  /**
+   * Short frames queued after `#queue`'s, copied together (see {@linkcode COPY_BELOW}); the bytes
+   * in use are `#blockUsed`. Joins the queue when full, before a long frame, or on a pull.
+   */
+  #block: Uint8Array | undefined;
+  #blockUsed = 0;
   #sink: TargetSink | undefined;
   /** `wake()` was called and no pull has happened since. */
   #woken = false;
@@ -495,7 +513,11 @@ export class ServerSentEventTarget<
       this.#fail("overflow");
       return this.#refuse();
     }
-    this.#queue.push(bytes);
+    if (bytes.byteLength >= COPY_BELOW || (this.#queue.length === 0 && this.#block === undefined)) {
+      // A long frame, or the only one (the client keeps up): queued as it is, no copy.
+      this.#sealBlock();
+      this.#queue.push(bytes);
+    } else this.#copyToBlock(bytes);
     this.#queuedBytes = size;
     counters.queuedBytes += bytes.byteLength;
     if (bytes !== KEEP_ALIVE_FRAME) counters.eventsSent++;
@@ -507,6 +529,40 @@ export class ServerSentEventTarget<
     }
     this.#wake();
     return true;
+  }
+
+  /** Appends a short frame to the block, growing it or starting the next one as needed. */
+  #copyToBlock(bytes: Uint8Array): void {
+    const length = bytes.byteLength;
+    let block = this.#block;
+    const used = this.#blockUsed;
+    if (block === undefined || used + length > block.byteLength) {
+      if (block !== undefined && block.byteLength < MAX_BLOCK && used + length <= MAX_BLOCK) {
+        // Doubling keeps a block at most twice what it holds, so a few queued bytes stay cheap.
+        const grown = new Uint8Array(
+          Math.min(MAX_BLOCK, Math.max(block.byteLength * 2, used + length)),
+        );
+        grown.set(block.subarray(0, used));
+        block = grown;
+      } else {
+        const full = block !== undefined;
+        this.#sealBlock();
+        block = new Uint8Array(full ? MAX_BLOCK : Math.max(MIN_BLOCK, length * 2));
+      }
+      this.#block = block;
+    }
+    block.set(bytes, this.#blockUsed);
+    this.#blockUsed += length;
+  }
+
+  /** Moves the block's bytes to the end of the queue. */
+  #sealBlock(): void {
+    const block = this.#block;
+    if (block !== undefined) {
+      this.#queue.push(block.subarray(0, this.#blockUsed));
+      this.#block = undefined;
+      this.#blockUsed = 0;
+    }
   }
 
   /** Counts a dispatch that sent nothing because the stream had ended. */
@@ -539,6 +595,7 @@ export class ServerSentEventTarget<
     if (this.#state === CLOSED) return;
     const size = this.#queuedBytes;
     if (size > 0) {
+      this.#sealBlock();
       const queue = this.#queue;
       const chunk = queue.length === 1 ? queue[0]! : concat(queue, size);
       counters.queuedBytes -= size;
@@ -613,6 +670,8 @@ export class ServerSentEventTarget<
     counters.closes[reason]++;
     this.#queue = [];
     this.#queuedBytes = 0;
+    this.#block = undefined;
+    this.#blockUsed = 0;
     this.#request = undefined;
     const cleanups = this.#cleanups;
     if (cleanups !== undefined) {

@@ -351,3 +351,39 @@ describe("a listener that throws", () => {
     });
   });
 });
+
+describe("the queue's memory", () => {
+  test("ServerSentEventTarget holds a stalled client's tiny events in about maxBufferedAmount of memory, not an object per event", async () => {
+    const { heldBytes, MB } = await import("./helpers/heap.ts");
+    const streams: {
+      reader: ReadableStreamDefaultReader<Uint8Array>;
+      target: ServerSentEventTarget;
+    }[] = [];
+    const before = await heldBytes();
+    // Four clients that read the opening comment, then stall; each is sent 4-byte comments until its
+    // queue is just under the bound (1 MiB), so none overflows.
+    for (let i = 0; i < 4; i++) {
+      const { response, target } = start(undefined, { keepAlive: false });
+      const reader = response.body!.getReader();
+      await reader.read();
+      while (target.bufferedAmount + 4 <= 1024 * 1024) target.dispatchComment("");
+      streams.push({ reader, target });
+    }
+    const held = (await heldBytes()) - before;
+    expect(streams.every(({ target }) => !target.closed)).toBe(true);
+    // What was queued still arrives intact, in order.
+    const { reader, target } = streams[0]!;
+    void target.close();
+    let text = "";
+    const decoder = new TextDecoder();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+    }
+    for (const stream of streams.slice(1)) await stream.reader.cancel();
+    expect(text).toBe(": \n\n".repeat(262144));
+    // 4 MiB counted; allow twice that for block slack and the runtime's own bookkeeping.
+    expect(held).toBeLessThan(8 * MB);
+  });
+});

@@ -4,7 +4,12 @@ import type { EventStore, EventStoreReadResult, EventStoreStaleReason } from "./
 import { assertEventType, assertRetry, serializeData } from "./format.js";
 import { Link, LinkedList } from "./linked-list.js";
 import { MemoryEventStore } from "./memory-event-store.js";
-import { encodeServerSentEvent, type JsonReplacer, ServerSentEvent } from "./server-sent-event.js";
+import {
+  encodeServerSentEvent,
+  fieldsOf,
+  type JsonReplacer,
+  ServerSentEvent,
+} from "./server-sent-event.js";
 import { internals, type Membership, ServerSentEventTarget } from "./server-sent-event-target.js";
 
 /** The default {@linkcode ChannelOptions.staleEventType}. */
@@ -353,14 +358,16 @@ export class Channel {
     let text: string;
     let retry: number | undefined;
     if (data instanceof ServerSentEvent) {
-      if (data.id !== undefined) {
+      // The fields as validated: an event's public properties can be shadowed.
+      const fields = fieldsOf(data);
+      if (fields.id !== undefined) {
         throw new TypeError(
-          `${action}: the store assigns ids, so the event must have none, received id ${describe(data.id)}`,
+          `${action}: the store assigns ids, so the event must have none, received id ${describe(fields.id)}`,
         );
       }
-      type = data.type;
-      text = data.data;
-      retry = data.retry;
+      type = fields.type;
+      text = fields.data;
+      retry = fields.retry;
     } else {
       type = init.type ?? "message";
       assertEventType(type, action);

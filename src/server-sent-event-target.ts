@@ -13,6 +13,7 @@ import { type PipeFromOptions, pipeFrom } from "./pipe-from.js";
 import {
   encodeServerSentEvent,
   eventForListeners,
+  fieldsOf,
   ServerSentEvent,
   type ServerSentEventInit,
 } from "./server-sent-event.js";
@@ -348,7 +349,9 @@ export class ServerSentEventTarget<
       return super.dispatchEvent(event);
     }
     if (this.#state !== OPEN) return this.#refuse();
-    if (event.type !== "close" && this.#hears(event.type)) {
+    // The validated type, which the listeners are raised with too: `event.type` can be shadowed.
+    const { type } = fieldsOf(event);
+    if (type !== "close" && this.#hears(type)) {
       // Each target's listeners get a clean event: one target's preventDefault() or
       // stopImmediatePropagation() must not silence the next (a channel sends one event to all).
       if (!super.dispatchEvent(eventForListeners(event))) return false;

@@ -1,6 +1,7 @@
 import {
   assertEventType,
   assertRetry,
+  type EventFields,
   encodeFrame,
   formatEvent,
   normalizeId,
@@ -29,6 +30,7 @@ export interface ServerSentEventInit extends EventInit {
 }
 
 let frameOf: (event: ServerSentEvent) => Uint8Array;
+let validatedFields: (event: ServerSentEvent) => EventFields;
 let freshCopy: (event: ServerSentEvent) => ServerSentEvent;
 
 /**
@@ -58,6 +60,11 @@ export class ServerSentEvent<Type extends string = string, Data = unknown> exten
   declare readonly type: Type;
   /** Type-only: ties `Data` to the event so a target's event map can check it. Never set. */
   declare protected readonly payloadType?: Data;
+  /**
+   * The type as validated. `type` itself is `Event`'s accessor, which an own property or a
+   * subclass can shadow: the wire never reads it.
+   */
+  readonly #type: string;
   readonly #data: string;
   readonly #id: string | undefined;
   readonly #retry: number | undefined;
@@ -69,18 +76,19 @@ export class ServerSentEvent<Type extends string = string, Data = unknown> exten
     frameOf = (event) => {
       if (event.#frame === undefined) {
         event.#frame = encodeFrame(
-          formatEvent({ type: event.type, data: event.#data, id: event.#id, retry: event.#retry }),
+          formatEvent({ type: event.#type, data: event.#data, id: event.#id, retry: event.#retry }),
         );
       }
       return event.#frame;
     };
     freshCopy = (event) => {
-      if (!event.#raised) {
+      // A runtime's EventTarget finds listeners by the public `type`: a shadowed one gets a copy.
+      if (!event.#raised && !shadowsType(event, event.#type)) {
         event.#raised = true;
         return event;
       }
       // Already validated: the copy only needs the fields, and shares the encoded bytes.
-      const copy = new ServerSentEvent(event.type, event.#data, {
+      const copy = new ServerSentEvent(event.#type, event.#data, {
         cancelable: event.cancelable,
         ...(event.#id === undefined ? {} : { id: event.#id }),
         ...(event.#retry === undefined ? {} : { retry: event.#retry }),
@@ -89,6 +97,12 @@ export class ServerSentEvent<Type extends string = string, Data = unknown> exten
       copy.#raised = true;
       return copy;
     };
+    validatedFields = (event) => ({
+      type: event.#type,
+      data: event.#data,
+      id: event.#id,
+      retry: event.#retry,
+    });
   }
 
   /**
@@ -111,6 +125,7 @@ export class ServerSentEvent<Type extends string = string, Data = unknown> exten
     const id = init.id === undefined ? undefined : normalizeId(init.id, action);
     if (init.retry !== undefined) assertRetry(init.retry, action);
     super(type, init);
+    this.#type = type;
     this.#data = text;
     this.#id = id;
     this.#retry = init.retry;
@@ -150,4 +165,23 @@ export function encodeServerSentEvent(event: ServerSentEvent): Uint8Array {
  */
 export function eventForListeners<E extends ServerSentEvent>(event: E): E {
   return freshCopy(event) as E;
+}
+
+/**
+ * The fields of `event` as they were validated, whatever its public properties say now (an own
+ * property or a subclass can shadow `type`, `data`, `id` and `retry`).
+ *
+ * @internal Shared with the target and channels; not exported from the package.
+ */
+export function fieldsOf(event: ServerSentEvent): EventFields {
+  return validatedFields(event);
+}
+
+/** Whether `event.type` no longer reads as the validated `type` (or throws). */
+function shadowsType(event: Event, type: string): boolean {
+  try {
+    return event.type !== type;
+  } catch {
+    return true;
+  }
 }

@@ -1,4 +1,5 @@
 import { describe, expect, test } from "vitest";
+import { Channel, MemoryEventStore, sendEvents } from "../src/index.ts";
 import { encodeServerSentEvent, ServerSentEvent } from "../src/server-sent-event.ts";
 
 const text = (event: ServerSentEvent) => new TextDecoder().decode(encodeServerSentEvent(event));
@@ -84,5 +85,45 @@ describe("ServerSentEvent hardening", () => {
     expect(Object.defineProperty(event, "id", { value: forged }).id).toBe(forged);
     // Even an own property shadowing the getter changes nothing on the wire.
     expect(text(event)).toBe("event: chat\nid: 1\nretry: 10\ndata: hi\n\n");
+  });
+
+  test("ServerSentEvent's validated type cannot be swapped: a shadowing type never injects fields", async () => {
+    const injected = "chat\ndata: forged\n\nevent: admin";
+    const shadowed = new ServerSentEvent("chat", "hi");
+    Object.defineProperty(shadowed, "type", { value: injected });
+    const subclassed = new ServerSentEvent("chat", "hi");
+    // A subclass's accessor, as an own prototype between the instance and ServerSentEvent's.
+    Object.setPrototypeOf(
+      subclassed,
+      Object.create(ServerSentEvent.prototype, { type: { get: () => injected } }),
+    );
+    expect(text(shadowed)).toBe("event: chat\ndata: hi\n\n");
+    expect(text(subclassed)).toBe("event: chat\ndata: hi\n\n");
+    // Through a target (raised on listeners of the real type, then sent) and a channel's store.
+    const { response, target } = sendEvents(new Request("http://localhost/"), { keepAlive: false });
+    const heard: string[] = [];
+    target.addEventListener("chat", () => heard.push("chat"));
+    const second = new ServerSentEvent("chat", "again");
+    Object.defineProperty(second, "type", { value: "other" });
+    expect(target.dispatchEvent(second)).toBe(true);
+    expect(heard).toEqual(["chat"]);
+    const store = new MemoryEventStore({ epoch: "e" });
+    const channel = new Channel("c", {
+      store: {
+        append: (record) => store.append({ ...record, type: record.type }),
+        read: (after, options) => store.read(after, options),
+        trim: () => store.trim(),
+        compare: (a, b) => store.compare(a, b),
+      },
+    });
+    await channel.register(target, { lastEventId: "" });
+    const broadcast = new ServerSentEvent("chat", "live");
+    Object.defineProperty(broadcast, "type", { value: "chat\nid: 9" });
+    const sent = await channel.broadcast(broadcast);
+    expect(text(sent)).toBe("event: chat\nid: e:1\ndata: live\n\n");
+    void target.close();
+    expect(await response.text()).toBe(
+      ":\n\nevent: chat\ndata: again\n\nevent: chat\nid: e:1\ndata: live\n\n",
+    );
   });
 });

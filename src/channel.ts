@@ -547,13 +547,29 @@ export class Channel {
         }
         // The client has seen everything up to the id it sent: never send that again either.
         replayed ??= lastEventId;
+        let progressed = false;
         for (const event of result.events) {
+          if (!isStoredEvent(event)) {
+            throw new TypeError(
+              `Cannot replay channel ${JSON.stringify(this.#name)}: the store's read() must give ServerSentEvents with ids, received ${describe(event)}`,
+            );
+          }
+          // A store that also returns the id it was asked after (a range that includes its start),
+          // or an event it gave already: the client has it, so it is never sent twice.
+          if (this.#store.compare(event.id!, replayed) <= 0) continue;
           await target.ready;
           if (member.held === undefined) return;
           this.#send(member, event);
-          replayed = event.id;
+          replayed = event.id!;
+          progressed = true;
         }
         if (result.events.length < REPLAY_BATCH) break;
+        if (!progressed) {
+          // A full page with nothing new: asking again after the same id would loop for ever.
+          throw new Error(
+            `Cannot replay channel ${JSON.stringify(this.#name)}: the store's read() after ${describe(after)} returned no event after it`,
+          );
+        }
         // Caught up with what arrived live meanwhile: the rest is held.
         const first = member.held[0];
         if (first !== undefined && this.#store.compare(replayed!, first.id!) >= 0) break;

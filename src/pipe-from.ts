@@ -188,12 +188,14 @@ async function run<Item>(
       if (event !== undefined) target.dispatchEvent(event);
     }
   } catch (error) {
-    // The source threw, or mapping an item did: the stream cannot go on.
+    // The source threw, or mapping an item did: the stream cannot go on. It ends first, so a
+    // source whose cancel never settles (an upstream that hangs) cannot keep it open.
     target.signal.removeEventListener("abort", onStop);
     signal?.removeEventListener("abort", onStop);
+    const ended = internals.end(target, "error", error);
     await source.cancel(error).catch(() => {});
     source.release();
-    await internals.end(target, "error", error);
+    await ended;
     return;
   }
   target.signal.removeEventListener("abort", onStop);

@@ -99,8 +99,11 @@ class Member extends Link implements Membership {
   heldBytes = 0;
   /** While set, live events with ids up to this one were already replayed: skip them. */
   skipThrough: string | undefined = undefined;
+  /** When it joined, in the channel's count of registrations: see `Channel.#fanOut`. */
+  readonly joined: number;
 
   constructor(
+    joined: number,
     target: ServerSentEventTarget,
     filter: Member["filter"],
     state: unknown,
@@ -108,6 +111,7 @@ class Member extends Link implements Membership {
     onEnd: (member: Member) => void,
   ) {
     super();
+    this.joined = joined;
     this.target = target;
     this.filter = filter;
     this.state = state;
@@ -191,6 +195,8 @@ export class Channel {
   #overdueTimer: ReturnType<typeof setTimeout> | undefined;
   /** The id of the newest event fanned out: a member's position, for a late `stale`. */
   #lastFannedOut: string | undefined;
+  /** Registrations so far: each member's `joined`. */
+  #joins = 0;
 
   /**
    * @param name The channel's name, for the application and for stores keyed by channel.
@@ -300,6 +306,7 @@ export class Channel {
     }
     if (target.closed) return Promise.resolve();
     const member = new Member(
+      ++this.#joins,
       target,
       options.filter as Member["filter"],
       options.state,
@@ -492,7 +499,11 @@ export class Channel {
     this.#lastFannedOut = event.id;
     // Encoded here once (a ServerSentEvent caches its bytes); every member is sent these bytes.
     const size = encodeServerSentEvent(event).byteLength;
+    // Members that join during the fan-out (from a listener) are past this event: one that left
+    // and came back was sent it already, and a replay finds it in the store.
+    const newest = this.#joins;
     this.#members.forEach((member) => {
+      if (member.joined > newest) return;
       if (member.held !== undefined) {
         member.held.push(event);
         member.heldBytes += size;

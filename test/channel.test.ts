@@ -786,3 +786,29 @@ describe("Channel replay against a store that reads wrongly", () => {
     );
   });
 });
+
+describe("Channel membership changed during a fan-out", () => {
+  test("Channel sends a broadcast once to a member that leaves and registers again from its own listener", async () => {
+    const channel = new Channel("switch", { store: new MemoryEventStore({ epoch: "w" }) });
+    const member = client();
+    const other = client();
+    await channel.register(member.target);
+    await channel.register(other.target);
+    // On "switch", the member re-registers (to change its filter, say), while the fan-out runs.
+    let switches = 0;
+    member.target.addEventListener("switch", () => {
+      switches++;
+      channel.unregister(member.target);
+      void channel.register(member.target, { lastEventId: "" });
+    });
+    await channel.broadcast("go", { type: "switch" });
+    await channel.broadcast("after");
+    expect((await member.until(2)).map((event) => [event.id, event.data])).toEqual([
+      ["w:1", "go"],
+      ["w:2", "after"],
+    ]);
+    expect(switches).toBe(1);
+    expect(channel.size).toBe(2);
+    for (const c of [member, other]) await c.leave();
+  });
+});

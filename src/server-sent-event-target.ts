@@ -11,6 +11,7 @@ import { KeepAliveMember, KeepAliveWheel } from "./keep-alive.js";
 import { counters } from "./metrics.js";
 import { type PipeFromOptions, pipeFrom } from "./pipe-from.js";
 import {
+  isEncoded as encoded,
   encodeServerSentEvent,
   eventForListeners,
   fieldsOf,
@@ -357,6 +358,7 @@ export class ServerSentEventTarget<
       if (!super.dispatchEvent(eventForListeners(event))) return false;
       if (this.#state !== OPEN) return false;
     }
+    if (!encoded(event) && this.#cannotFit(fieldsOf(event).data)) return this.#refuse();
     return this.#push(encodeServerSentEvent(event));
   }
 
@@ -395,12 +397,7 @@ export class ServerSentEventTarget<
     }
     const text = serializeData(data, 'Cannot create event "message"');
     if (this.#state !== OPEN) return this.#refuse();
-    // UTF-8 takes at least a byte per UTF-16 unit, so this text cannot fit: refuse it before
-    // formatting and encoding it, which would briefly hold a huge payload three times over.
-    if (text.length > this.#maxBufferedAmount - this.#queuedBytes) {
-      this.#fail("overflow");
-      return this.#refuse();
-    }
+    if (this.#cannotFit(text)) return this.#refuse();
     return this.#push(encodeFrame(formatEvent({ type: "message", data: text })));
   }
 
@@ -418,6 +415,7 @@ export class ServerSentEventTarget<
       );
     }
     if (this.#state !== OPEN) return this.#refuse();
+    if (this.#cannotFit(text)) return this.#refuse();
     return this.#push(encodeFrame(formatComment(text)));
   }
 
@@ -566,6 +564,18 @@ export class ServerSentEventTarget<
       this.#block = undefined;
       this.#blockUsed = 0;
     }
+  }
+
+  /**
+   * Whether a frame carrying `text` cannot fit in the queue, which then overflows. UTF-8 takes at
+   * least a byte per UTF-16 unit, so this is known before formatting and encoding the text: a
+   * payload the bound refuses never costs its size several times over (a line per line break, then
+   * the bytes) on the way to being refused.
+   */
+  #cannotFit(text: string): boolean {
+    if (text.length <= this.#maxBufferedAmount - this.#queuedBytes) return false;
+    this.#fail("overflow");
+    return true;
   }
 
   /** Counts a dispatch that sent nothing because the stream had ended. */

@@ -31,6 +31,7 @@ export interface ServerSentEventInit extends EventInit {
 
 let frameOf: (event: ServerSentEvent) => Uint8Array;
 let validatedFields: (event: ServerSentEvent) => EventFields;
+let hasFrame: (event: ServerSentEvent) => boolean;
 let freshCopy: (event: ServerSentEvent) => ServerSentEvent;
 
 /**
@@ -97,6 +98,7 @@ export class ServerSentEvent<Type extends string = string, Data = unknown> exten
       copy.#raised = true;
       return copy;
     };
+    hasFrame = (event) => event.#frame !== undefined;
     validatedFields = (event) => ({
       type: event.#type,
       data: event.#data,
@@ -184,4 +186,13 @@ function shadowsType(event: Event, type: string): boolean {
   } catch {
     return true;
   }
+}
+
+/**
+ * Whether `event` has been encoded already (its bytes are cached).
+ *
+ * @internal Shared with the target; not exported from the package.
+ */
+export function isEncoded(event: ServerSentEvent): boolean {
+  return hasFrame(event);
 }

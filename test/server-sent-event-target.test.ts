@@ -387,3 +387,28 @@ describe("the queue's memory", () => {
     expect(held).toBeLessThan(8 * MB);
   });
 });
+
+describe("a payload too large for the queue", () => {
+  test("ServerSentEventTarget refuses a comment or event larger than maxBufferedAmount before formatting and encoding it", async () => {
+    const { collectGarbage, MB } = await import("./helpers/heap.ts");
+    // 8 million line breaks: formatted, one `:` or `data:` line each (an array of 8 million
+    // strings), then encoded, that is several hundred MB for an 8 MB payload the bound refuses.
+    const payload = "\n".repeat(8_000_000);
+    for (const send of [
+      (target: ServerSentEventTarget) => target.dispatchComment(payload),
+      (target: ServerSentEventTarget) => target.dispatchEvent(new ServerSentEvent("big", payload)),
+    ]) {
+      const { target } = start(undefined, { keepAlive: false });
+      const closes: string[] = [];
+      target.addEventListener("close", (event) => closes.push(event.reason));
+      await collectGarbage();
+      const before = process.memoryUsage();
+      expect(send(target)).toBe(false);
+      const after = process.memoryUsage();
+      // No collection in between: what the call allocated is still counted.
+      const grew = after.heapUsed + after.arrayBuffers - before.heapUsed - before.arrayBuffers;
+      expect(closes).toEqual(["overflow"]);
+      expect(grew).toBeLessThan(16 * MB);
+    }
+  });
+});

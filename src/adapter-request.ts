@@ -9,8 +9,13 @@
  */
 import type { ServerSentEventTarget } from "./server-sent-event-target.js";
 
-/** The property under which an adapter's request carries its {@linkcode AdapterRequest}. */
-export const ADAPTER_REQUEST: unique symbol = Symbol.for("sendevents.adapter-request");
+/**
+ * The property under which an adapter's request carries its {@linkcode AdapterRequest}. Private
+ * to this copy of the package (not `Symbol.for`): the adapter drains the target through its own
+ * copy's internals, which another copy's target does not have. A request from another copy's
+ * adapter takes the standard path, a `Response` that any server can send.
+ */
+export const ADAPTER_REQUEST: unique symbol = Symbol("sendevents.adapter-request");
 
 /**
  * What an adapter offers `sendEvents` for the requests it made. One object serves all of an

@@ -293,3 +293,23 @@ describe("two copies of the package", () => {
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+describe("a sendEvents that throws after opening the stream", () => {
+  test("sendEvents ends the stream it opened when waitUntil throws, and rethrows", async () => {
+    const before = metrics.open;
+    const closes = metrics.closes.error;
+    const failure = new Error("waitUntil is not available in this context");
+    expect(() =>
+      sendEvents(request(), {
+        waitUntil: () => {
+          throw failure;
+        },
+        maxDuration: 60_000,
+      }),
+    ).toThrow(failure);
+    // Nobody holds the target: without this it stayed open (keep-alives, the maxDuration timer)
+    // until the garbage collector found its unsent body.
+    expect(metrics.open).toBe(before);
+    expect(metrics.closes.error).toBe(closes + 1);
+  });
+});

@@ -69,6 +69,28 @@ describe("ServerSentEvent", () => {
   });
 });
 
+describe("ServerSentEvent errors on huge values", () => {
+  test("ServerSentEvent names a huge invalid type or id in a short TypeError, never a RangeError from quoting it whole", () => {
+    // 90 million lone surrogates: quoted whole for the message, each becomes a 6-character escape,
+    // past the longest string V8 can make.
+    const huge = `${"\ud800".repeat(90_000_000)}\n`;
+    for (const make of [
+      () => new ServerSentEvent(huge, "x"),
+      () => new ServerSentEvent("m", "x", { id: huge }),
+    ]) {
+      let error: unknown;
+      try {
+        make();
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error).toBeInstanceOf(TypeError);
+      expect((error as Error).message).toMatch(/received "\\ud800\\ud800.*\.\.\.$/);
+      expect((error as Error).message.length).toBeLessThan(200);
+    }
+  });
+});
+
 describe("ServerSentEvent hardening", () => {
   test("ServerSentEvent's validated fields cannot be changed: a forged id never reaches the wire", () => {
     const event = new ServerSentEvent("chat", "hi", { id: "1", retry: 10 });

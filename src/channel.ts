@@ -180,6 +180,8 @@ interface Pending {
  */
 export class Channel {
   readonly #name: string;
+  /** The name as error messages show it: cut short, since a name can be any length. */
+  readonly #label: string;
   readonly #store: EventStore;
   readonly #staleEventType: string;
   /**
@@ -214,24 +216,25 @@ export class Channel {
     for (const method of ["append", "read", "trim", "compare"] as const) {
       if (typeof (store as Partial<EventStore> | null)?.[method] !== "function") {
         throw new TypeError(
-          `Cannot create channel ${JSON.stringify(name)}: "store" must be an EventStore with ${method}(), received ${describe(store)}`,
+          `Cannot create channel ${describe(name)}: "store" must be an EventStore with ${method}(), received ${describe(store)}`,
         );
       }
     }
     const staleEventType = options.staleEventType ?? DEFAULT_STALE_EVENT_TYPE;
-    assertEventType(staleEventType, `Cannot create channel ${JSON.stringify(name)}`);
+    assertEventType(staleEventType, `Cannot create channel ${describe(name)}`);
     const storeTimeout = options.storeTimeout ?? DEFAULT_STORE_TIMEOUT;
     this.#storeTimeout =
       storeTimeout === false
         ? false
         : checkInteger(
-            `Cannot create channel ${JSON.stringify(name)}`,
+            `Cannot create channel ${describe(name)}`,
             "storeTimeout",
             storeTimeout,
             1,
             MAX_DELAY,
           );
     this.#name = name;
+    this.#label = describe(name);
     this.#store = store;
     this.#staleEventType = staleEventType;
   }
@@ -282,7 +285,7 @@ export class Channel {
   ): Promise<void> {
     // Members are sent the events of any type: the channel does not care what a stream declares.
     const target = stream as unknown as ServerSentEventTarget;
-    const action = `Cannot register on channel ${JSON.stringify(this.#name)}`;
+    const action = `Cannot register on channel ${this.#label}`;
     if (!(target instanceof ServerSentEventTarget)) {
       throw new TypeError(
         `${action}: expected a ServerSentEventTarget, received ${describe(target)}`,
@@ -360,7 +363,7 @@ export class Channel {
    * ```
    */
   broadcast(data: unknown, init: ChannelBroadcastInit = {}): Promise<ServerSentEvent> {
-    const action = `Cannot broadcast on channel ${JSON.stringify(this.#name)}`;
+    const action = `Cannot broadcast on channel ${this.#label}`;
     let type: string;
     let text: string;
     let retry: number | undefined;
@@ -380,12 +383,7 @@ export class Channel {
       assertEventType(type, action);
       if (init.retry !== undefined) assertRetry(init.retry, action);
       retry = init.retry;
-      text = serializeData(
-        data,
-        `${action}: event ${JSON.stringify(type)}`,
-        init.replacer,
-        init.space,
-      );
+      text = serializeData(data, `${action}: event ${describe(type)}`, init.replacer, init.space);
     }
     return new Promise<ServerSentEvent>((resolve, reject) => {
       const timeout = this.#storeTimeout;
@@ -474,7 +472,7 @@ export class Channel {
       slot.settled = true;
       slot.reject(
         new Error(
-          `Cannot broadcast on channel ${JSON.stringify(this.#name)}: the store did not answer within ${this.#storeTimeout} ms`,
+          `Cannot broadcast on channel ${this.#label}: the store did not answer within ${this.#storeTimeout} ms`,
         ),
       );
     }
@@ -562,7 +560,7 @@ export class Channel {
         for (const event of result.events) {
           if (!isStoredEvent(event)) {
             throw new TypeError(
-              `Cannot replay channel ${JSON.stringify(this.#name)}: the store's read() must give ServerSentEvents with ids, received ${describe(event)}`,
+              `Cannot replay channel ${this.#label}: the store's read() must give ServerSentEvents with ids, received ${describe(event)}`,
             );
           }
           // A store that also returns the id it was asked after (a range that includes its start),
@@ -578,7 +576,7 @@ export class Channel {
         if (!progressed) {
           // A full page with nothing new: asking again after the same id would loop for ever.
           throw new Error(
-            `Cannot replay channel ${JSON.stringify(this.#name)}: the store's read() after ${describe(after)} returned no event after it`,
+            `Cannot replay channel ${this.#label}: the store's read() after ${describe(after)} returned no event after it`,
           );
         }
         // Caught up with what arrived live meanwhile: the rest is held.
@@ -618,7 +616,7 @@ export class Channel {
         () =>
           reject(
             new Error(
-              `Cannot replay channel ${JSON.stringify(this.#name)}: the store did not answer within ${timeout} ms`,
+              `Cannot replay channel ${this.#label}: the store did not answer within ${timeout} ms`,
             ),
           ),
         timeout,

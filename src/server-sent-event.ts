@@ -1,3 +1,4 @@
+import { describe } from "./describe.js";
 import {
   assertEventType,
   assertRetry,
@@ -118,12 +119,7 @@ export class ServerSentEvent<Type extends string = string, Data = unknown> exten
   constructor(type: Type, data: Data, init: ServerSentEventInit = {}) {
     const action = "Cannot create event";
     assertEventType(type, action);
-    const text = serializeData(
-      data,
-      `${action} ${JSON.stringify(type)}`,
-      init.replacer,
-      init.space,
-    );
+    const text = serializeData(data, `${action} ${describe(type)}`, init.replacer, init.space);
     const id = init.id === undefined ? undefined : normalizeId(init.id, action);
     if (init.retry !== undefined) assertRetry(init.retry, action);
     super(type, init);

@@ -91,6 +91,25 @@ describe("ServerSentEvent errors on huge values", () => {
   });
 });
 
+describe("huge valid names", () => {
+  test("ServerSentEvent and Channel take a huge valid type or name, and name it in short errors", async () => {
+    // Valid (no CR or LF), but its quoted form is past the longest string V8 can make.
+    const huge = "\ud800".repeat(90_000_000);
+    expect(new ServerSentEvent(huge, "x").type).toBe(huge);
+    const channel = new Channel(huge);
+    expect(channel.name).toBe(huge);
+    await expect(channel.broadcast("x")).resolves.toBeInstanceOf(ServerSentEvent);
+    let error: unknown;
+    try {
+      channel.register({} as never);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(TypeError);
+    expect((error as Error).message.length).toBeLessThan(200);
+  });
+});
+
 describe("ServerSentEvent hardening", () => {
   test("ServerSentEvent's validated fields cannot be changed: a forged id never reaches the wire", () => {
     const event = new ServerSentEvent("chat", "hi", { id: "1", retry: 10 });

@@ -8,6 +8,7 @@ import {
   encodeServerSentEvent,
   fieldsOf,
   type JsonReplacer,
+  ownEvent,
   ServerSentEvent,
 } from "./server-sent-event.js";
 import { internals, type Membership, ServerSentEventTarget } from "./server-sent-event-target.js";
@@ -367,9 +368,11 @@ export class Channel {
     let type: string;
     let text: string;
     let retry: number | undefined;
-    if (data instanceof ServerSentEvent) {
+    // An event of another copy of the package is one too, not data.
+    const event = ownEvent(data);
+    if (event !== undefined) {
       // The fields as validated: an event's public properties can be shadowed.
-      const fields = fieldsOf(data);
+      const fields = fieldsOf(event);
       if (fields.id !== undefined) {
         throw new TypeError(
           `${action}: the store assigns ids, so the event must have none, received id ${describe(fields.id)}`,
@@ -403,10 +406,11 @@ export class Channel {
         appended = Promise.reject(error);
       }
       appended
-        .then((event) => {
-          if (!isStoredEvent(event)) {
+        .then((appendedEvent) => {
+          const event = storedEvent(appendedEvent);
+          if (event === undefined) {
             throw new TypeError(
-              `${action}: the store's append() must resolve with a ServerSentEvent with an id, received ${describe(event)}`,
+              `${action}: the store's append() must resolve with a ServerSentEvent with an id, received ${describe(appendedEvent)}`,
             );
           }
           if (slot.settled) {
@@ -557,10 +561,11 @@ export class Channel {
         // The client has seen everything up to the id it sent: never send that again either.
         replayed ??= lastEventId;
         let progressed = false;
-        for (const event of result.events) {
-          if (!isStoredEvent(event)) {
+        for (const read of result.events) {
+          const event = storedEvent(read);
+          if (event === undefined) {
             throw new TypeError(
-              `Cannot replay channel ${this.#label}: the store's read() must give ServerSentEvents with ids, received ${describe(event)}`,
+              `Cannot replay channel ${this.#label}: the store's read() must give ServerSentEvents with ids, received ${describe(read)}`,
             );
           }
           // A store that also returns the id it was asked after (a range that includes its start),
@@ -636,7 +641,11 @@ export class Channel {
   }
 }
 
-/** Whether a store's `append` gave what a channel can send: an event with an id. */
-function isStoredEvent(value: unknown): value is ServerSentEvent {
-  return value instanceof ServerSentEvent && typeof value.id === "string";
+/**
+ * What a store gave, as an event a channel can send (one with an id), or `undefined`. A store that
+ * brings its own copy of the package gives that copy's events: they are taken as ours.
+ */
+function storedEvent(value: unknown): ServerSentEvent | undefined {
+  const event = ownEvent(value);
+  return event !== undefined && typeof fieldsOf(event).id === "string" ? event : undefined;
 }

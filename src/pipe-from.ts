@@ -1,5 +1,5 @@
 import { describe } from "./describe.js";
-import { ServerSentEvent } from "./server-sent-event.js";
+import { ownEvent, ServerSentEvent } from "./server-sent-event.js";
 import { internals, type ServerSentEventTarget } from "./server-sent-event-target.js";
 
 /** Options for {@linkcode ServerSentEventTarget.pipeFrom}. */
@@ -123,10 +123,13 @@ function toEvent<Item>(
   options: PipeFromOptions<Item>,
 ): ServerSentEvent | undefined {
   if (options.map !== undefined) {
-    const event = options.map(item, index);
-    if (event !== undefined && !(event instanceof ServerSentEvent)) {
+    const mapped = options.map(item, index);
+    if (mapped === undefined) return undefined;
+    // Another copy of the package's event is one too.
+    const event = ownEvent(mapped);
+    if (event === undefined) {
       throw new TypeError(
-        `Cannot pipe into event stream: "map" must return a ServerSentEvent or undefined, received ${describe(event)}`,
+        `Cannot pipe into event stream: "map" must return a ServerSentEvent or undefined, received ${describe(mapped)}`,
       );
     }
     return event;

@@ -15,6 +15,7 @@ import {
   encodeServerSentEvent,
   eventForListeners,
   fieldsOf,
+  ownEvent,
   ServerSentEvent,
   type ServerSentEventInit,
 } from "./server-sent-event.js";
@@ -343,11 +344,13 @@ export class ServerSentEventTarget<
    * @returns `false` when the event was cancelled or the stream has ended, else `true`.
    */
   override dispatchEvent<Type extends keyof Events & string>(
-    event: ServerSentEvent<Type, Events[Type]>,
+    dispatched: ServerSentEvent<Type, Events[Type]>,
   ): boolean {
-    if (!(event instanceof ServerSentEvent)) {
+    // Another copy of the package's event is sent too, as an event of ours.
+    const event = ownEvent(dispatched);
+    if (event === undefined) {
       // A plain Event is only raised locally, as on any EventTarget.
-      return super.dispatchEvent(event);
+      return super.dispatchEvent(dispatched);
     }
     if (this.#state !== OPEN) return this.#refuse();
     // The validated type, which the listeners are raised with too: `event.type` can be shadowed.

@@ -30,6 +30,12 @@ export interface ServerSentEventInit extends EventInit {
   space?: string | number;
 }
 
+/**
+ * Marks a `ServerSentEvent` of any copy of this package (a library or a store may bring its own):
+ * `instanceof` tells only this copy's, whose private fields the target reads.
+ */
+const BRAND: unique symbol = Symbol.for("sendevents.ServerSentEvent");
+
 let frameOf: (event: ServerSentEvent) => Uint8Array;
 let validatedFields: (event: ServerSentEvent) => EventFields;
 let hasFrame: (event: ServerSentEvent) => boolean;
@@ -129,6 +135,10 @@ export class ServerSentEvent<Type extends string = string, Data = unknown> exten
     this.#retry = init.retry;
   }
 
+  static {
+    Object.defineProperty(ServerSentEvent.prototype, BRAND, { value: true });
+  }
+
   /** The payload as it goes on the wire: the string itself, or its JSON. */
   get data(): string {
     return this.#data;
@@ -191,4 +201,30 @@ function shadowsType(event: Event, type: string): boolean {
  */
 export function isEncoded(event: ServerSentEvent): boolean {
   return hasFrame(event);
+}
+
+/**
+ * `value` as one of this copy's events: itself, or, for a `ServerSentEvent` of another copy of the
+ * package, an event of ours made from its public fields (and so validated again here); otherwise
+ * `undefined`.
+ *
+ * @internal Shared with the target and channels; not exported from the package.
+ * @throws {TypeError | RangeError} If the other copy's event holds fields that are not valid.
+ */
+export function ownEvent(value: unknown): ServerSentEvent | undefined {
+  if (value instanceof ServerSentEvent) return value;
+  if (
+    value === null ||
+    typeof value !== "object" ||
+    (value as { [BRAND]?: unknown })[BRAND] !== true
+  ) {
+    return undefined;
+  }
+  const foreign = value as ServerSentEvent;
+  const { id, retry } = foreign;
+  return new ServerSentEvent(foreign.type, foreign.data, {
+    cancelable: foreign.cancelable,
+    ...(id === undefined ? {} : { id }),
+    ...(retry === undefined ? {} : { retry }),
+  });
 }

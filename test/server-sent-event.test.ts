@@ -101,7 +101,7 @@ describe("huge valid names", () => {
     await expect(channel.broadcast("x")).resolves.toBeInstanceOf(ServerSentEvent);
     let error: unknown;
     try {
-      channel.register({} as never);
+      void channel.register({} as never);
     } catch (caught) {
       error = caught;
     }
@@ -166,5 +166,51 @@ describe("ServerSentEvent hardening", () => {
     expect(await response.text()).toBe(
       ":\n\nevent: chat\ndata: again\n\nevent: chat\nid: e:1\ndata: live\n\n",
     );
+  });
+});
+
+describe("an event from another copy of the package", () => {
+  test("ServerSentEvent from a second copy of the package is sent, validated, by dispatchEvent and Channel.broadcast", async () => {
+    const { cpSync, mkdtempSync, rmSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    // A second install of the package (a store or a library with its own copy).
+    const root = mkdtempSync(join(tmpdir(), "sendevents-copy-"));
+    cpSync(new URL("../src", import.meta.url), join(root, "src"), { recursive: true });
+    try {
+      const other = (await import(
+        /* @vite-ignore */ join(root, "src", "index.ts")
+      )) as typeof import("../src/index.ts");
+      expect(other.ServerSentEvent).not.toBe(ServerSentEvent);
+      const { response, target } = sendEvents(new Request("http://localhost/"), {
+        keepAlive: false,
+      });
+      const channel = new Channel("c", { store: new MemoryEventStore({ epoch: "e" }) });
+      await channel.register(target, { lastEventId: "" });
+      const heard: string[] = [];
+      target.addEventListener("chat", (event) => heard.push((event as ServerSentEvent).data));
+      // Sent as what it says it is: before, nothing was sent and dispatchEvent returned true.
+      expect(target.dispatchEvent(new other.ServerSentEvent("chat", "hello", { id: 1 }))).toBe(
+        true,
+      );
+      expect(heard).toEqual(["hello"]);
+      // Before, the event itself was taken for data: `data: {}`.
+      const sent = await channel.broadcast(new other.ServerSentEvent("chat", "via channel"));
+      expect(sent.data).toBe("via channel");
+      // Validated again here: a forged field from the other copy cannot reach the wire.
+      const forged = new other.ServerSentEvent("chat", "x");
+      Object.defineProperty(forged, "id", { value: "1\n\nevent: admin" });
+      expect(() => target.dispatchEvent(forged)).toThrow(TypeError);
+      // A store that brings its own copy: its events are sent, live and replayed.
+      const room = new Channel("room", { store: new other.MemoryEventStore({ epoch: "o" }) });
+      await expect(room.broadcast("from the other store")).resolves.toMatchObject({ id: "o:1" });
+      await room.register(target, { lastEventId: "o:0" });
+      void target.close();
+      expect(await response.text()).toBe(
+        ":\n\nevent: chat\nid: 1\ndata: hello\n\nevent: chat\nid: e:1\ndata: via channel\n\nid: o:1\ndata: from the other store\n\n",
+      );
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });

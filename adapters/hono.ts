@@ -229,18 +229,18 @@ export function events<
   const { onError: _, ...streamOptions } = options;
   return function eventsHandler(c: Context<E, P, I>): Response {
     const target = open<Events>(c, streamOptions);
-    let result: unknown;
     try {
-      result = callback(c, target);
+      const result = callback(c, target);
+      // Inside the try: a thenable whose `then` throws (or whose getter does) fails like a throw.
+      if (isPromiseLike(result)) {
+        result.then(noop, (error: unknown) => {
+          if (!target.closed) report(error, c, options);
+          internals.end(target as ServerSentEventTarget, "error", error).then(noop, noop);
+        });
+      }
     } catch (error) {
       internals.end(target as ServerSentEventTarget, "error", error).then(noop, noop);
       throw error;
-    }
-    if (isPromiseLike(result)) {
-      result.then(noop, (error: unknown) => {
-        if (!target.closed) report(error, c, options);
-        internals.end(target as ServerSentEventTarget, "error", error).then(noop, noop);
-      });
     }
     // c.res, not the response from open(): it also carries headers the callback set.
     return c.res;

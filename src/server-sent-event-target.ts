@@ -152,6 +152,8 @@ const CONSTRUCT = Symbol("construct");
 const COPY_BELOW = 1024;
 /** The first block's size; each next one doubles, up to {@linkcode MAX_BLOCK}. */
 const MIN_BLOCK = 256;
+/** Listener types a target tells apart before it raises every event locally: see `#listened`. */
+const MAX_LISTENED_TYPES = 16;
 /** The largest block: a stalled queue is a list of blocks this size (plus any long frames). */
 const MAX_BLOCK = 16 * 1024;
 
@@ -226,8 +228,13 @@ export class ServerSentEventTarget<
   #lastEventIdRejected: boolean;
   /** The request whose `signal` is watched from the first keep-alive tick on. */
   #request: Request | undefined;
-  /** Types that have ever had a listener; the others skip the local dispatch. */
-  #listened: string | string[] | undefined;
+  /**
+   * Types that have ever had a listener; the others skip the local dispatch. `true` once there
+   * have been more than {@linkcode MAX_LISTENED_TYPES}: every type is raised then, rather than
+   * keep the name of every type ever listened to (a type per request awaited, say) and scan them
+   * all on every dispatch.
+   */
+  #listened: string | string[] | true | undefined;
 
   static {
     createTarget = (init) => new ServerSentEventTarget(CONSTRUCT, init);
@@ -505,7 +512,10 @@ export class ServerSentEventTarget<
       if (listened === undefined) this.#listened = name;
       else if (typeof listened === "string") {
         if (listened !== name) this.#listened = [listened, name];
-      } else if (!listened.includes(name)) listened.push(name);
+      } else if (listened !== true && !listened.includes(name)) {
+        if (listened.length === MAX_LISTENED_TYPES) this.#listened = true;
+        else listened.push(name);
+      }
     }
     super.addEventListener(type, listener, options);
   }
@@ -642,7 +652,11 @@ export class ServerSentEventTarget<
 
   #hears(type: string): boolean {
     const listened = this.#listened;
-    return listened === type || (typeof listened === "object" && listened.includes(type));
+    return (
+      listened === type ||
+      listened === true ||
+      (typeof listened === "object" && listened.includes(type))
+    );
   }
 
   #ping(): void {

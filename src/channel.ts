@@ -382,11 +382,13 @@ export class Channel {
       text = fields.data;
       retry = fields.retry;
     } else {
+      // Each field read once, so that what is checked is what is stored.
+      const { retry: rawRetry, replacer, space } = init;
       type = init.type ?? "message";
       assertEventType(type, action);
-      if (init.retry !== undefined) assertRetry(init.retry, action);
-      retry = init.retry;
-      text = serializeData(data, `${action}: event ${describe(type)}`, init.replacer, init.space);
+      if (rawRetry !== undefined) assertRetry(rawRetry, action);
+      retry = rawRetry;
+      text = serializeData(data, `${action}: event ${describe(type)}`, replacer, space);
     }
     return new Promise<ServerSentEvent>((resolve, reject) => {
       const timeout = this.#storeTimeout;

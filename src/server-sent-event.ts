@@ -125,14 +125,17 @@ export class ServerSentEvent<Type extends string = string, Data = unknown> exten
   constructor(type: Type, data: Data, init: ServerSentEventInit = {}) {
     const action = "Cannot create event";
     assertEventType(type, action);
-    const text = serializeData(data, `${action} ${describe(type)}`, init.replacer, init.space);
-    const id = init.id === undefined ? undefined : normalizeId(init.id, action);
-    if (init.retry !== undefined) assertRetry(init.retry, action);
+    // Each field is read once: a getter that answers differently the second time must not get a
+    // value past the check (what is validated is what is sent).
+    const { id: rawId, retry, replacer, space } = init;
+    const text = serializeData(data, `${action} ${describe(type)}`, replacer, space);
+    const id = rawId === undefined ? undefined : normalizeId(rawId, action);
+    if (retry !== undefined) assertRetry(retry, action);
     super(type, init);
     this.#type = type;
     this.#data = text;
     this.#id = id;
-    this.#retry = init.retry;
+    this.#retry = retry;
   }
 
   static {

@@ -1,6 +1,10 @@
 import { describe, expect, test } from "vitest";
 import { Channel, MemoryEventStore, sendEvents } from "../src/index.ts";
-import { encodeServerSentEvent, ServerSentEvent } from "../src/server-sent-event.ts";
+import {
+  encodeServerSentEvent,
+  ServerSentEvent,
+  type ServerSentEventInit,
+} from "../src/server-sent-event.ts";
 
 const text = (event: ServerSentEvent) => new TextDecoder().decode(encodeServerSentEvent(event));
 
@@ -126,6 +130,46 @@ describe("ServerSentEvent hardening", () => {
     expect(Object.defineProperty(event, "id", { value: forged }).id).toBe(forged);
     // Even an own property shadowing the getter changes nothing on the wire.
     expect(text(event)).toBe("event: chat\nid: 1\nretry: 10\ndata: hi\n\n");
+  });
+
+  test("ServerSentEvent and Channel.broadcast read each init field once: a getter cannot swap a value past its check", async () => {
+    /** An init whose `retry` and `id` answer a valid value to the checks, then an injection. */
+    function twoFaced(): ServerSentEventInit {
+      let retries = 0;
+      let ids = 0;
+      return {
+        get retry() {
+          return ++retries === 1 ? 1000 : ("1000\n\nevent: admin\ndata: forged" as never);
+        },
+        get id() {
+          return ++ids === 1 ? "1" : "1\n\nevent: admin";
+        },
+      };
+    }
+    expect(text(new ServerSentEvent("chat", "hi", twoFaced()))).toBe(
+      "event: chat\nid: 1\nretry: 1000\ndata: hi\n\n",
+    );
+    const records: unknown[] = [];
+    const store = new MemoryEventStore({ epoch: "g" });
+    const channel = new Channel("getters", {
+      store: {
+        append: (record) => {
+          records.push(record.retry);
+          return store.append(record);
+        },
+        read: (after, options) => store.read(after, options),
+        trim: () => store.trim(),
+        compare: (a, b) => store.compare(a, b),
+      },
+    });
+    let reads = 0;
+    const sent = await channel.broadcast("x", {
+      get retry() {
+        return ++reads === 1 ? 5 : (-5 as never);
+      },
+    });
+    expect(records).toEqual([5]);
+    expect(sent.retry).toBe(5);
   });
 
   test("ServerSentEvent's validated type cannot be swapped: a shadowing type never injects fields", async () => {

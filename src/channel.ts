@@ -1,6 +1,12 @@
 import { checkInteger, MAX_DELAY } from "./check-integer.js";
 import { describe } from "./describe.js";
-import type { EventStore, EventStoreReadResult, EventStoreStaleReason } from "./event-store.js";
+import type {
+  EventStore,
+  EventStoreFeed,
+  EventStoreReadResult,
+  EventStoreStaleReason,
+  EventStoreSubscription,
+} from "./event-store.js";
 import { assertEventType, assertRetry, serializeData } from "./format.js";
 import { Link, LinkedList } from "./linked-list.js";
 import { MemoryEventStore } from "./memory-event-store.js";
@@ -186,6 +192,12 @@ export class Channel {
   #overdueTimer: ReturnType<typeof setTimeout> | undefined;
   /** The id of the newest event fanned out: a member's position, for a late `stale`. */
   #lastFannedOut: string | undefined;
+  /** The shared store's feed while the channel has members (stores with `subscribe` only). */
+  #subscription: EventStoreSubscription | undefined;
+  readonly #feed: EventStoreFeed = {
+    event: (event) => this.#fanOut(event),
+    stale: (reason, lastId) => this.#feedStale(reason, lastId),
+  };
 
   /**
    * Creates a channel, with a {@linkcode MemoryEventStore} unless `options.store` gives another.
@@ -221,6 +233,7 @@ export class Channel {
             storeTimeout,
             1,
             MAX_DELAY,
+            "false to wait for ever",
           );
     this.#name = name;
     this.#store = store;
@@ -300,11 +313,13 @@ export class Channel {
       target,
       options.filter as Member["filter"],
       options.state,
-      lastEventId === "" ? undefined : [],
+      // A shared store's member waits for the feed even without an id: it is live once that is.
+      lastEventId === "" && this.#store.subscribe === undefined ? undefined : [],
       (left) => this.#remove(left),
     );
     if (!internals.join(target, this, member)) return Promise.resolve();
     this.#members.add(member);
+    if (this.#store.subscribe !== undefined && this.#subscription === undefined) this.#subscribe();
     if (member.held === undefined) return Promise.resolve();
     return this.#replay(member, lastEventId);
   }
@@ -331,7 +346,9 @@ export class Channel {
    *
    * Give data and an optional type, or a `ServerSentEvent` without an id: the store assigns the
    * id, so the event that is sent is a copy with that id. Either way it is encoded once, and
-   * every member is sent the same bytes. Events reach members in the order `broadcast` was called.
+   * every member is sent the same bytes. Events reach members in the order `broadcast` was called;
+   * with a shared store (one with `subscribe`, such as `RedisEventStore`), in the one order the
+   * store assigned, on every instance, as its feed delivers them.
    *
    * @param data The payload (a string is sent as is, anything else as JSON), or an event.
    * @param init The event type, `retry`, and the JSON options, when `data` is not an event.
@@ -423,7 +440,8 @@ export class Channel {
     const pending = this.#pending;
     for (let slot = pending[this.#pendingHead]; slot?.settled; slot = pending[this.#pendingHead]) {
       pending[this.#pendingHead++] = undefined;
-      if (slot.event !== undefined) this.#fanOut(slot.event);
+      // A shared store's feed delivers every append, ours included, in the store's one order.
+      if (slot.event !== undefined && this.#store.subscribe === undefined) this.#fanOut(slot.event);
     }
     if (this.#pendingHead === pending.length) {
       this.#pending = [];
@@ -475,6 +493,7 @@ export class Channel {
    * store, but the members never got it live and later events went out before it. Tell them.
    */
   #lateAppend(event: ServerSentEvent): void {
+    if (this.#store.subscribe !== undefined) return; // the feed delivers it, in its place
     let position = event.id!;
     const last = this.#lastFannedOut;
     if (last !== undefined && this.#store.compare(last, position) > 0) position = last;
@@ -525,6 +544,36 @@ export class Channel {
     if (!this.#members.delete(member)) return;
     internals.part(member.target, this);
     member.held = undefined;
+    if (this.#members.size === 0 && this.#subscription !== undefined) {
+      this.#subscription.close();
+      this.#subscription = undefined;
+    }
+  }
+
+  /** Opens the shared store's feed; a feed that cannot start ends the members with `"error"`. */
+  #subscribe(): void {
+    const subscription = this.#store.subscribe!(this.#feed);
+    this.#subscription = subscription;
+    subscription.ready.then(undefined, (error: unknown) => {
+      if (this.#subscription !== subscription) return;
+      subscription.close();
+      this.#subscription = undefined;
+      // They miss events from here on: end them, so their clients reconnect and resume.
+      this.#members.forEach((member) => {
+        this.#remove(member);
+        void internals.end(member.target, "error", error);
+      });
+    });
+  }
+
+  /** The shared feed skipped: every member must resynchronise, replaying or live. */
+  #feedStale(reason: EventStoreStaleReason, lastId: string): void {
+    this.#members.forEach((member) => {
+      member.held = undefined;
+      member.heldBytes = 0;
+      member.skipThrough = undefined;
+      this.#sendStale(member, reason, lastId);
+    });
   }
 
   async #replay(member: Member, lastEventId: string): Promise<void> {
@@ -532,7 +581,11 @@ export class Channel {
     let after = lastEventId;
     let replayed: string | undefined;
     try {
+      // Read only once the feed is live, so the history and the feed overlap: no gap between.
+      if (this.#subscription !== undefined) await this.#subscription.ready;
       for (;;) {
+        if (member.held === undefined) return;
+        if (lastEventId === "") break;
         const result = await this.#read(after);
         if (member.held === undefined) return; // the stream ended or left the channel
         if (result.stale !== undefined) {

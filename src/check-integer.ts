@@ -16,6 +16,7 @@ export const MAX_DELAY = 2 ** 31 - 1;
 /**
  * Returns `value` if it is a safe integer in `[min, max]`.
  *
+ * @param alternative What else the option may be, for the message (`"false to send none"`).
  * @throws {RangeError} Naming the option, its range and the value, if it is not.
  */
 export function checkInteger(
@@ -24,6 +25,7 @@ export function checkInteger(
   value: unknown,
   min: number,
   max: number = Number.MAX_SAFE_INTEGER,
+  alternative?: string,
 ): number {
   if (typeof value === "number" && Number.isSafeInteger(value) && value >= min && value <= max) {
     return value;
@@ -33,5 +35,6 @@ export function checkInteger(
   else if (min === 0) range = "a non-negative integer";
   else if (min === 1) range = "a positive integer";
   else range = `an integer of at least ${min}`;
+  if (alternative !== undefined) range += `, or ${alternative}`;
   throw new RangeError(`${action}: "${name}" must be ${range}, received ${describe(value)}`);
 }

@@ -52,6 +52,37 @@ export type EventStoreReadResult =
     };
 
 /**
+ * What a channel hands {@linkcode EventStore.subscribe}: the store calls it with every event
+ * appended to it from then on (by any process that shares the store), in the store's order.
+ */
+export interface EventStoreFeed {
+  /**
+   * The next event. The store calls this in id order with no gap: each event follows the one
+   * before it. An event the store cannot deliver in order is never skipped silently: the store
+   * fills the gap from its history, or calls `stale`.
+   */
+  event(event: ServerSentEvent): void;
+  /**
+   * The feed lost continuity (its connection dropped and the history no longer covers the gap,
+   * or the store restarted with a new epoch). `lastId` is the store's newest id: events after it
+   * follow through `event` again. The channel tells its members to resynchronise.
+   */
+  stale(reason: EventStoreStaleReason, lastId: string): void;
+}
+
+/** What {@linkcode EventStore.subscribe} returns. */
+export interface EventStoreSubscription {
+  /**
+   * Resolves with the store's newest id once every event appended after it will reach the feed,
+   * or rejects if the store could not subscribe (the channel then ends its members with
+   * `"error"`, and they resume when they reconnect).
+   */
+  readonly ready: Promise<string>;
+  /** Stops the feed; idempotent. */
+  close(): void;
+}
+
+/**
  * Keeps the recent events of one channel, so a client that reconnects with `Last-Event-ID` gets
  * what it missed. {@linkcode MemoryEventStore} is the in-process default.
  *
@@ -61,12 +92,14 @@ export type EventStoreReadResult =
  * this one.
  *
  * Every method but `compare` is asynchronous so that an external store fits behind the same
- * interface. The plan for several server instances is a Redis Streams store, one stream per
- * channel: `append` is `XADD` (Redis assigns `<ms>-<seq>` ids, and an epoch prefix can be kept in
- * a key of its own), `read` is `XRANGE key (id + COUNT limit`, `trim` is `XTRIM MINID`/`MAXLEN`,
- * and `compare` orders `<ms>-<seq>` numerically. Whatever the backend, `append` must assign ids
- * in call order (one connection, pipelined, does), because a channel delivers live events in the
- * order it called `append`.
+ * interface. A store without `subscribe` must assign ids in call order (one connection,
+ * pipelined, does), because the channel then delivers live events in the order it called
+ * `append`.
+ *
+ * A store shared by several processes (`RedisEventStore` from `sendevents/redis`) implements
+ * `subscribe`: the channel then sends its members what the store's feed delivers (its own
+ * appends included) rather than what `append` returned, so every process delivers the one order
+ * the store assigned.
  *
  * @example A store that keeps the last 100 events of at most 64 KiB, for 1 minute
  * ```ts
@@ -105,4 +138,13 @@ export interface EventStore {
    * are the same.
    */
   compare(a: string, b: string): number;
+  /**
+   * Optional, for stores shared by several processes: starts a feed of every event appended to
+   * the store from now on, by anyone, in id order. A channel subscribes when it gets its first
+   * member and closes the subscription when the last one leaves.
+   *
+   * @param feed Called with each event, or told that the feed had to skip (`stale`).
+   * @returns The subscription: `ready` once live, `close()` to stop.
+   */
+  subscribe?(feed: EventStoreFeed): EventStoreSubscription;
 }

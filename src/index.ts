@@ -26,9 +26,11 @@ export {
 export type {
   EventRecord,
   EventStore,
+  EventStoreFeed,
   EventStoreReadOptions,
   EventStoreReadResult,
   EventStoreStaleReason,
+  EventStoreSubscription,
 } from "./event-store.js";
 export { readLastEventId } from "./last-event-id.js";
 export { MemoryEventStore, type MemoryEventStoreOptions } from "./memory-event-store.js";
@@ -46,6 +48,7 @@ export {
   type ServerSentEventInit,
 } from "./server-sent-event.js";
 export {
+  type CloseOptions,
   type ServerSentEventListener,
   ServerSentEventTarget,
   type ServerSentEventTargetOptions,

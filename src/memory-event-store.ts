@@ -68,8 +68,8 @@ function randomEpoch(): string {
  * already dropped, returns a `stale` result rather than a partial history.
  *
  * It lives in one process: every server instance has its own history and its own epoch, so a
- * client that reconnects to another instance is told it is `stale`. Several instances need an
- * external store behind the same interface (Redis Streams is the plan).
+ * client that reconnects to another instance is told it is `stale`. Several instances share a
+ * channel through `RedisEventStore` (`sendevents/redis`).
  *
  * Age is enforced lazily, on `append`, `read` and `trim`: the store sets no timer, so it never
  * keeps a process alive.

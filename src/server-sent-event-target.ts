@@ -1,4 +1,5 @@
 import { checkInteger, MAX_DELAY } from "./check-integer.js";
+import { describe } from "./describe.js";
 import {
   encodeFrame,
   formatComment,
@@ -30,6 +31,15 @@ const RESOLVED: Promise<void> = Promise.resolve();
 const OPEN = 0;
 const CLOSING = 1;
 const CLOSED = 2;
+
+/** Options for {@linkcode ServerSentEventTarget.close}. */
+export interface CloseOptions {
+  /**
+   * The most milliseconds to wait for the client to take what is queued; then the stream is
+   * aborted with reason `"error"`. By default `close()` waits as long as that takes.
+   */
+  timeout?: number;
+}
 
 /** Options that shape a target's stream. */
 export interface ServerSentEventTargetOptions {
@@ -256,7 +266,9 @@ export class ServerSentEventTarget<
       Math.max(KEEP_ALIVE_FRAME.byteLength, this.#highWaterMark),
     );
     const keepAlive = init.keepAlive ?? DEFAULT_KEEP_ALIVE;
-    if (keepAlive !== false) checkInteger(action, "keepAlive", keepAlive, 1, MAX_DELAY);
+    if (keepAlive !== false) {
+      checkInteger(action, "keepAlive", keepAlive, 1, MAX_DELAY, "false to send none");
+    }
     counters.open++;
     counters.opened++;
     // The body opens with a comment, which clients ignore: runtimes that hold the headers until
@@ -327,13 +339,16 @@ export class ServerSentEventTarget<
    * Events of type `"close"` are sent but not raised here, where `"close"` means the stream ended.
    *
    * @returns `false` when the event was cancelled or the stream has ended, else `true`.
+   * @throws {TypeError} If `event` is not a `ServerSentEvent`: a plain `Event` has no data to send,
+   *   and raising it locally only would look like sending it.
    */
   override dispatchEvent<Type extends keyof Events & string>(
     event: ServerSentEvent<Type, Events[Type]>,
   ): boolean {
     if (!(event instanceof ServerSentEvent)) {
-      // A plain Event is only raised locally, as on any EventTarget.
-      return super.dispatchEvent(event);
+      throw new TypeError(
+        `Cannot dispatch event: expected a ServerSentEvent, received ${describeEvent(event)}; send data with new ServerSentEvent(type, data)`,
+      );
     }
     if (this.#state !== OPEN) return this.#refuse();
     if (event.type !== "close" && this.#hears(event.type)) {
@@ -444,9 +459,28 @@ export class ServerSentEventTarget<
    * Ends the stream: everything already dispatched is handed to the runtime, then the body is
    * closed and `close` fires with reason `"server"`. Calling it again returns the same promise.
    *
+   * Handing over waits for the client to read: while nobody reads the body (a client that stopped
+   * reading, a response that was never returned), the promise waits too. `options.timeout` bounds
+   * that wait: once it passes, the stream is aborted with reason `"error"`.
+   *
+   * @param options `timeout`: the most milliseconds to wait for the client to take what is queued.
    * @returns A promise that resolves once the stream has ended (for whatever reason).
+   * @throws {RangeError} If `timeout` is not an integer from 0 to 2147483647.
+   *
+   * @example End a stream, giving a stalled client two seconds
+   * ```ts
+   * import { sendEvents } from "sendevents";
+   *
+   * const { target } = sendEvents(new Request("http://localhost/"));
+   * target.dispatchMessage("bye");
+   * await target.close({ timeout: 2000 }); // nobody reads here: aborted after 2 s
+   * ```
    */
-  close(): Promise<void> {
+  close(options?: CloseOptions): Promise<void> {
+    const timeout =
+      options?.timeout === undefined
+        ? undefined
+        : checkInteger("Cannot close stream", "timeout", options.timeout, 0, MAX_DELAY);
     if (this.#state === OPEN) {
       this.#state = CLOSING;
       this.#stopKeepAlive();
@@ -458,7 +492,21 @@ export class ServerSentEventTarget<
         this.#wake();
       }
     }
+    if (timeout !== undefined && this.#state === CLOSING) this.#abortAfter(timeout);
     return this.#closedPromise();
+  }
+
+  /** Aborts the stream with reason `"error"` if `close()` has not completed within `ms`. */
+  #abortAfter(ms: number): void {
+    const timer = setTimeout(() => {
+      this.#fail(
+        "error",
+        new Error(
+          `Event stream closed: the client did not take what was queued within ${ms} ms of close()`,
+        ),
+      );
+    }, ms);
+    this.#onEnd(() => clearTimeout(timer));
   }
 
   /** Listens for `close`: raised exactly once, however the stream ended. */
@@ -948,3 +996,9 @@ export const internals = {
   /** Queues a lone `retry:` field (no event); `false` if the stream is not open. */
   retry: (target: ServerSentEventTarget, retry: number) => sendRetry(target, retry),
 };
+
+/** An event for an error message: its class and type. */
+function describeEvent(event: unknown): string {
+  if (event instanceof Event) return `${event.constructor.name} ${JSON.stringify(event.type)}`;
+  return describe(event);
+}

@@ -608,7 +608,7 @@ describe("Channel with a failing store", () => {
   test("Channel validates storeTimeout, naming the value", () => {
     expect(() => new Channel("x", { storeTimeout: 0 })).toThrow(
       new RangeError(
-        'Cannot create channel "x": "storeTimeout" must be an integer from 1 to 2147483647, received 0',
+        'Cannot create channel "x": "storeTimeout" must be an integer from 1 to 2147483647, or false to wait for ever, received 0',
       ),
     );
     expect(() => new Channel("x", { storeTimeout: 2 ** 31 })).toThrow(RangeError);

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "vitest";
 import * as hono from "../adapters/hono.ts";
 import * as node from "../adapters/node.ts";
+import * as redis from "../adapters/redis.ts";
 import * as client from "../src/client/index.ts";
 import * as root from "../src/index.ts";
 
@@ -37,6 +38,14 @@ describe("exports", () => {
       [
         "events",
         "serverSentEvents",
+      ]
+    `);
+  });
+
+  test('exports of "sendevents/redis" are exactly the public API', () => {
+    expect(Object.keys(redis).sort()).toMatchInlineSnapshot(`
+      [
+        "RedisEventStore",
       ]
     `);
   });

@@ -320,7 +320,7 @@ describe("sendevents/node options", () => {
     for (const sendTimeout of [0, 1.5, 2 ** 31, Number.MAX_SAFE_INTEGER]) {
       expect(() => createListener(handler, { sendTimeout })).toThrow(
         new RangeError(
-          `Cannot create listener: "sendTimeout" must be an integer from 1 to 2147483647, received ${sendTimeout}`,
+          `Cannot create listener: "sendTimeout" must be an integer from 1 to 2147483647, or false to turn it off, received ${sendTimeout}`,
         ),
       );
     }

@@ -30,7 +30,14 @@ const COMPILERS = [
   { name: "TypeScript 7", bin: join(ROOT, "node_modules/typescript-7/bin/tsc") },
 ];
 /** Packages the consumer projects see beside sendevents, linked from ours. */
-const LINKED = ["hono", "@types/node", "undici-types", "@cloudflare/workers-types"];
+const LINKED = [
+  "hono",
+  "@types/node",
+  "undici-types",
+  "@cloudflare/workers-types",
+  "redis",
+  "@redis",
+];
 
 let dir: string;
 

@@ -73,7 +73,7 @@ describe("sendEvents", () => {
   test("sendEvents throws a RangeError naming a bad keepAlive, highWaterMark or maxBufferedAmount", () => {
     expect(() => sendEvents(request(), { keepAlive: 0 })).toThrow(
       new RangeError(
-        'Cannot send events: "keepAlive" must be an integer from 1 to 2147483647, received 0',
+        'Cannot send events: "keepAlive" must be an integer from 1 to 2147483647, or false to send none, received 0',
       ),
     );
     expect(() => sendEvents(request(), { keepAlive: Number.NaN })).toThrow(RangeError);
@@ -88,7 +88,7 @@ describe("sendEvents", () => {
     for (const keepAlive of [2 ** 31, 2 ** 33, Number.MAX_SAFE_INTEGER]) {
       expect(() => sendEvents(request(), { keepAlive })).toThrow(
         new RangeError(
-          `Cannot send events: "keepAlive" must be an integer from 1 to 2147483647, received ${keepAlive}`,
+          `Cannot send events: "keepAlive" must be an integer from 1 to 2147483647, or false to send none, received ${keepAlive}`,
         ),
       );
     }

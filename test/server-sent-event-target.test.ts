@@ -351,3 +351,48 @@ describe("a listener that throws", () => {
     });
   });
 });
+
+describe("footguns", () => {
+  test("dispatchEvent throws a TypeError for a plain Event instead of raising it and sending nothing", async () => {
+    const { response, target } = sendEvents(new Request("http://localhost/"), { keepAlive: false });
+    let heard = 0;
+    target.addEventListener("x", () => heard++);
+    expect(() => target.dispatchEvent(new Event("x") as never)).toThrow(
+      new TypeError(
+        'Cannot dispatch event: expected a ServerSentEvent, received Event "x"; send data with new ServerSentEvent(type, data)',
+      ),
+    );
+    expect(() => target.dispatchEvent({ type: "x" } as never)).toThrow(TypeError);
+    expect(heard).toBe(0);
+    expect(target.closed).toBe(false);
+    void target.close();
+    expect(await response.text()).toBe(":\n\n");
+  });
+
+  test("close({ timeout }) aborts with reason error once nobody has read what is queued in time", async () => {
+    const { target } = sendEvents(new Request("http://localhost/"), { keepAlive: false });
+    const reasons: string[] = [];
+    target.addEventListener("close", (event) => reasons.push(event.reason));
+    target.dispatchMessage("never read");
+    const started = performance.now();
+    await target.close({ timeout: 50 });
+    expect(performance.now() - started).toBeGreaterThanOrEqual(45);
+    expect(reasons).toEqual(["error"]);
+    expect(() => target.close({ timeout: -1 })).toThrow(
+      new RangeError(
+        'Cannot close stream: "timeout" must be an integer from 0 to 2147483647, received -1',
+      ),
+    );
+  });
+
+  test("close({ timeout }) changes nothing for a client that reads in time", async () => {
+    const { response, target } = sendEvents(new Request("http://localhost/"), { keepAlive: false });
+    const reasons: string[] = [];
+    target.addEventListener("close", (event) => reasons.push(event.reason));
+    target.dispatchMessage("read");
+    const closing = target.close({ timeout: 5000 });
+    expect(await response.text()).toBe(":\n\ndata: read\n\n");
+    await closing;
+    expect(reasons).toEqual(["server"]);
+  });
+});

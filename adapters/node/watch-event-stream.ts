@@ -29,7 +29,14 @@ export function checkSendTimeout(value: unknown): number | false {
   if (value === undefined) return DEFAULT_SEND_TIMEOUT;
   if (value === false) return false;
   // A timer's longest delay: a longer one would fire after 1 ms and cut every stream.
-  return checkInteger("Cannot create listener", "sendTimeout", value, 1, MAX_DELAY);
+  return checkInteger(
+    "Cannot create listener",
+    "sendTimeout",
+    value,
+    1,
+    MAX_DELAY,
+    "false to turn it off",
+  );
 }
 
 /**

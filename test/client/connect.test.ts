@@ -2,9 +2,9 @@
 // and against an injected fetch where the server's misbehaviour is the point.
 import { getEventListeners } from "node:events";
 import { createServer } from "node:net";
-// The app imports "sendevents" (dist/), so the server must be dist's too: `npm run build` first.
-import { serve } from "sendevents/node";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+// The app imports "sendevents" (dist/), so the server must be dist's too: `npm run build` first.
+import { serve } from "../../adapters/node.ts";
 import { type ConnectionErrorEvent, connect, EventConnection } from "../../src/client/index.ts";
 import { sendEvents } from "../../src/index.ts";
 import app from "./app.js";

@@ -9,6 +9,10 @@ const { mode = "node" } = JSON.parse(process.argv[2] ?? "{}");
 const errors = [];
 process.on("unhandledRejection", (reason) => errors.push(`unhandledRejection: ${reason}`));
 let handled = 0;
+let peakRss = 0;
+const sampler = setInterval(() => {
+  peakRss = Math.max(peakRss, process.memoryUsage().rss);
+}, 50);
 
 function handler(request) {
   const { target } = sendEvents(request);
@@ -60,7 +64,9 @@ process.on("message", async (message) => {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   const after = await held();
+  clearInterval(sampler);
   process.send({
+    peakRssMB: peakRss / 2 ** 20,
     handled,
     open: metrics.open,
     closes: metrics.closes,

@@ -13,6 +13,7 @@ beforeAll(ensureBuilt, 120_000);
 afterAll(() => publish("unsent", results));
 
 interface Report {
+  peakRssMB: number;
   handled: number;
   open: number;
   closes: Record<string, number>;
@@ -54,7 +55,7 @@ describe.each([
         mode,
         connections: REQUESTS,
         events: REQUESTS,
-        peakRssMB: 0,
+        peakRssMB: Number(report.peakRssMB.toFixed(1)),
         heapDeltaMB: Number(report.heapDeltaMB.toFixed(1)),
         leakedHandles: report.open,
         detection: `every stream closed with "error" ${Math.round(report.drainMs)} ms after the last answer`,

@@ -20,6 +20,7 @@ const ENTRIES = [
   ["src/client/index.ts", "sendevents/client"],
   ["adapters/node.ts", "sendevents/node"],
   ["adapters/hono.ts", "sendevents/hono"],
+  ["adapters/redis.ts", "sendevents/redis"],
 ];
 
 rmSync(OUT, { recursive: true, force: true });
@@ -87,7 +88,7 @@ for (const entry of readdirSync(OUT, { recursive: true, withFileTypes: true })) 
 const index = join(OUT, "index.html");
 const list = ENTRIES.map(
   ([file, name]) =>
-    `<li><a class="link" href="./${file}/index.html"><code>${name}</code></a>: ${toHtml(summary(file))}</li>`,
+    `<li><a class="link" href="./${file}/index.html"><code>${name}</code></a>: ${toHtml(summary(file).replace(`\`${name}\`: `, ""))}</li>`,
 ).join("\n");
 writeFileSync(
   index,

@@ -107,6 +107,48 @@ function isNodeHttp2(c: Context): boolean {
   return typeof incoming?.httpVersionMajor === "number" && incoming.httpVersionMajor >= 2;
 }
 
+/** The `close` side of a Node request (`IncomingMessage`, `Http2ServerRequest`). */
+interface NodeIncoming {
+  once(event: "close", listener: () => void): unknown;
+  off(event: "close", listener: () => void): unknown;
+  readonly destroyed?: boolean;
+  /** Set when the request was torn down (its connection reset or closed), not read to its end. */
+  readonly errored?: unknown;
+  readonly socket?: { readonly destroyed?: boolean } | null;
+}
+
+/** The request `@hono/node-server` puts on `c.env.incoming`, if there is one. */
+function nodeIncoming(c: Context): NodeIncoming | undefined {
+  const env: unknown = c.env;
+  if (env === null || typeof env !== "object" || !("incoming" in env)) return undefined;
+  const incoming = env.incoming as Partial<NodeIncoming> | null | undefined;
+  return typeof incoming?.once === "function" && typeof incoming.off === "function"
+    ? (incoming as NodeIncoming)
+    : undefined;
+}
+
+/**
+ * Ends the stream with reason `"client"` once `@hono/node-server`'s request closes. node-server
+ * aborts the request's signal when the *response* closes, and a response that node:http queued
+ * behind another on the same connection (a pipelined request) never does: its stream would stay
+ * open for good once the client left. node:http tears down every request of a connection that goes,
+ * queued ones too. A request whose body was read to its end closes as well, with its connection
+ * still there: that one is not the client leaving.
+ */
+function endWithRequest(incoming: NodeIncoming, target: ServerSentEventTarget): void {
+  const onClose = (): void => {
+    if (incoming.errored == null && incoming.socket?.destroyed !== true) return;
+    internals.end(target, "client").then(noop, noop);
+  };
+  if (incoming.destroyed === true) {
+    // Closed already: decided after the caller's `close` listener is added.
+    queueMicrotask(onClose);
+    return;
+  }
+  incoming.once("close", onClose);
+  internals.onEnd(target, () => incoming.off("close", onClose));
+}
+
 /** Opens the stream as the context's response (`c.res`) and returns its target. */
 function open<Events extends object>(
   c: Context,
@@ -119,6 +161,8 @@ function open<Events extends object>(
     c.req.raw,
     waitUntil === undefined ? { ...options, headers } : { ...options, headers, waitUntil },
   );
+  const incoming = nodeIncoming(c);
+  if (incoming !== undefined) endWithRequest(incoming, target as ServerSentEventTarget);
   if (isNodeHttp2(c)) {
     // RFC 9113 §8.2.2: connection-specific fields are malformed in HTTP/2.
     response.headers.delete("connection");
@@ -230,18 +274,18 @@ export function events<
   const { onError: _, ...streamOptions } = options;
   return function eventsHandler(c: Context<E, P, I>): Response {
     const target = open<Events>(c, streamOptions);
-    let result: unknown;
     try {
-      result = callback(c, target);
+      const result = callback(c, target);
+      // Inside the try: a thenable whose `then` throws (or whose getter does) fails like a throw.
+      if (isPromiseLike(result)) {
+        result.then(noop, (error: unknown) => {
+          if (!target.closed) report(error, c, options);
+          internals.end(target as ServerSentEventTarget, "error", error).then(noop, noop);
+        });
+      }
     } catch (error) {
       internals.end(target as ServerSentEventTarget, "error", error).then(noop, noop);
       throw error;
-    }
-    if (isPromiseLike(result)) {
-      result.then(noop, (error: unknown) => {
-        if (!target.closed) report(error, c, options);
-        internals.end(target as ServerSentEventTarget, "error", error).then(noop, noop);
-      });
     }
     // c.res, not the response from open(): it also carries headers the callback set.
     return c.res;

@@ -10,7 +10,13 @@ import type {
 import { assertEventType, assertRetry, serializeData } from "./format.js";
 import { Link, LinkedList } from "./linked-list.js";
 import { MemoryEventStore } from "./memory-event-store.js";
-import { encodeServerSentEvent, type JsonReplacer, ServerSentEvent } from "./server-sent-event.js";
+import {
+  encodeServerSentEvent,
+  fieldsOf,
+  type JsonReplacer,
+  ownEvent,
+  ServerSentEvent,
+} from "./server-sent-event.js";
 import { internals, type Membership, ServerSentEventTarget } from "./server-sent-event-target.js";
 
 /** The default {@linkcode ChannelOptions.staleEventType}. */
@@ -100,8 +106,11 @@ class Member extends Link implements Membership {
   heldBytes = 0;
   /** While set, live events with ids up to this one were already replayed: skip them. */
   skipThrough: string | undefined = undefined;
+  /** When it joined, in the channel's count of registrations: see `Channel.#fanOut`. */
+  readonly joined: number;
 
   constructor(
+    joined: number,
     target: ServerSentEventTarget,
     filter: Member["filter"],
     state: unknown,
@@ -109,6 +118,7 @@ class Member extends Link implements Membership {
     onEnd: (member: Member) => void,
   ) {
     super();
+    this.joined = joined;
     this.target = target;
     this.filter = filter;
     this.state = state;
@@ -177,6 +187,8 @@ interface Pending {
  */
 export class Channel {
   readonly #name: string;
+  /** The name as error messages show it: cut short, since a name can be any length. */
+  readonly #label: string;
   readonly #store: EventStore;
   readonly #staleEventType: string;
   /**
@@ -198,6 +210,8 @@ export class Channel {
     event: (event) => this.#fanOut(event),
     stale: (reason, lastId) => this.#feedStale(reason, lastId),
   };
+  /** Registrations so far: each member's `joined`. */
+  #joins = 0;
 
   /**
    * Creates a channel, with a {@linkcode MemoryEventStore} unless `options.store` gives another.
@@ -217,18 +231,18 @@ export class Channel {
     for (const method of ["append", "read", "trim", "compare"] as const) {
       if (typeof (store as Partial<EventStore> | null)?.[method] !== "function") {
         throw new TypeError(
-          `Cannot create channel ${JSON.stringify(name)}: "store" must be an EventStore with ${method}(), received ${describe(store)}`,
+          `Cannot create channel ${describe(name)}: "store" must be an EventStore with ${method}(), received ${describe(store)}`,
         );
       }
     }
     const staleEventType = options.staleEventType ?? DEFAULT_STALE_EVENT_TYPE;
-    assertEventType(staleEventType, `Cannot create channel ${JSON.stringify(name)}`);
+    assertEventType(staleEventType, `Cannot create channel ${describe(name)}`);
     const storeTimeout = options.storeTimeout ?? DEFAULT_STORE_TIMEOUT;
     this.#storeTimeout =
       storeTimeout === false
         ? false
         : checkInteger(
-            `Cannot create channel ${JSON.stringify(name)}`,
+            `Cannot create channel ${describe(name)}`,
             "storeTimeout",
             storeTimeout,
             1,
@@ -236,6 +250,7 @@ export class Channel {
             "false to wait for ever",
           );
     this.#name = name;
+    this.#label = describe(name);
     this.#store = store;
     this.#staleEventType = staleEventType;
   }
@@ -286,7 +301,7 @@ export class Channel {
   ): Promise<void> {
     // Members are sent the events of any type: the channel does not care what a stream declares.
     const target = stream as unknown as ServerSentEventTarget;
-    const action = `Cannot register on channel ${JSON.stringify(this.#name)}`;
+    const action = `Cannot register on channel ${this.#label}`;
     if (!(target instanceof ServerSentEventTarget)) {
       throw new TypeError(
         `${action}: expected a ServerSentEventTarget, received ${describe(target)}`,
@@ -310,6 +325,7 @@ export class Channel {
     }
     if (target.closed) return Promise.resolve();
     const member = new Member(
+      ++this.#joins,
       target,
       options.filter as Member["filter"],
       options.state,
@@ -367,30 +383,31 @@ export class Channel {
    * ```
    */
   broadcast(data: unknown, init: ChannelBroadcastInit = {}): Promise<ServerSentEvent> {
-    const action = `Cannot broadcast on channel ${JSON.stringify(this.#name)}`;
+    const action = `Cannot broadcast on channel ${this.#label}`;
     let type: string;
     let text: string;
     let retry: number | undefined;
-    if (data instanceof ServerSentEvent) {
-      if (data.id !== undefined) {
+    // An event of another copy of the package is one too, not data.
+    const event = ownEvent(data);
+    if (event !== undefined) {
+      // The fields as validated: an event's public properties can be shadowed.
+      const fields = fieldsOf(event);
+      if (fields.id !== undefined) {
         throw new TypeError(
-          `${action}: the store assigns ids, so the event must have none, received id ${describe(data.id)}`,
+          `${action}: the store assigns ids, so the event must have none, received id ${describe(fields.id)}`,
         );
       }
-      type = data.type;
-      text = data.data;
-      retry = data.retry;
+      type = fields.type;
+      text = fields.data;
+      retry = fields.retry;
     } else {
+      // Each field read once, so that what is checked is what is stored.
+      const { retry: rawRetry, replacer, space } = init;
       type = init.type ?? "message";
       assertEventType(type, action);
-      if (init.retry !== undefined) assertRetry(init.retry, action);
-      retry = init.retry;
-      text = serializeData(
-        data,
-        `${action}: event ${JSON.stringify(type)}`,
-        init.replacer,
-        init.space,
-      );
+      if (rawRetry !== undefined) assertRetry(rawRetry, action);
+      retry = rawRetry;
+      text = serializeData(data, `${action}: event ${describe(type)}`, replacer, space);
     }
     return new Promise<ServerSentEvent>((resolve, reject) => {
       const timeout = this.#storeTimeout;
@@ -410,10 +427,11 @@ export class Channel {
         appended = Promise.reject(error);
       }
       appended
-        .then((event) => {
-          if (!isStoredEvent(event)) {
+        .then((appendedEvent) => {
+          const event = storedEvent(appendedEvent);
+          if (event === undefined) {
             throw new TypeError(
-              `${action}: the store's append() must resolve with a ServerSentEvent with an id, received ${describe(event)}`,
+              `${action}: the store's append() must resolve with a ServerSentEvent with an id, received ${describe(appendedEvent)}`,
             );
           }
           if (slot.settled) {
@@ -480,7 +498,7 @@ export class Channel {
       slot.settled = true;
       slot.reject(
         new Error(
-          `Cannot broadcast on channel ${JSON.stringify(this.#name)}: the store did not answer within ${this.#storeTimeout} ms`,
+          `Cannot broadcast on channel ${this.#label}: the store did not answer within ${this.#storeTimeout} ms`,
         ),
       );
     }
@@ -506,7 +524,11 @@ export class Channel {
     this.#lastFannedOut = event.id;
     // Encoded here once (a ServerSentEvent caches its bytes); every member is sent these bytes.
     const size = encodeServerSentEvent(event).byteLength;
+    // Members that join during the fan-out (from a listener) are past this event: one that left
+    // and came back was sent it already, and a replay finds it in the store.
+    const newest = this.#joins;
     this.#members.forEach((member) => {
+      if (member.joined > newest) return;
       if (member.held !== undefined) {
         member.held.push(event);
         member.heldBytes += size;
@@ -595,13 +617,30 @@ export class Channel {
         }
         // The client has seen everything up to the id it sent: never send that again either.
         replayed ??= lastEventId;
-        for (const event of result.events) {
+        let progressed = false;
+        for (const read of result.events) {
+          const event = storedEvent(read);
+          if (event === undefined) {
+            throw new TypeError(
+              `Cannot replay channel ${this.#label}: the store's read() must give ServerSentEvents with ids, received ${describe(read)}`,
+            );
+          }
+          // A store that also returns the id it was asked after (a range that includes its start),
+          // or an event it gave already: the client has it, so it is never sent twice.
+          if (this.#store.compare(event.id!, replayed) <= 0) continue;
           await target.ready;
           if (member.held === undefined) return;
           this.#send(member, event);
-          replayed = event.id;
+          replayed = event.id!;
+          progressed = true;
         }
         if (result.events.length < REPLAY_BATCH) break;
+        if (!progressed) {
+          // A full page with nothing new: asking again after the same id would loop for ever.
+          throw new Error(
+            `Cannot replay channel ${this.#label}: the store's read() after ${describe(after)} returned no event after it`,
+          );
+        }
         // Caught up with what arrived live meanwhile: the rest is held.
         const first = member.held[0];
         if (first !== undefined && this.#store.compare(replayed!, first.id!) >= 0) break;
@@ -639,7 +678,7 @@ export class Channel {
         () =>
           reject(
             new Error(
-              `Cannot replay channel ${JSON.stringify(this.#name)}: the store did not answer within ${timeout} ms`,
+              `Cannot replay channel ${this.#label}: the store did not answer within ${timeout} ms`,
             ),
           ),
         timeout,
@@ -659,7 +698,11 @@ export class Channel {
   }
 }
 
-/** Whether a store's `append` gave what a channel can send: an event with an id. */
-function isStoredEvent(value: unknown): value is ServerSentEvent {
-  return value instanceof ServerSentEvent && typeof value.id === "string";
+/**
+ * What a store gave, as an event a channel can send (one with an id), or `undefined`. A store that
+ * brings its own copy of the package gives that copy's events: they are taken as ours.
+ */
+function storedEvent(value: unknown): ServerSentEvent | undefined {
+  const event = ownEvent(value);
+  return event !== undefined && typeof fieldsOf(event).id === "string" ? event : undefined;
 }

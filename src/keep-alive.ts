@@ -119,6 +119,11 @@ export class KeepAliveWheel {
   #onTick = (): void => {
     if (this.#members.size === 0) {
       this.#stop();
+      // Forgotten too: with an interval per stream (jittered, or from the request) the map would
+      // otherwise keep a wheel for every interval ever used. The next stream makes a new one.
+      if (KeepAliveWheel.#shared.get(this.#interval) === this) {
+        KeepAliveWheel.#shared.delete(this.#interval);
+      }
       return;
     }
     const tick = ++this.tick;

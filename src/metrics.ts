@@ -74,4 +74,27 @@ export const counters: {
  * }, 60_000);
  * ```
  */
-export const metrics: StreamMetrics = counters;
+export const metrics: StreamMetrics = readOnlyView(counters, {
+  closes: readOnlyView(counters.closes, {}),
+});
+
+/**
+ * A frozen object whose enumerable getters read `source`'s fields (so `JSON.stringify` and
+ * spreading see the live values), with `nested` views in place of object fields. The counters
+ * themselves are never handed out: code that writes to `metrics` (an exporter resetting them
+ * after a scrape) or freezes it can neither skew them nor make a stream's bookkeeping throw.
+ */
+function readOnlyView<T extends object>(source: T, nested: Partial<Record<keyof T, object>>): T {
+  const view = {};
+  for (const key of Object.keys(source) as (keyof T & string)[]) {
+    const inner = nested[key];
+    Object.defineProperty(
+      view,
+      key,
+      inner === undefined
+        ? { get: () => source[key], enumerable: true }
+        : { value: inner, enumerable: true },
+    );
+  }
+  return Object.freeze(view) as T;
+}

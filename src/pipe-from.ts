@@ -1,5 +1,5 @@
 import { describe } from "./describe.js";
-import { ServerSentEvent } from "./server-sent-event.js";
+import { ownEvent, ServerSentEvent } from "./server-sent-event.js";
 import { internals, type ServerSentEventTarget } from "./server-sent-event-target.js";
 
 /** Options for {@linkcode ServerSentEventTarget.pipeFrom}. */
@@ -123,10 +123,13 @@ function toEvent<Item>(
   options: PipeFromOptions<Item>,
 ): ServerSentEvent | undefined {
   if (options.map !== undefined) {
-    const event = options.map(item, index);
-    if (event !== undefined && !(event instanceof ServerSentEvent)) {
+    const mapped = options.map(item, index);
+    if (mapped === undefined) return undefined;
+    // Another copy of the package's event is one too.
+    const event = ownEvent(mapped);
+    if (event === undefined) {
       throw new TypeError(
-        `Cannot pipe into event stream: "map" must return a ServerSentEvent or undefined, received ${describe(event)}`,
+        `Cannot pipe into event stream: "map" must return a ServerSentEvent or undefined, received ${describe(mapped)}`,
       );
     }
     return event;
@@ -188,12 +191,14 @@ async function run<Item>(
       if (event !== undefined) target.dispatchEvent(event);
     }
   } catch (error) {
-    // The source threw, or mapping an item did: the stream cannot go on.
+    // The source threw, or mapping an item did: the stream cannot go on. It ends first, so a
+    // source whose cancel never settles (an upstream that hangs) cannot keep it open.
     target.signal.removeEventListener("abort", onStop);
     signal?.removeEventListener("abort", onStop);
+    const ended = internals.end(target, "error", error);
     await source.cancel(error).catch(() => {});
     source.release();
-    await internals.end(target, "error", error);
+    await ended;
     return;
   }
   target.signal.removeEventListener("abort", onStop);

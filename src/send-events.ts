@@ -115,26 +115,33 @@ export function sendEvents<Events extends object = Record<string, unknown>>(
     lastEventIdRejected: lastEventId === "" && rawLastEventId !== null && rawLastEventId !== "",
   });
   let response: Response;
-  if (adapter !== undefined) {
-    response = adapter.respond(request, target, headers);
-  } else {
-    const body = internals.readable(target);
-    bindBody(body, target);
-    // RFC 9112 §9.6: a client that asks to close gets no `Connection: Keep-Alive`, which would make
-    // a server such as node:http keep the connection open after the stream ends.
-    const closing = asksToClose(request.headers.get("connection"));
-    if (closing && headers !== undefined) dropKeepAlive(headers, options.headers!);
-    response = new Response(body, {
-      status: 200,
-      headers: headers ?? (closing ? sharedClosingHeaders() : sharedDefaultHeaders()),
-    });
-    internals.watchRequest(target, request);
-    // The headers are a HEAD's whole answer, and runtimes drop its body without reading it: end
-    // the stream with reason "server" once the handler has had the chance to listen for `close`.
-    if (request.method === "HEAD") queueMicrotask(() => internals.discard(target));
+  try {
+    if (adapter !== undefined) {
+      response = adapter.respond(request, target, headers);
+    } else {
+      const body = internals.readable(target);
+      bindBody(body, target);
+      // RFC 9112 §9.6: a client that asks to close gets no `Connection: Keep-Alive`, which would make
+      // a server such as node:http keep the connection open after the stream ends.
+      const closing = asksToClose(request.headers.get("connection"));
+      if (closing && headers !== undefined) dropKeepAlive(headers, options.headers!);
+      response = new Response(body, {
+        status: 200,
+        headers: headers ?? (closing ? sharedClosingHeaders() : sharedDefaultHeaders()),
+      });
+      internals.watchRequest(target, request);
+      // The headers are a HEAD's whole answer, and runtimes drop its body without reading it: end
+      // the stream with reason "server" once the handler has had the chance to listen for `close`.
+      if (request.method === "HEAD") queueMicrotask(() => internals.discard(target));
+    }
+    if (maxDuration !== undefined) closeAfter(target, maxDuration);
+    if (options.waitUntil !== undefined) options.waitUntil(internals.closed(target));
+  } catch (error) {
+    // Nobody will ever hold this target (an adapter or the platform's waitUntil threw): end it
+    // now rather than leave its keep-alive and timers running until its body is collected.
+    void internals.end(target, "error", error);
+    throw error;
   }
-  if (maxDuration !== undefined) closeAfter(target, maxDuration);
-  if (options.waitUntil !== undefined) options.waitUntil(internals.closed(target));
   return { response, target: target as unknown as ServerSentEventTarget<Events> };
 }
 

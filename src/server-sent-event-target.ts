@@ -12,8 +12,11 @@ import { KeepAliveMember, KeepAliveWheel } from "./keep-alive.js";
 import { counters } from "./metrics.js";
 import { type PipeFromOptions, pipeFrom } from "./pipe-from.js";
 import {
+  isEncoded as encoded,
   encodeServerSentEvent,
   eventForListeners,
+  fieldsOf,
+  ownEvent,
   ServerSentEvent,
   type ServerSentEventInit,
 } from "./server-sent-event.js";
@@ -156,6 +159,20 @@ class Pulse extends KeepAliveMember {
 }
 const CONSTRUCT = Symbol("construct");
 
+/**
+ * Frames shorter than this are copied into a block while they wait, rather than queued one object
+ * each: a queued `Uint8Array` costs some 200 bytes of heap and backing store whatever its length,
+ * so a stalled client sent tiny events (comments, tokens) would otherwise hold fifty times
+ * `maxBufferedAmount`. Longer frames are queued as they are (a channel's members share them).
+ */
+const COPY_BELOW = 1024;
+/** The first block's size; each next one doubles, up to {@linkcode MAX_BLOCK}. */
+const MIN_BLOCK = 256;
+/** Listener types a target tells apart before it raises every event locally: see `#listened`. */
+const MAX_LISTENED_TYPES = 16;
+/** The largest block: a stalled queue is a list of blocks this size (plus any long frames). */
+const MAX_BLOCK = 16 * 1024;
+
 function concat(chunks: Uint8Array[], length: number): Uint8Array {
   const out = new Uint8Array(length);
   let offset = 0;
@@ -197,6 +214,12 @@ export class ServerSentEventTarget<
   #state = OPEN;
   #queue: Uint8Array[] = [];
   #queuedBytes = 0;
+  /**
+   * Short frames queued after `#queue`'s, copied together (see {@linkcode COPY_BELOW}); the bytes
+   * in use are `#blockUsed`. Joins the queue when full, before a long frame, or on a pull.
+   */
+  #block: Uint8Array | undefined;
+  #blockUsed = 0;
   #sink: TargetSink | undefined;
   /** `wake()` was called and no pull has happened since. */
   #woken = false;
@@ -221,8 +244,13 @@ export class ServerSentEventTarget<
   #lastEventIdRejected: boolean;
   /** The request whose `signal` is watched from the first keep-alive tick on. */
   #request: Request | undefined;
-  /** Types that have ever had a listener; the others skip the local dispatch. */
-  #listened: string | string[] | undefined;
+  /**
+   * Types that have ever had a listener; the others skip the local dispatch. `true` once there
+   * have been more than {@linkcode MAX_LISTENED_TYPES}: every type is raised then, rather than
+   * keep the name of every type ever listened to (a type per request awaited, say) and scan them
+   * all on every dispatch.
+   */
+  #listened: string | string[] | true | undefined;
 
   static {
     createTarget = (init) => new ServerSentEventTarget(CONSTRUCT, init);
@@ -343,20 +371,25 @@ export class ServerSentEventTarget<
    *   and raising it locally only would look like sending it.
    */
   override dispatchEvent<Type extends keyof Events & string>(
-    event: ServerSentEvent<Type, Events[Type]>,
+    dispatched: ServerSentEvent<Type, Events[Type]>,
   ): boolean {
-    if (!(event instanceof ServerSentEvent)) {
+    // Another copy of the package's event is sent too, as an event of ours.
+    const event = ownEvent(dispatched);
+    if (event === undefined) {
       throw new TypeError(
-        `Cannot dispatch event: expected a ServerSentEvent, received ${describeEvent(event)}; send data with new ServerSentEvent(type, data)`,
+        `Cannot dispatch event: expected a ServerSentEvent, received ${describeEvent(dispatched)}; send data with new ServerSentEvent(type, data)`,
       );
     }
     if (this.#state !== OPEN) return this.#refuse();
-    if (event.type !== "close" && this.#hears(event.type)) {
+    // The validated type, which the listeners are raised with too: `event.type` can be shadowed.
+    const { type } = fieldsOf(event);
+    if (type !== "close" && this.#hears(type)) {
       // Each target's listeners get a clean event: one target's preventDefault() or
       // stopImmediatePropagation() must not silence the next (a channel sends one event to all).
       if (!super.dispatchEvent(eventForListeners(event))) return false;
       if (this.#state !== OPEN) return false;
     }
+    if (!encoded(event) && this.#cannotFit(fieldsOf(event).data)) return this.#refuse();
     return this.#push(encodeServerSentEvent(event));
   }
 
@@ -395,12 +428,7 @@ export class ServerSentEventTarget<
     }
     const text = serializeData(data, 'Cannot create event "message"');
     if (this.#state !== OPEN) return this.#refuse();
-    // UTF-8 takes at least a byte per UTF-16 unit, so this text cannot fit: refuse it before
-    // formatting and encoding it, which would briefly hold a huge payload three times over.
-    if (text.length > this.#maxBufferedAmount - this.#queuedBytes) {
-      this.#fail("overflow");
-      return this.#refuse();
-    }
+    if (this.#cannotFit(text)) return this.#refuse();
     return this.#push(encodeFrame(formatEvent({ type: "message", data: text })));
   }
 
@@ -418,6 +446,7 @@ export class ServerSentEventTarget<
       );
     }
     if (this.#state !== OPEN) return this.#refuse();
+    if (this.#cannotFit(text)) return this.#refuse();
     return this.#push(encodeFrame(formatComment(text)));
   }
 
@@ -548,7 +577,10 @@ export class ServerSentEventTarget<
       if (listened === undefined) this.#listened = name;
       else if (typeof listened === "string") {
         if (listened !== name) this.#listened = [listened, name];
-      } else if (!listened.includes(name)) listened.push(name);
+      } else if (listened !== true && !listened.includes(name)) {
+        if (listened.length === MAX_LISTENED_TYPES) this.#listened = true;
+        else listened.push(name);
+      }
     }
     super.addEventListener(type, listener, options);
   }
@@ -560,7 +592,11 @@ export class ServerSentEventTarget<
       this.#fail("overflow");
       return this.#refuse();
     }
-    this.#queue.push(bytes);
+    if (bytes.byteLength >= COPY_BELOW || (this.#queue.length === 0 && this.#block === undefined)) {
+      // A long frame, or the only one (the client keeps up): queued as it is, no copy.
+      this.#sealBlock();
+      this.#queue.push(bytes);
+    } else this.#copyToBlock(bytes);
     this.#queuedBytes = size;
     counters.queuedBytes += bytes.byteLength;
     if (bytes !== KEEP_ALIVE_FRAME) counters.eventsSent++;
@@ -571,6 +607,52 @@ export class ServerSentEventTarget<
       });
     }
     this.#wake();
+    return true;
+  }
+
+  /** Appends a short frame to the block, growing it or starting the next one as needed. */
+  #copyToBlock(bytes: Uint8Array): void {
+    const length = bytes.byteLength;
+    let block = this.#block;
+    const used = this.#blockUsed;
+    if (block === undefined || used + length > block.byteLength) {
+      if (block !== undefined && block.byteLength < MAX_BLOCK && used + length <= MAX_BLOCK) {
+        // Doubling keeps a block at most twice what it holds, so a few queued bytes stay cheap.
+        const grown = new Uint8Array(
+          Math.min(MAX_BLOCK, Math.max(block.byteLength * 2, used + length)),
+        );
+        grown.set(block.subarray(0, used));
+        block = grown;
+      } else {
+        const full = block !== undefined;
+        this.#sealBlock();
+        block = new Uint8Array(full ? MAX_BLOCK : Math.max(MIN_BLOCK, length * 2));
+      }
+      this.#block = block;
+    }
+    block.set(bytes, this.#blockUsed);
+    this.#blockUsed += length;
+  }
+
+  /** Moves the block's bytes to the end of the queue. */
+  #sealBlock(): void {
+    const block = this.#block;
+    if (block !== undefined) {
+      this.#queue.push(block.subarray(0, this.#blockUsed));
+      this.#block = undefined;
+      this.#blockUsed = 0;
+    }
+  }
+
+  /**
+   * Whether a frame carrying `text` cannot fit in the queue, which then overflows. UTF-8 takes at
+   * least a byte per UTF-16 unit, so this is known before formatting and encoding the text: a
+   * payload the bound refuses never costs its size several times over (a line per line break, then
+   * the bytes) on the way to being refused.
+   */
+  #cannotFit(text: string): boolean {
+    if (text.length <= this.#maxBufferedAmount - this.#queuedBytes) return false;
+    this.#fail("overflow");
     return true;
   }
 
@@ -613,6 +695,7 @@ export class ServerSentEventTarget<
     if (this.#state === CLOSED) return;
     const size = this.#queuedBytes;
     if (size > 0) {
+      this.#sealBlock();
       const queue = this.#queue;
       const chunk = queue.length === 1 ? queue[0]! : concat(queue, size);
       counters.queuedBytes -= size;
@@ -643,7 +726,11 @@ export class ServerSentEventTarget<
 
   #hears(type: string): boolean {
     const listened = this.#listened;
-    return listened === type || (typeof listened === "object" && listened.includes(type));
+    return (
+      listened === type ||
+      listened === true ||
+      (typeof listened === "object" && listened.includes(type))
+    );
   }
 
   #ping(): void {
@@ -687,6 +774,8 @@ export class ServerSentEventTarget<
     counters.closes[reason]++;
     this.#queue = [];
     this.#queuedBytes = 0;
+    this.#block = undefined;
+    this.#blockUsed = 0;
     this.#request = undefined;
     const cleanups = this.#cleanups;
     if (cleanups !== undefined) {

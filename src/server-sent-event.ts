@@ -1,6 +1,8 @@
+import { describe } from "./describe.js";
 import {
   assertEventType,
   assertRetry,
+  type EventFields,
   encodeFrame,
   formatEvent,
   normalizeId,
@@ -29,7 +31,15 @@ export interface ServerSentEventInit extends EventOptions {
   space?: string | number;
 }
 
+/**
+ * Marks a `ServerSentEvent` of any copy of this package (a library or a store may bring its own):
+ * `instanceof` tells only this copy's, whose private fields the target reads.
+ */
+const BRAND: unique symbol = Symbol.for("sendevents.ServerSentEvent");
+
 let frameOf: (event: ServerSentEvent) => Uint8Array;
+let validatedFields: (event: ServerSentEvent) => EventFields;
+let hasFrame: (event: ServerSentEvent) => boolean;
 let freshCopy: (event: ServerSentEvent) => ServerSentEvent;
 
 /**
@@ -63,6 +73,11 @@ export class ServerSentEvent<Type extends string = string, Data = unknown> exten
    * accessor, and a member of ours would clash with one of them, TS2610 / TS2611.)
    */
   declare protected readonly eventMapEntry?: { type: Type; data: Data };
+  /**
+   * The type as validated. `type` itself is `Event`'s accessor, which an own property or a
+   * subclass can shadow: the wire never reads it.
+   */
+  readonly #type: string;
   readonly #data: string;
   readonly #id: string | undefined;
   readonly #retry: number | undefined;
@@ -74,18 +89,19 @@ export class ServerSentEvent<Type extends string = string, Data = unknown> exten
     frameOf = (event) => {
       if (event.#frame === undefined) {
         event.#frame = encodeFrame(
-          formatEvent({ type: event.type, data: event.#data, id: event.#id, retry: event.#retry }),
+          formatEvent({ type: event.#type, data: event.#data, id: event.#id, retry: event.#retry }),
         );
       }
       return event.#frame;
     };
     freshCopy = (event) => {
-      if (!event.#raised) {
+      // A runtime's EventTarget finds listeners by the public `type`: a shadowed one gets a copy.
+      if (!event.#raised && !shadowsType(event, event.#type)) {
         event.#raised = true;
         return event;
       }
       // Already validated: the copy only needs the fields, and shares the encoded bytes.
-      const copy = new ServerSentEvent(event.type, event.#data, {
+      const copy = new ServerSentEvent(event.#type, event.#data, {
         cancelable: event.cancelable,
         ...(event.#id === undefined ? {} : { id: event.#id }),
         ...(event.#retry === undefined ? {} : { retry: event.#retry }),
@@ -94,6 +110,13 @@ export class ServerSentEvent<Type extends string = string, Data = unknown> exten
       copy.#raised = true;
       return copy;
     };
+    hasFrame = (event) => event.#frame !== undefined;
+    validatedFields = (event) => ({
+      type: event.#type,
+      data: event.#data,
+      id: event.#id,
+      retry: event.#retry,
+    });
   }
 
   /**
@@ -109,18 +132,21 @@ export class ServerSentEvent<Type extends string = string, Data = unknown> exten
   constructor(type: Type, data: Data, init: ServerSentEventInit = {}) {
     const action = "Cannot create event";
     assertEventType(type, action);
-    const text = serializeData(
-      data,
-      `${action} ${JSON.stringify(type)}`,
-      init.replacer,
-      init.space,
-    );
-    const id = init.id === undefined ? undefined : normalizeId(init.id, action);
-    if (init.retry !== undefined) assertRetry(init.retry, action);
+    // Each field is read once: a getter that answers differently the second time must not get a
+    // value past the check (what is validated is what is sent).
+    const { id: rawId, retry, replacer, space } = init;
+    const text = serializeData(data, `${action} ${describe(type)}`, replacer, space);
+    const id = rawId === undefined ? undefined : normalizeId(rawId, action);
+    if (retry !== undefined) assertRetry(retry, action);
     super(type, init);
+    this.#type = type;
     this.#data = text;
     this.#id = id;
-    this.#retry = init.retry;
+    this.#retry = retry;
+  }
+
+  static {
+    Object.defineProperty(ServerSentEvent.prototype, BRAND, { value: true });
   }
 
   /** The payload as it goes on the wire: the string itself, or its JSON. */
@@ -157,4 +183,58 @@ export function encodeServerSentEvent(event: ServerSentEvent): Uint8Array {
  */
 export function eventForListeners<E extends ServerSentEvent>(event: E): E {
   return freshCopy(event) as E;
+}
+
+/**
+ * The fields of `event` as they were validated, whatever its public properties say now (an own
+ * property or a subclass can shadow `type`, `data`, `id` and `retry`).
+ *
+ * @internal Shared with the target and channels; not exported from the package.
+ */
+export function fieldsOf(event: ServerSentEvent): EventFields {
+  return validatedFields(event);
+}
+
+/** Whether `event.type` no longer reads as the validated `type` (or throws). */
+function shadowsType(event: Event, type: string): boolean {
+  try {
+    return event.type !== type;
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * Whether `event` has been encoded already (its bytes are cached).
+ *
+ * @internal Shared with the target; not exported from the package.
+ */
+export function isEncoded(event: ServerSentEvent): boolean {
+  return hasFrame(event);
+}
+
+/**
+ * `value` as one of this copy's events: itself, or, for a `ServerSentEvent` of another copy of the
+ * package, an event of ours made from its public fields (and so validated again here); otherwise
+ * `undefined`.
+ *
+ * @internal Shared with the target and channels; not exported from the package.
+ * @throws {TypeError | RangeError} If the other copy's event holds fields that are not valid.
+ */
+export function ownEvent(value: unknown): ServerSentEvent | undefined {
+  if (value instanceof ServerSentEvent) return value;
+  if (
+    value === null ||
+    typeof value !== "object" ||
+    (value as { [BRAND]?: unknown })[BRAND] !== true
+  ) {
+    return undefined;
+  }
+  const foreign = value as ServerSentEvent;
+  const { id, retry } = foreign;
+  return new ServerSentEvent(foreign.type, foreign.data, {
+    cancelable: foreign.cancelable,
+    ...(id === undefined ? {} : { id }),
+    ...(retry === undefined ? {} : { retry }),
+  });
 }

@@ -703,3 +703,112 @@ describe("Channel and unreadable Last-Event-ID values", () => {
 function encodeLatin1(text: string): string {
   return String.fromCharCode(...new TextEncoder().encode(text));
 }
+
+describe("Channel replay against a store that reads wrongly", () => {
+  /** A store over `inner` whose `read` gives what `pick` makes of the right answer. */
+  function misreading(
+    inner: MemoryEventStore,
+    read: (after: string, options?: EventStoreReadOptions) => Promise<EventStoreReadResult>,
+  ): EventStore {
+    return {
+      append: (record) => inner.append(record),
+      read,
+      trim: () => inner.trim(),
+      compare: (a, b) => inner.compare(a, b),
+    };
+  }
+
+  test("Channel never replays an event twice to a store whose read includes the id it was given (XRANGE without '(')", async () => {
+    const inner = new MemoryEventStore({ epoch: "i", maxEvents: 5000 });
+    const store = misreading(inner, async (after, options) => {
+      const result = await inner.read(after, options);
+      if (result.stale !== undefined || after === "") return result;
+      // Inclusive: the event with id `after` first, then the page (one shorter).
+      const own = (await inner.read("")).events.find((event) => event.id === after);
+      const limit = options?.limit ?? Number.POSITIVE_INFINITY;
+      const events = own === undefined ? result.events : [own, ...result.events].slice(0, limit);
+      return { events, lastId: result.lastId };
+    });
+    const channel = new Channel("inclusive", { store });
+    for (let n = 1; n <= 1200; n++) await channel.broadcast(`${n}`);
+    const back = client("i:2");
+    await channel.register(back.target);
+    await channel.broadcast("1201");
+    const ids = (await back.until(1199)).map((event) => event.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids).toEqual(Array.from({ length: 1199 }, (_, i) => `i:${i + 3}`));
+    await back.leave();
+  });
+
+  test("Channel ends, rather than loops for ever on, a replay whose store keeps answering the same full page", async () => {
+    const inner = new MemoryEventStore({ epoch: "s", maxEvents: 5000 });
+    // A cursor bug: every read answers the first page, whatever id it is given.
+    const store = misreading(inner, (_after, options) => inner.read("s:0", options));
+    const channel = new Channel("stuck", { store });
+    for (let n = 1; n <= 600; n++) await channel.broadcast(`${n}`);
+    const { response, target } = sendEvents(
+      new Request("http://localhost/", { headers: { "last-event-id": "s:0" } }),
+      { keepAlive: false },
+    );
+    const closes: { reason: string; error: unknown }[] = [];
+    target.addEventListener("close", (event) =>
+      closes.push({ reason: event.reason, error: event.error }),
+    );
+    const registered = channel.register(target);
+    let settled = false;
+    void registered.then(() => {
+      settled = true;
+    });
+    // A client that reads everything, bounded: at most 2 MB or 2 s (the first page is 8 KB).
+    const reader = response.body!.getReader();
+    let text = "";
+    const started = Date.now();
+    let failed: unknown;
+    while (text.length < 2_000_000 && Date.now() - started < 2000) {
+      const result = await reader.read().catch((error: unknown) => {
+        failed = error;
+        return { done: true, value: undefined };
+      });
+      if (result.done) break;
+      text += decoder.decode(result.value, { stream: true });
+    }
+    const outcome = settled ? "settled" : "still replaying";
+    if (!target.closed) await reader.cancel();
+    const events = parse(text).events;
+    expect(outcome).toBe("settled");
+    expect(closes.map((close) => close.reason)).toEqual(["error"]);
+    expect(String(closes[0]!.error)).toMatch(/read\(\) after "s:512" returned no event after it/);
+    // The client sees a failed stream (its EventSource reconnects), not a clean end.
+    expect(failed).toBe(closes[0]!.error);
+    // The first page once, never again.
+    expect(events.map((event) => event.id)).toEqual(
+      Array.from({ length: 512 }, (_, i) => `s:${i + 1}`),
+    );
+  });
+});
+
+describe("Channel membership changed during a fan-out", () => {
+  test("Channel sends a broadcast once to a member that leaves and registers again from its own listener", async () => {
+    const channel = new Channel("switch", { store: new MemoryEventStore({ epoch: "w" }) });
+    const member = client();
+    const other = client();
+    await channel.register(member.target);
+    await channel.register(other.target);
+    // On "switch", the member re-registers (to change its filter, say), while the fan-out runs.
+    let switches = 0;
+    member.target.addEventListener("switch", () => {
+      switches++;
+      channel.unregister(member.target);
+      void channel.register(member.target, { lastEventId: "" });
+    });
+    await channel.broadcast("go", { type: "switch" });
+    await channel.broadcast("after");
+    expect((await member.until(2)).map((event) => [event.id, event.data])).toEqual([
+      ["w:1", "go"],
+      ["w:2", "after"],
+    ]);
+    expect(switches).toBe(1);
+    expect(channel.size).toBe(2);
+    for (const c of [member, other]) await c.leave();
+  });
+});

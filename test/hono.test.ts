@@ -302,6 +302,39 @@ describe("events (sendevents/hono)", () => {
     await response.text();
   });
 
+  test("events ends the stream when the callback returns a thenable whose then throws, as for a callback that throws", async () => {
+    for (const result of [
+      {
+        // biome-ignore lint/suspicious/noThenProperty: a thenable whose then throws is the case under test.
+        get then(): never {
+          throw new Error("then getter threw");
+        },
+      },
+      {
+        // biome-ignore lint/suspicious/noThenProperty: a thenable whose then throws is the case under test.
+        then(): never {
+          throw new Error("then threw");
+        },
+      },
+    ]) {
+      const closes: StreamCloseEvent[] = [];
+      const app = new Hono();
+      app.onError((error, c) => c.text(`failed: ${error.message}`, 500));
+      app.get(
+        "/sse",
+        events((_c, target) => {
+          target.addEventListener("close", (event) => closes.push(event));
+          return result as never;
+        }),
+      );
+      const response = await app.request("/sse");
+      expect(response.status).toBe(500);
+      expect(await response.text()).toMatch(/^failed: then/);
+      // At once, as for a callback that throws: not once the unsent body is collected.
+      expect(closes.map((event) => event.reason)).toEqual(["error"]);
+    }
+  });
+
   test("events throws a TypeError naming the value when the callback is not a function", () => {
     expect(() => events("nope" as never)).toThrow(
       new TypeError(

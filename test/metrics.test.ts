@@ -86,4 +86,26 @@ describe("metrics", () => {
       await server.close();
     }
   });
+
+  // Last in the file: on a library that counts in the object it hands out, it breaks the rest.
+  test("metrics is a read-only view: code that writes, resets or freezes it never changes what the streams count", async () => {
+    const before = snapshot();
+    // An exporter that resets counters after each scrape, or snapshots them by freezing.
+    expect(() => {
+      (metrics as { open: number }).open = -100;
+    }).toThrow(TypeError);
+    expect(() => {
+      (metrics.closes as { server: number }).server = 0;
+    }).toThrow(TypeError);
+    Object.freeze(metrics);
+    Object.freeze(metrics.closes);
+    const { response, target } = sendEvents(new Request("http://localhost/"));
+    expect(metrics.open).toBe(before.open + 1);
+    const closing = target.close();
+    await response.text();
+    await closing;
+    expect(metrics.open).toBe(before.open);
+    expect(metrics.closes.server).toBe(before.closes.server + 1);
+    expect(snapshot().opened).toBe(before.opened + 1);
+  });
 });

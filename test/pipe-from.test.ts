@@ -221,6 +221,41 @@ describe("ServerSentEventTarget.pipeFrom", () => {
     expect(closes[0]?.error).toBeInstanceOf(TypeError);
   });
 
+  test("pipeFrom ends the stream at once on an error even when the source's cancel never settles", async () => {
+    // A ReadableStream whose cancel hangs (an upstream body that never answers), and an async
+    // iterator whose next() rejects and whose return() hangs.
+    const hanging = new ReadableStream({
+      pull(controller) {
+        controller.enqueue("item");
+      },
+      cancel: () => new Promise<void>(() => {}),
+    });
+    const failure = new Error("upstream failed");
+    const iterator: AsyncIterable<string> = {
+      [Symbol.asyncIterator]: () => ({
+        next: () => Promise.reject(failure),
+        return: () => new Promise<IteratorResult<string>>(() => {}),
+      }),
+    };
+    for (const [source, options] of [
+      [hanging, { event: () => "bad\ntype" }],
+      [iterator, {}],
+    ] as const) {
+      const { response, target, closes } = open();
+      void target.pipeFrom(source as AsyncIterable<string>, options);
+      const body = response.text().then(
+        () => "ended",
+        () => "failed",
+      );
+      for (let i = 0; i < 40 && !target.closed; i++) await delay(5);
+      const closed = target.closed;
+      if (!closed) await target.close();
+      expect(closed).toBe(true);
+      expect(closes.map((event) => event.reason)).toEqual(["error"]);
+      expect(await body).toBe("failed");
+    }
+  });
+
   test("pipeFrom pulls no faster than the client reads (awaits ready between items)", async () => {
     const { response, target } = open({ highWaterMark: 1000 });
     let pulled = 0;

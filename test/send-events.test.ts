@@ -280,3 +280,72 @@ describe("HEAD", () => {
     expect(target.dispatchMessage("late")).toBe(false);
   });
 });
+
+describe("two copies of the package", () => {
+  test("sendEvents from a second copy of the package, served by the first copy's Node adapter, streams and releases its target", async () => {
+    const { cpSync, mkdtempSync, rmSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const { serve } = await import("../adapters/node.ts");
+    // A second install of the package (a dependency's own copy): the same sources, other modules.
+    const root = mkdtempSync(join(tmpdir(), "sendevents-copy-"));
+    cpSync(new URL("../src", import.meta.url), join(root, "src"), { recursive: true });
+    try {
+      const other = (await import(
+        /* @vite-ignore */ join(root, "src", "index.ts")
+      )) as typeof import("../src/index.ts");
+      expect(other.sendEvents).not.toBe(sendEvents);
+      const closes: string[] = [];
+      const server = await serve(
+        (incoming) => {
+          const { response, target } = other.sendEvents(incoming, { keepAlive: false });
+          target.addEventListener("close", (event) => closes.push(event.reason));
+          target.dispatchMessage("from the other copy");
+          return response;
+        },
+        { hostname: "127.0.0.1", port: 0 },
+      );
+      try {
+        const controller = new AbortController();
+        const response = await fetch(server.url, { signal: controller.signal });
+        expect(response.status).toBe(200);
+        const reader = response.body!.getReader();
+        let text = "";
+        while (!text.includes("from the other copy")) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          text += new TextDecoder().decode(value);
+        }
+        expect(text).toContain("data: from the other copy\n\n");
+        controller.abort();
+        for (let i = 0; i < 100 && other.metrics.open > 0; i++) await delay(10);
+        expect(other.metrics.open).toBe(0);
+        expect(closes).toEqual(["client"]);
+      } finally {
+        await server.close();
+      }
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("a sendEvents that throws after opening the stream", () => {
+  test("sendEvents ends the stream it opened when waitUntil throws, and rethrows", async () => {
+    const before = metrics.open;
+    const closes = metrics.closes.error;
+    const failure = new Error("waitUntil is not available in this context");
+    expect(() =>
+      sendEvents(request(), {
+        waitUntil: () => {
+          throw failure;
+        },
+        maxDuration: 60_000,
+      }),
+    ).toThrow(failure);
+    // Nobody holds the target: without this it stayed open (keep-alives, the maxDuration timer)
+    // until the garbage collector found its unsent body.
+    expect(metrics.open).toBe(before);
+    expect(metrics.closes.error).toBe(closes + 1);
+  });
+});

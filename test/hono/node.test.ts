@@ -67,3 +67,87 @@ describe("sendevents/hono over HTTP/2 (h2c) on @hono/node-server", () => {
     expect(parse(body).events.map((e) => e.data)).toEqual(["m0", "m1"]);
   });
 });
+
+describe("sendevents/hono on @hono/node-server: a pipelined request", () => {
+  test("node: a stream whose request was pipelined behind another closes with reason client when the connection goes", async () => {
+    const { Hono } = await import("hono");
+    const { connect } = await import("node:net");
+    const { events } = await import("../../adapters/hono.ts");
+    const closes: [number, string][] = [];
+    let opened = 0;
+    const app = new Hono()
+      .get(
+        "/sse",
+        events((_c, target) => {
+          const n = ++opened;
+          target.addEventListener("close", (event) => closes.push([n, event.reason]));
+          target.dispatchMessage(`stream ${n}`);
+        }),
+      )
+      .post(
+        "/sse",
+        events(async (c, target) => {
+          // A request whose body is read to its end closes, its connection still open.
+          const body = await c.req.text();
+          target.dispatchMessage(`read ${body.length}`);
+        }),
+      );
+    const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
+      const started = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, () =>
+        resolve(started),
+      );
+    });
+    try {
+      const { port } = server.address() as AddressInfo;
+      // A POST whose body the callback reads stays open after that.
+      const controller = new AbortController();
+      const posted = await fetch(`http://127.0.0.1:${port}/sse`, {
+        method: "POST",
+        body: "x".repeat(100_000),
+        signal: controller.signal,
+      });
+      const postReader = posted.body!.getReader();
+      let postText = "";
+      while (!postText.includes("read 100000")) {
+        const { done, value } = await postReader.read();
+        if (done) break;
+        postText += new TextDecoder().decode(value);
+      }
+      const early = await Promise.race([
+        postReader.read().then(({ done }) => (done ? "ended" : "more")),
+        new Promise((resolve) => setTimeout(() => resolve("still open"), 300)),
+      ]);
+      controller.abort();
+      expect(postText).toContain("data: read 100000");
+      expect(early).toBe("still open");
+      const socket = connect(port, "127.0.0.1");
+      let received = "";
+      socket.setEncoding("latin1");
+      socket.on("data", (chunk: string) => {
+        received += chunk;
+      });
+      // Two requests in one write: node:http runs both handlers, and queues the second response
+      // behind the first, which never ends.
+      socket.write("GET /sse HTTP/1.1\r\nHost: x\r\n\r\nGET /sse HTTP/1.1\r\nHost: x\r\n\r\n");
+      for (let i = 0; i < 100 && (opened < 2 || !received.includes("stream 1")); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      expect(opened).toBe(2);
+      socket.destroy();
+      for (let i = 0; i < 100 && closes.length < 2; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      // Before, the second stream stayed open for good: node-server aborts a request's signal
+      // when its response closes, and a queued response never does.
+      expect(closes.sort()).toEqual([
+        [1, "client"],
+        [2, "client"],
+      ]);
+    } finally {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        if ("closeAllConnections" in server) server.closeAllConnections();
+      });
+    }
+  });
+});

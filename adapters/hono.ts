@@ -64,6 +64,7 @@ export type SendEventsFunction = <Events extends object = Record<string, unknown
 
 /** The Hono `Env` that {@linkcode serverSentEvents} adds to the routes it runs before. */
 export interface ServerSentEventsEnv extends Env {
+  /** `c.var.sendEvents()`: opens the route's event stream and returns its target. */
   Variables: { sendEvents: SendEventsFunction };
 }
 

@@ -9,7 +9,7 @@
  * import { Channel } from "sendevents";
  * import { RedisEventStore } from "sendevents/redis";
  *
- * const redis = createClient({ url: process.env.REDIS_URL });
+ * const redis = createClient({ url: process.env.REDIS_URL ?? "redis://127.0.0.1:6379" });
  * redis.on("error", (error) => console.error("redis", error));
  * await redis.connect();
  * const room = new Channel("room", { store: new RedisEventStore(redis, { key: "room" }) });
@@ -632,7 +632,7 @@ const rotate = Symbol("rotate");
  * import { Channel, sendEvents } from "sendevents";
  * import { RedisEventStore } from "sendevents/redis";
  *
- * const redis = createClient({ url: process.env.REDIS_URL });
+ * const redis = createClient({ url: process.env.REDIS_URL ?? "redis://127.0.0.1:6379" });
  * redis.on("error", () => {});
  * await redis.connect();
  * const room = new Channel("room", { store: new RedisEventStore(redis, { key: "room" }) });
@@ -662,6 +662,8 @@ export class RedisEventStore implements EventStore, AsyncDisposable {
   #closed = false;
 
   /**
+   * Creates a store for one channel's events in one Redis stream, on a connected client.
+   *
    * @param client A connected node-redis client (`createClient()` of `redis` v4 or v5), or any
    *   {@linkcode RedisConnection}.
    * @param options `key` (required), `prefix`, `maxEvents`, `maxAge`, `timeout`, `checkInterval`.

@@ -214,6 +214,8 @@ export class Channel {
   #joins = 0;
 
   /**
+   * Creates a channel, with a {@linkcode MemoryEventStore} unless `options.store` gives another.
+   *
    * @param name The channel's name, for the application and for stores keyed by channel.
    * @param options `store` and `staleEventType`.
    * @throws {TypeError} If `name` is not a non-empty string, `store` is not an event store, or

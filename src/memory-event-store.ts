@@ -108,6 +108,8 @@ export class MemoryEventStore implements EventStore {
   #bytes = 0;
 
   /**
+   * Creates an empty store with a fresh random epoch (unless `options.epoch` gives one).
+   *
    * @param options `maxEvents`, `maxBytes`, `maxAge` and `epoch`.
    * @throws {RangeError} If `maxEvents` or `maxBytes` is not a positive integer, or `maxAge` is
    *   not a positive number.

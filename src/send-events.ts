@@ -57,11 +57,9 @@ export interface SendEventsResult<Events extends object> {
  * {@linkcode ServerSentEventTarget} that feeds it.
  *
  * The response's headers reach the client at once, before any event (the body opens with a
- * comment, which clients ignore). The client leaving (the runtime cancelling the body, or the
- * request's `signal` aborting) fires `close` on the target. The signal is watched from the first
- * keep-alive tick on (within a quarter of an interval, one on Workers; at once with
- * `keepAlive: false`), since reading it is not free on every server and most runtimes cancel the
- * body first.
+ * comment, which clients ignore). When the client leaves, `close` fires on the target: most
+ * runtimes cancel the body at once; where one does not (Workers), the request's `signal` tells,
+ * watched from the first keep-alive tick on, because reading it is not free on every server.
  *
  * @param request The incoming request. Its `Last-Event-ID` becomes `target.lastEventId`; its
  *   `signal` tells when the client leaves, where the runtime does not cancel the body.

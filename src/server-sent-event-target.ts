@@ -538,21 +538,32 @@ export class ServerSentEventTarget<
     this.#onEnd(() => clearTimeout(timer));
   }
 
+  /** Listens for `close`: raised exactly once, however the stream ended. */
   override addEventListener(
     type: "close",
     listener: StreamCloseListener | null,
     options?: ListenerOptions,
   ): void;
+  /** Listens for the events of one type of the event map, as they are dispatched (before they are sent). */
   override addEventListener<Type extends keyof Events & string>(
     type: Type,
     listener: ServerSentEventListener<Type, Events[Type]> | null,
     options?: ListenerOptions,
   ): void;
+  /** Listens for events of any type. */
   override addEventListener(
     type: string,
     listener: EventListenerInput,
     options?: ListenerOptions,
   ): void;
+  /**
+   * Listens for `close` and for the events dispatched on the target. A listener may cancel a
+   * cancelable event with `preventDefault()`, and it is then not sent.
+   *
+   * @param type The event type.
+   * @param listener A function or an object with `handleEvent`.
+   * @param options `once`, `signal` and the other options of `EventTarget`'s.
+   */
   override addEventListener(
     type: string,
     listener: EventListenerInput,

@@ -61,8 +61,9 @@ let freshCopy: (event: ServerSentEvent) => ServerSentEvent;
  *
  * const { response, target } = sendEvents(new Request("http://localhost/"));
  * target.dispatchEvent(new ServerSentEvent("ping", { hello: "world" }, { id: 1 }));
- * // event: ping\nid: 1\ndata: {"hello":"world"}\n\n
- * await target.close();
+ * void target.close();
+ * console.log(await response.text());
+ * // ":\n\nevent: ping\nid: 1\ndata: {"hello":"world"}\n\n" (the stream opens with a comment)
  * ```
  */
 export class ServerSentEvent<Type extends string = string, Data = unknown> extends Event {
@@ -119,6 +120,8 @@ export class ServerSentEvent<Type extends string = string, Data = unknown> exten
   }
 
   /**
+   * Creates an event and validates it: what is validated here is what is sent.
+   *
    * @param type The event type. Must not be empty or contain CR or LF.
    * @param data A string is sent as is; anything else as `JSON.stringify(data, replacer, space)`.
    * @param init `id`, `retry`, the JSON options, and `cancelable` for local listeners.

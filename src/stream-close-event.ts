@@ -11,7 +11,9 @@ export type CloseReason = "server" | "client" | "overflow" | "error";
 
 /** Options for {@linkcode StreamCloseEvent}. */
 export interface StreamCloseEventInit extends EventOptions {
+  /** Why the stream ended. */
   reason: CloseReason;
+  /** The error behind a `"error"` close, if there was one. */
   error?: unknown;
 }
 
@@ -23,13 +25,13 @@ export interface StreamCloseEventInit extends EventOptions {
  * ```ts
  * import { sendEvents } from "sendevents";
  *
- * const { target } = sendEvents(new Request("http://localhost/"));
+ * const { response, target } = sendEvents(new Request("http://localhost/"));
  * const timer = setInterval(() => target.dispatchMessage(Date.now()), 1000);
  * target.addEventListener("close", (event) => {
  *   clearInterval(timer);
- *   console.log("stream ended:", event.reason);
+ *   console.log("stream ended:", event.reason); // "client"
  * });
- * await target.close();
+ * await response.body?.cancel(); // as a client that leaves
  * ```
  */
 export class StreamCloseEvent extends Event {
@@ -38,6 +40,12 @@ export class StreamCloseEvent extends Event {
   /** The error behind a `"error"` close, if there was one. */
   readonly error: unknown;
 
+  /**
+   * Creates the event; a target raises it, applications only read it.
+   *
+   * @param type `"close"`.
+   * @param init The reason, and the error for `"error"`.
+   */
   constructor(type: "close", init: StreamCloseEventInit) {
     super(type, init);
     this.reason = init.reason;

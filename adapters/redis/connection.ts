@@ -64,18 +64,26 @@ export interface NodeRedisClient {
     args: string[],
     options?: { abortSignal?: AbortSignal; signal?: AbortSignal },
   ): Promise<unknown>;
+  /** A second client with the same options: the store's subscriber connection. */
   duplicate(): NodeRedisClient;
+  /** Connects the client. */
   connect(): Promise<unknown>;
+  /** Subscribes to a Pub/Sub channel (the subscriber connection only). */
   subscribe(
     channel: string,
     listener: (message: string, channel: string) => void,
   ): Promise<unknown>;
+  /** Leaves a Pub/Sub channel. */
   unsubscribe(channel: string): Promise<unknown>;
+  /** Listens for the client's `error`, `ready` and `end` events. */
   on(event: string, listener: (...args: unknown[]) => void): unknown;
+  /** Connected or connecting. */
   readonly isOpen: boolean;
   /** Connected and ready for commands (`isReady` in node-redis 4 and 5). */
   readonly isReady?: boolean;
+  /** Closes the connection (node-redis 5). */
   close?(): Promise<unknown>;
+  /** Closes the connection (node-redis 4). */
   quit?(): Promise<unknown>;
 }
 

@@ -41,6 +41,7 @@ const CLOSED = 2;
 
 /** What the `stale` event of a `Channel` carries: why the client's position could not be resumed. */
 export interface StaleData {
+  /** `"expired"`: the events after the client's id were dropped; `"unknown"`: the id is not one of this channel's. */
   readonly reason: EventStoreStaleReason;
 }
 
@@ -123,8 +124,11 @@ export interface ConnectionEnd {
 
 /** Options for {@linkcode ConnectionErrorEvent}. */
 export interface ConnectionErrorEventInit extends EventOptions {
+  /** What went wrong; `undefined` for a clean end. */
   error?: unknown;
+  /** The response's status, if one came. */
   status?: number | undefined;
+  /** Milliseconds until the next attempt; `undefined` when the connection has closed for good. */
   retryIn?: number | undefined;
 }
 
@@ -151,6 +155,8 @@ export class ConnectionErrorEvent extends Event {
   readonly retryIn: number | undefined;
 
   /**
+   * Creates the event a connection raises when an attempt fails or its stream drops.
+   *
    * @param type `"error"`.
    * @param init The error, the status and the delay before the next attempt.
    */
@@ -358,11 +364,11 @@ const CONSTRUCT = Symbol("construct");
  */
 export class EventConnection<Events extends object = TextEvents> extends EventTarget {
   /** `readyState` while an attempt is under way or a reconnect is waited for. */
-  static readonly CONNECTING = CONNECTING;
+  static readonly CONNECTING: 0 = CONNECTING;
   /** `readyState` while a stream is open. */
-  static readonly OPEN = OPEN;
+  static readonly OPEN: 1 = OPEN;
   /** `readyState` once the connection has ended for good. */
-  static readonly CLOSED = CLOSED;
+  static readonly CLOSED: 2 = CLOSED;
 
   /** The URL, resolved. */
   readonly url: string;
@@ -543,26 +549,37 @@ export class EventConnection<Events extends object = TextEvents> extends EventTa
     return iterator;
   }
 
+  /** Listens for `open`: a stream was opened (after every reconnect too). */
   override addEventListener(
     type: "open",
     listener: ConnectionListener<Event> | null,
     options?: ListenerOptions,
   ): void;
+  /** Listens for `error`: an attempt failed or the stream dropped (see {@linkcode ConnectionErrorEvent}). */
   override addEventListener(
     type: "error",
     listener: ConnectionListener<ConnectionErrorEvent> | null,
     options?: ListenerOptions,
   ): void;
+  /** Listens for `stale`: a `Channel` could not resume from the client's last id. */
   override addEventListener(
     type: "stale",
     listener: ConnectionListener<DataEvent<StaleData>> | null,
     options?: ListenerOptions,
   ): void;
+  /** Listens for one of the server's event types, its `data` typed by the event map. */
   override addEventListener<Type extends keyof Events & string>(
     type: Type,
     listener: ConnectionListener<DataEvent<Events[Type]>> | null,
     options?: ListenerOptions,
   ): void;
+  /**
+   * Listens as on an `EventSource`: `open`, `error`, `stale` and the server's own event types.
+   *
+   * @param type The event type.
+   * @param listener A function or an object with `handleEvent`.
+   * @param options `once`, `signal` and the other options of `EventTarget`'s.
+   */
   override addEventListener(
     type: string,
     listener: EventListenerInput,
@@ -572,6 +589,13 @@ export class EventConnection<Events extends object = TextEvents> extends EventTa
     super.addEventListener(type, listener, options);
   }
 
+  /**
+   * Removes a listener added with {@linkcode EventConnection.addEventListener}.
+   *
+   * @param type The event type.
+   * @param listener The listener added.
+   * @param options `capture`, as given to `addEventListener`.
+   */
   override removeEventListener(
     type: string,
     // biome-ignore lint/suspicious/noExplicitAny: the typed listeners of addEventListener

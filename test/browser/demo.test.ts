@@ -121,6 +121,22 @@ describe("the demo page in Chromium (Debian's /usr/bin/chromium through playwrig
     expect(shownId).toBe(ticks.at(-1)?.id);
   });
 
+  test("an empty room says so, until the first message", async () => {
+    const page = await openPage();
+    await page.waitForFunction(() => window.demo.room.opens === 1);
+    // The first tab of a fresh server, before any message (the room replays its history to a
+    // new tab, so this runs before the other tests post).
+    expect(await page.locator("#room-log li").allTextContents()).toEqual([
+      "No messages yet: say something, and every open tab gets it.",
+    ]);
+    expect(await page.locator("#room-empty").isVisible()).toBe(true);
+    await page.fill("#room-text", "The first message this tab sees.");
+    await page.click("#room-form button");
+    await page.waitForFunction(() => window.demo.room.messages.length === 1);
+    expect(await page.locator("#room-empty").count()).toBe(0);
+    expect(await page.locator("#room-log li").count()).toBe(1);
+  });
+
   test("a message posted in one tab reaches every tab, with the same id", async () => {
     const [a, b] = await Promise.all([openPage(), openPage()]);
     await b.waitForFunction(() => window.demo.room.tabs >= 2);
@@ -148,6 +164,17 @@ describe("the demo page in Chromium (Debian's /usr/bin/chromium through playwrig
   test("after a server-side drop Chromium reconnects with Last-Event-ID and no tick is lost", async () => {
     const page = await openPage();
     await page.waitForFunction(() => window.demo.clock.ticks.length >= 2);
+    // Every text the clock's badge shows from now on.
+    await page.evaluate(() => {
+      const badge = document.getElementById("clock-status")!;
+      const seen: string[] = [];
+      new MutationObserver(() => seen.push(badge.textContent ?? "")).observe(badge, {
+        childList: true,
+        characterData: true,
+        subtree: true,
+      });
+      Object.assign(window, { badgeTexts: seen });
+    });
     const drop = page.waitForResponse((r) => new URL(r.url()).pathname === "/clock/drop");
     await page.click("#clock-drop");
     expect((await drop).status()).toBe(204);
@@ -187,6 +214,57 @@ describe("the demo page in Chromium (Debian's /usr/bin/chromium through playwrig
       stale: 0,
     });
     expect(shown).toEqual({ reconnects: "1", lastEventId: before.at(-1)?.id, lost: "0" });
+    // The badge counted down the server's retry (2.5 s), then went live again.
+    const texts = await page.evaluate(
+      () => (window as unknown as { badgeTexts: string[] }).badgeTexts,
+    );
+    const seconds = [
+      ...new Set(texts.map((text) => /^reconnecting in (\d+\.\d) s$/.exec(text)?.[1])),
+    ]
+      .filter((value) => value !== undefined)
+      .map(Number);
+    expect(seconds.length, texts.join(" | ")).toBeGreaterThanOrEqual(5);
+    expect(seconds[0]).toBeLessThanOrEqual(2.5);
+    expect(seconds).toEqual([...seconds].sort((a, b) => b - a));
+    expect(texts.at(-1)).toBe("live");
+  });
+
+  test("the default name fits its field, wide and on a phone", async () => {
+    for (const viewport of [
+      { width: 1120, height: 720 },
+      { width: 360, height: 740 },
+    ]) {
+      const page = await browser.newPage({ viewport });
+      page.setDefaultTimeout(10_000);
+      pages.push(page);
+      page.on("pageerror", (error) => pageErrors.push(String(error)));
+      await page.goto(demo.url.href);
+      const name = page.locator("#room-name");
+      await expect.poll(() => name.inputValue()).toMatch(/^guest-[a-z0-9]{4}$/);
+      const { scrollWidth, clientWidth } = await name.evaluate((input: HTMLInputElement) => ({
+        scrollWidth: input.scrollWidth,
+        clientWidth: input.clientWidth,
+      }));
+      expect(scrollWidth, `at ${viewport.width} px`).toBeLessThanOrEqual(clientWidth);
+    }
+  });
+
+  test("the clock, its log and the room show the time the same way, 24-hour", async () => {
+    const page = await openPage();
+    await page.waitForFunction(() => window.demo.clock.ticks.length >= 1);
+    await page.fill("#room-text", "What time is it?");
+    await page.click("#room-form button");
+    await page.waitForFunction(() =>
+      window.demo.room.messages.some((message) => message.text === "What time is it?"),
+    );
+    const shown = await page.evaluate(() => ({
+      clock: document.getElementById("clock-time")?.textContent,
+      log: document.querySelector("#clock-log li:not(.divider) time")?.textContent,
+      room: document.querySelector("#room-log li:last-child time")?.textContent,
+    }));
+    // Chromium's en-US default would be 12-hour ("9:41:07 AM").
+    for (const text of Object.values(shown)) expect(text).toMatch(/^\d{2}:\d{2}:\d{2}$/);
+    expect(shown.log).toBe(shown.clock); // the newest tick is the one the clock shows
   });
 
   test("a job's stream ends with done and a server close, and Chromium does not reconnect", async () => {
@@ -508,5 +586,10 @@ describe("the demo page in Chromium (Debian's /usr/bin/chromium through playwrig
     expect(demo.output()).not.toMatch(/error|warning|unhandled/i);
     // The page's streams ended and cannot come back: the server is gone.
     await page.waitForFunction(() => window.demo.clock.errors >= 1 && window.demo.room.errors >= 1);
+    // The room no longer claims a tab count it cannot know.
+    const presence = page.locator("#room-presence");
+    expect(await presence.textContent()).not.toMatch(/\d+ tabs? in the room/);
+    expect(await presence.textContent()).toContain("Not connected");
+    expect(await presence.getAttribute("data-stale")).toBe("true");
   });
 });

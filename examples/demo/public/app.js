@@ -56,6 +56,15 @@ window.demo = state;
 
 const $ = (id) => document.getElementById(id);
 
+/** One clock for the whole page, 24-hour, so the big clock, its log and the room agree. */
+const TIME = new Intl.DateTimeFormat([], {
+  hour: "2-digit",
+  minute: "2-digit",
+  second: "2-digit",
+  hourCycle: "h23",
+});
+const formatTime = (at) => TIME.format(new Date(at));
+
 /** Logs each event of `types` on `source` to `state.received`. */
 function record(stream, source, types) {
   for (const type of types) {
@@ -90,17 +99,38 @@ function startClock() {
   const source = connect("clock", `/clock?client=${clock.client}`, CLOCK_EVENTS);
   let replaying = false;
   let reconnectIn = 0;
+  /** Counts the badge down to the reconnect the server asked for; cleared on `open`. */
+  let countdown;
+  const stopCountdown = () => {
+    clearInterval(countdown);
+    countdown = undefined;
+  };
   source.addEventListener("open", () => {
     clock.opens++;
     reconnectIn = 0;
+    stopCountdown();
     $("clock-reconnects").textContent = String(clock.opens - 1);
     setStatus($("clock-status"), source);
   });
   source.addEventListener("error", () => {
     clock.errors++;
+    stopCountdown();
     setStatus($("clock-status"), source);
     if (reconnectIn > 0 && source.readyState === EventSource.CONNECTING) {
-      $("clock-status").textContent = `reconnecting in ${reconnectIn / 1000} s`;
+      const at = Date.now() + reconnectIn;
+      reconnectIn = 0;
+      const show = () => {
+        const left = at - Date.now();
+        if (left <= 0 || source.readyState !== EventSource.CONNECTING) {
+          // The wait is over (or the stream is back): the browser is connecting now.
+          stopCountdown();
+          setStatus($("clock-status"), source);
+          return;
+        }
+        $("clock-status").textContent = `reconnecting in ${(left / 1000).toFixed(1)} s`;
+      };
+      show();
+      countdown = setInterval(show, 100);
     }
   });
   source.addEventListener("hello", (event) => {
@@ -146,7 +176,7 @@ function startClock() {
       clock.replayed++;
       $("clock-replayed").textContent = String(clock.replayed);
     }
-    $("clock-time").textContent = new Date(now).toLocaleTimeString();
+    $("clock-time").textContent = formatTime(now);
     $("clock-n").textContent = String(n);
     $("clock-id").textContent = event.lastEventId;
     $("clock-lost").textContent = String(clock.lost);
@@ -157,7 +187,7 @@ function startClock() {
     id.textContent = `id ${event.lastEventId}`;
     const time = document.createElement("time");
     time.dateTime = now;
-    time.textContent = new Date(now).toLocaleTimeString([], { hour12: false });
+    time.textContent = formatTime(now);
     item.append(id, `tick ${n}`, time);
     addToClockLog(item);
   });
@@ -184,11 +214,20 @@ function startRoom() {
   source.addEventListener("error", () => {
     room.errors++;
     setStatus($("room-status"), source);
+    // Disconnected: the last count is stale until the server announces presence again.
+    room.tabs = 0;
+    $("room-presence").textContent = "Not connected: the tab count comes back with the server";
+    $("room-presence").dataset.stale = "true";
   });
   source.addEventListener("presence", (event) => {
     room.tabs = JSON.parse(event.data).tabs;
-    $("room-tabs").textContent = String(room.tabs);
-    $("room-tabs-word").textContent = room.tabs === 1 ? "tab" : "tabs";
+    const presence = $("room-presence");
+    presence.replaceChildren();
+    const count = document.createElement("strong");
+    count.id = "room-tabs";
+    count.textContent = String(room.tabs);
+    presence.append(count, room.tabs === 1 ? " tab in the room" : " tabs in the room");
+    delete presence.dataset.stale;
   });
   source.addEventListener("chat", (event) => {
     const message = { id: event.lastEventId, ...JSON.parse(event.data) };
@@ -198,11 +237,12 @@ function startRoom() {
     name.textContent = message.name;
     const time = document.createElement("time");
     time.dateTime = message.at;
-    time.textContent = new Date(message.at).toLocaleTimeString();
+    time.textContent = formatTime(message.at);
     const text = document.createElement("span");
     text.textContent = message.text;
     item.append(name, " ", text, " ", time);
     const log = $("room-log");
+    $("room-empty")?.remove();
     log.append(item);
     while (log.children.length > ROOM_LOG_LENGTH) log.firstElementChild.remove();
     log.scrollTop = log.scrollHeight;

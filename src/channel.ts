@@ -63,12 +63,12 @@ export interface ChannelOptions {
 export const DEFAULT_STORE_TIMEOUT = 10_000;
 
 /** Options for {@linkcode Channel.broadcast} when it is given data rather than an event. */
-export interface ChannelBroadcastInit {
+export interface ChannelBroadcastInit<Type extends string = string> {
   /**
-   * The event type.
+   * The event type; with a typed channel, a key of its event map.
    * @default "message"
    */
-  type?: string;
+  type?: Type;
   /** Sent as the `retry:` field: the client's reconnection time, in milliseconds. */
   retry?: number;
   /** Passed to `JSON.stringify` when the data is not a string. */
@@ -93,7 +93,45 @@ export interface ChannelMemberOptions<State = undefined> {
    * to skip the replay.
    */
   lastEventId?: string;
+  /**
+   * How many of the channel's most recent events to send a client that does not resume (no
+   * `Last-Event-ID`, or `lastEventId: ""`), before the live ones: a snapshot of recent history,
+   * then live, with no gap and no duplicate even while broadcasts run. Counted among the events
+   * `filter` accepts; a store holds at most what its bounds keep. A resuming client gets what it
+   * missed instead.
+   * @default 0
+   */
+  history?: number;
 }
+
+/**
+ * The event types of a channel's map that a target's map does not accept (a missing type, or data
+ * the target does not take); `never` when every one fits, or when the channel is untyped.
+ */
+export type UnacceptedEventTypes<TargetEvents, Events> = string extends keyof Events
+  ? never
+  : {
+      [Type in keyof Events]-?: Type extends keyof TargetEvents
+        ? [Events[Type]] extends [TargetEvents[Type]]
+          ? never
+          : Type
+        : Type;
+    }[keyof Events];
+
+/** A target type {@linkcode Channel.register} accepts: one that can be sent every channel event. */
+type CompatibleTarget<TargetEvents extends object, Events> = [
+  UnacceptedEventTypes<TargetEvents, Events>,
+] extends [never]
+  ? ServerSentEventTarget<TargetEvents>
+  : ServerSentEventTarget<TargetEvents> & {
+      /** Type-only: names the channel's event types this target's map does not accept. */
+      readonly "cannot receive these channel events": UnacceptedEventTypes<TargetEvents, Events>;
+    };
+
+/** The event {@linkcode Channel.broadcast} resolves with. */
+type BroadcastEvent<Events, Type extends string> = string extends keyof Events
+  ? ServerSentEvent
+  : ServerSentEvent<Type, Events[Type & keyof Events]>;
 
 /** A stream's membership of a channel. */
 class Member extends Link implements Membership {
@@ -185,7 +223,7 @@ interface Pending {
  * }
  * ```
  */
-export class Channel {
+export class Channel<Events extends object = Record<string, unknown>> {
   readonly #name: string;
   /** The name as error messages show it: cut short, since a name can be any length. */
   readonly #label: string;
@@ -282,6 +320,7 @@ export class Channel {
    *   It never rejects: a store that fails ends the stream with reason `"error"`.
    * @throws {TypeError} If `target` is not a `ServerSentEventTarget`, `filter` is not a function
    *   or `lastEventId` is not a string.
+   * @throws {RangeError} If `history` is not a non-negative integer.
    *
    * @example Only send a member the events of its own topic
    * ```ts
@@ -295,8 +334,8 @@ export class Channel {
    * });
    * ```
    */
-  register<State = undefined, Events extends object = Record<string, unknown>>(
-    stream: ServerSentEventTarget<Events>,
+  register<State = undefined, TargetEvents extends object = Record<string, unknown>>(
+    stream: CompatibleTarget<TargetEvents, Events>,
     options: ChannelMemberOptions<State> = {},
   ): Promise<void> {
     // Members are sent the events of any type: the channel does not care what a stream declares.
@@ -323,6 +362,8 @@ export class Channel {
       // silent start from now.
       lastEventId = FOREIGN_ID;
     }
+    const history =
+      options.history === undefined ? 0 : checkInteger(action, "history", options.history, 0);
     if (target.closed) return Promise.resolve();
     const member = new Member(
       ++this.#joins,
@@ -330,14 +371,14 @@ export class Channel {
       options.filter as Member["filter"],
       options.state,
       // A shared store's member waits for the feed even without an id: it is live once that is.
-      lastEventId === "" && this.#store.subscribe === undefined ? undefined : [],
+      lastEventId === "" && history === 0 && this.#store.subscribe === undefined ? undefined : [],
       (left) => this.#remove(left),
     );
     if (!internals.join(target, this, member)) return Promise.resolve();
     this.#members.add(member);
     if (this.#store.subscribe !== undefined && this.#subscription === undefined) this.#subscribe();
     if (member.held === undefined) return Promise.resolve();
-    return this.#replay(member, lastEventId);
+    return this.#replay(member, lastEventId, history);
   }
 
   /**
@@ -345,7 +386,7 @@ export class Channel {
    *
    * @returns `true` if it was a member.
    */
-  unregister<Events extends object>(target: ServerSentEventTarget<Events>): boolean {
+  unregister<TargetEvents extends object>(target: ServerSentEventTarget<TargetEvents>): boolean {
     const member = this.#memberOf(target as unknown as ServerSentEventTarget);
     if (member === undefined) return false;
     this.#remove(member);
@@ -353,7 +394,7 @@ export class Channel {
   }
 
   /** Whether a stream is a member. */
-  has<Events extends object>(target: ServerSentEventTarget<Events>): boolean {
+  has<TargetEvents extends object>(target: ServerSentEventTarget<TargetEvents>): boolean {
     return this.#memberOf(target as unknown as ServerSentEventTarget) !== undefined;
   }
 
@@ -382,7 +423,10 @@ export class Channel {
    * console.log(sent.id);
    * ```
    */
-  broadcast(data: unknown, init: ChannelBroadcastInit = {}): Promise<ServerSentEvent> {
+  broadcast<Type extends keyof Events & string = "message" & keyof Events>(
+    data: Events[Type] | ServerSentEvent<Type, Events[Type]>,
+    init: ChannelBroadcastInit<Type> = {},
+  ): Promise<BroadcastEvent<Events, Type>> {
     const action = `Cannot broadcast on channel ${this.#label}`;
     let type: string;
     let text: string;
@@ -409,7 +453,7 @@ export class Channel {
       retry = rawRetry;
       text = serializeData(data, `${action}: event ${describe(type)}`, replacer, space);
     }
-    return new Promise<ServerSentEvent>((resolve, reject) => {
+    return new Promise<BroadcastEvent<Events, Type>>((resolve, reject) => {
       const timeout = this.#storeTimeout;
       const slot: Pending = {
         event: undefined,
@@ -441,7 +485,7 @@ export class Channel {
           }
           slot.event = event;
           slot.settled = true;
-          resolve(event);
+          resolve(event as BroadcastEvent<Events, Type>);
           this.#deliverSettled();
         })
         .catch((error: unknown) => {
@@ -598,16 +642,20 @@ export class Channel {
     });
   }
 
-  async #replay(member: Member, lastEventId: string): Promise<void> {
+  async #replay(member: Member, lastEventId: string, history: number): Promise<void> {
     const { target } = member;
     let after = lastEventId;
     let replayed: string | undefined;
+    // A fresh client that asked for `history`: the store is read from its oldest event, keeping
+    // only the newest `history` accepted ones, which are sent once the read has caught up.
+    const recent: ServerSentEvent[] | undefined =
+      lastEventId === "" && history > 0 ? [] : undefined;
     try {
       // Read only once the feed is live, so the history and the feed overlap: no gap between.
       if (this.#subscription !== undefined) await this.#subscription.ready;
       for (;;) {
         if (member.held === undefined) return;
-        if (lastEventId === "") break;
+        if (lastEventId === "" && recent === undefined) break;
         const result = await this.#read(after);
         if (member.held === undefined) return; // the stream ended or left the channel
         if (result.stale !== undefined) {
@@ -616,7 +664,7 @@ export class Channel {
           break;
         }
         // The client has seen everything up to the id it sent: never send that again either.
-        replayed ??= lastEventId;
+        if (lastEventId !== "") replayed ??= lastEventId;
         let progressed = false;
         for (const read of result.events) {
           const event = storedEvent(read);
@@ -627,7 +675,15 @@ export class Channel {
           }
           // A store that also returns the id it was asked after (a range that includes its start),
           // or an event it gave already: the client has it, so it is never sent twice.
-          if (this.#store.compare(event.id!, replayed) <= 0) continue;
+          if (replayed !== undefined && this.#store.compare(event.id!, replayed) <= 0) continue;
+          if (recent !== undefined) {
+            replayed = event.id!;
+            progressed = true;
+            if (member.filter !== undefined && !member.filter(event, member.state)) continue;
+            recent.push(event);
+            if (recent.length >= 2 * history) recent.splice(0, recent.length - history);
+            continue;
+          }
           await target.ready;
           if (member.held === undefined) return;
           this.#send(member, event);
@@ -641,10 +697,25 @@ export class Channel {
             `Cannot replay channel ${this.#label}: the store's read() after ${describe(after)} returned no event after it`,
           );
         }
-        // Caught up with what arrived live meanwhile: the rest is held.
+        // Caught up with what arrived live meanwhile: the rest is held. (Not for a snapshot,
+        // which must end with the newest stored events, not with the held ones after it.)
         const first = member.held[0];
-        if (first !== undefined && this.#store.compare(replayed!, first.id!) >= 0) break;
+        if (
+          recent === undefined &&
+          first !== undefined &&
+          this.#store.compare(replayed!, first.id!) >= 0
+        ) {
+          break;
+        }
         after = replayed!;
+      }
+      if (recent !== undefined) {
+        for (const event of recent.slice(-history)) {
+          await target.ready;
+          if (member.held === undefined) return;
+          // Accepted by the filter when it was read.
+          target.dispatchEvent(event);
+        }
       }
     } catch (error) {
       if (member.held !== undefined) {

@@ -2,19 +2,33 @@ import { describe } from "./describe.js";
 import { ownEvent, ServerSentEvent } from "./server-sent-event.js";
 import { internals, type ServerSentEventTarget } from "./server-sent-event-target.js";
 
-/** Options for {@linkcode ServerSentEventTarget.pipeFrom}. */
-export interface PipeFromOptions<Item> {
+/** Any event of an event map: `ServerSentEvent<Type, Events[Type]>` for one of its types. */
+export type EventOfMap<Events> = {
+  [Type in keyof Events & string]: ServerSentEvent<Type, Events[Type]>;
+}[keyof Events & string];
+
+/** The types of an event map whose data an `Item` can be. */
+type TypesFor<Item, Events> = {
+  [Type in keyof Events & string]: [Item] extends [Events[Type]] ? Type : never;
+}[keyof Events & string];
+
+/**
+ * Options for {@linkcode ServerSentEventTarget.pipeFrom}. On a target typed by an event map,
+ * `event` must name a type of the map whose data the items are, and `map` must return an event
+ * of the map.
+ */
+export interface PipeFromOptions<Item, Events extends object = Record<string, unknown>> {
   /**
    * Turns an item into the event to send, or `undefined` to skip it. When given, `event` and `id`
    * are not used.
    */
-  map?: (item: Item, index: number) => ServerSentEvent | undefined;
+  map?: (item: Item, index: number) => EventOfMap<Events> | undefined;
   /**
    * The event type of every item, or a function that picks it per item. The item itself is the
    * data: a string is sent as is, anything else as JSON.
    * @default "message"
    */
-  event?: string | ((item: Item, index: number) => string);
+  event?: TypesFor<Item, Events> | ((item: Item, index: number) => keyof Events & string);
   /** Picks each item's `id:` field (`undefined`: none). */
   id?: (item: Item, index: number) => string | number | undefined;
   /**

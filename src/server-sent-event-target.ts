@@ -479,9 +479,9 @@ export class ServerSentEventTarget<
    */
   pipeFrom<Item>(
     source: AsyncIterable<Item> | ReadableStream<Item>,
-    options?: PipeFromOptions<Item>,
+    options?: PipeFromOptions<Item, Events>,
   ): Promise<void> {
-    return pipeFrom(this as ServerSentEventTarget, source, options);
+    return pipeFrom(this as ServerSentEventTarget, source, options as PipeFromOptions<Item>);
   }
 
   /**

@@ -812,3 +812,69 @@ describe("Channel membership changed during a fan-out", () => {
     for (const c of [member, other]) await c.leave();
   });
 });
+
+describe("Channel history", () => {
+  test("Channel sends a fresh member the last `history` events, then live ones", async () => {
+    const channel = new Channel("history");
+    for (let i = 1; i <= 5; i++) await channel.broadcast(i);
+    const member = client();
+    await channel.register(member.target, { history: 3 });
+    await channel.broadcast(6);
+    expect((await member.until(4)).map((event) => event.data)).toEqual(["3", "4", "5", "6"]);
+    await member.leave();
+  });
+
+  test("Channel history has no gap and no duplicate under concurrent broadcasts", async () => {
+    const store = new LatentStore(new MemoryEventStore(), [0, 3, 1, 5, 2]);
+    const channel = new Channel("history", { store });
+    for (let i = 1; i <= 600; i++) void channel.broadcast(i);
+    await channel.broadcast(601);
+    const member = client();
+    const sent: Promise<ServerSentEvent>[] = [];
+    for (let i = 602; i <= 620; i++) sent.push(channel.broadcast(i));
+    const registered = channel.register(member.target, { history: 10 });
+    for (let i = 621; i <= 640; i++) sent.push(channel.broadcast(i));
+    await registered;
+    await Promise.all(sent);
+    const data = (await member.events()).map((event) => Number(event.data));
+    // Some of 602-640 are in the store by the time it is read: the snapshot ends later then.
+    const first = data[0]!;
+    expect(first).toBeGreaterThanOrEqual(592);
+    expect(data.length).toBeGreaterThanOrEqual(10);
+    expect(data).toEqual(Array.from({ length: 641 - first }, (_, i) => first + i));
+    await member.leave();
+  });
+
+  test("Channel history counts only the events the filter accepts", async () => {
+    const channel = new Channel("history");
+    for (let i = 1; i <= 9; i++) await channel.broadcast(i, { type: i % 2 ? "odd" : "even" });
+    const member = client();
+    await channel.register(member.target, {
+      history: 2,
+      filter: (event) => event.type === "even",
+    });
+    expect((await member.until(2)).map((event) => event.data)).toEqual(["6", "8"]);
+    await member.leave();
+  });
+
+  test("Channel history is ignored for a member that resumes", async () => {
+    const channel = new Channel("history");
+    const ids: string[] = [];
+    for (let i = 1; i <= 5; i++) ids.push((await channel.broadcast(i)).id!);
+    const member = client(ids[3]);
+    await channel.register(member.target, { history: 3 });
+    expect((await member.events()).map((event) => event.data)).toEqual(["5"]);
+    await member.leave();
+  });
+
+  test("Channel register rejects a `history` that is not a non-negative integer", () => {
+    const channel = new Channel("history");
+    const member = client();
+    expect(() => channel.register(member.target, { history: -1 })).toThrow(
+      new RangeError(
+        'Cannot register on channel "history": "history" must be a non-negative integer, received -1',
+      ),
+    );
+    expect(() => channel.register(member.target, { history: 1.5 })).toThrow(RangeError);
+  });
+});

@@ -108,7 +108,7 @@ export interface ChannelMemberOptions<State = undefined> {
  * The event types of a channel's map that a target's map does not accept (a missing type, or data
  * the target does not take); `never` when every one fits, or when the channel is untyped.
  */
-export type UnacceptedEventTypes<TargetEvents, Events> = string extends keyof Events
+type UnacceptedEventTypes<TargetEvents, Events> = string extends keyof Events
   ? never
   : {
       [Type in keyof Events]-?: Type extends keyof TargetEvents

@@ -3,7 +3,7 @@ import { ownEvent, ServerSentEvent } from "./server-sent-event.js";
 import { internals, type ServerSentEventTarget } from "./server-sent-event-target.js";
 
 /** Any event of an event map: `ServerSentEvent<Type, Events[Type]>` for one of its types. */
-export type EventOfMap<Events> = {
+type EventOfMap<Events> = {
   [Type in keyof Events & string]: ServerSentEvent<Type, Events[Type]>;
 }[keyof Events & string];
 

@@ -99,6 +99,11 @@ const KNOWN_PRIVATE_TYPES = new Set([
   "ListenerOptions",
   "RemoveListenerOptions",
   "MessageData",
+  // Type-level helpers of the event-map typing (channel.ts, pipe-from.ts).
+  "CompatibleTarget",
+  "BroadcastEvent",
+  "EventOfMap",
+  "TypesFor",
   "ParseOption",
   "OptionsArgument",
   "Context",

@@ -29,9 +29,9 @@
  * @module
  */
 import type { Context, Env, Handler, Input, MiddlewareHandler } from "hono";
-import { type SendEventsOptions, sendEvents } from "../src/send-events.js";
-import { internals, type ServerSentEventTarget } from "../src/server-sent-event-target.js";
-import { targetOf } from "../src/stream-group.js";
+import { type SendEventsOptions, sendEvents } from "../src/send-events.ts";
+import { internals, type ServerSentEventTarget } from "../src/server-sent-event-target.ts";
+import { targetOf } from "../src/stream-group.ts";
 
 /** Options for {@linkcode events} and {@linkcode serverSentEvents}. */
 export interface EventsOptions extends SendEventsOptions {

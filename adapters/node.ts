@@ -21,25 +21,25 @@
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import type { AddressInfo } from "node:net";
-import { DEFAULT_HEADERS } from "../src/send-events.js";
-import type { ServerSentEventTarget } from "../src/server-sent-event-target.js";
-import { internals, type TargetSink } from "../src/server-sent-event-target.js";
+import { DEFAULT_HEADERS } from "../src/send-events.ts";
+import type { ServerSentEventTarget } from "../src/server-sent-event-target.ts";
+import { internals, type TargetSink } from "../src/server-sent-event-target.ts";
 import {
   type CloseAllOptions,
   type CloseAllResult,
   StreamGroup,
   targetOf,
-} from "../src/stream-group.js";
-import { directStream } from "./node/event-stream-response.js";
+} from "../src/stream-group.ts";
+import { directStream } from "./node/event-stream-response.ts";
 import {
   type IncomingRequest,
   incomingRequest,
   type Refusal,
   type RequestState,
   requestState,
-} from "./node/incoming-request.js";
-import { whenCurrent } from "./node/pipelining.js";
-import { checkSendTimeout, type SendWatch, watchEventStream } from "./node/watch-event-stream.js";
+} from "./node/incoming-request.ts";
+import { whenCurrent } from "./node/pipelining.ts";
+import { checkSendTimeout, type SendWatch, watchEventStream } from "./node/watch-event-stream.ts";
 
 /** A fetch handler, as Deno, Bun and Workers call it. */
 export type FetchHandler = (request: Request) => Response | Promise<Response>;

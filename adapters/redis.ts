@@ -26,17 +26,17 @@ import {
   type EventStoreReadResult,
   type EventStoreSubscription,
   ServerSentEvent,
-} from "../src/index.js";
+} from "../src/index.ts";
 import {
   isNodeRedisClient,
   type NodeRedisClient,
   nodeRedisConnection,
   type RedisConnection,
   type RedisSubscriber,
-} from "./redis/connection.js";
-import { APPEND_SCRIPT, READ_SCRIPT, ROTATE_SCRIPT, TRIM_SCRIPT } from "./redis/scripts.js";
+} from "./redis/connection.ts";
+import { APPEND_SCRIPT, READ_SCRIPT, ROTATE_SCRIPT, TRIM_SCRIPT } from "./redis/scripts.ts";
 
-export type { NodeRedisClient, RedisConnection, RedisSubscriber } from "./redis/connection.js";
+export type { NodeRedisClient, RedisConnection, RedisSubscriber } from "./redis/connection.ts";
 
 /** The default {@linkcode RedisEventStoreOptions.maxEvents}. */
 const DEFAULT_MAX_EVENTS = 1000;

@@ -7,7 +7,7 @@
  * @internal Not exported from the package.
  * @module
  */
-import type { ServerSentEventTarget } from "./server-sent-event-target.js";
+import type { ServerSentEventTarget } from "./server-sent-event-target.ts";
 
 /**
  * The property under which an adapter's request carries its {@linkcode AdapterRequest}. A

@@ -1,23 +1,23 @@
-import { checkInteger, MAX_DELAY } from "./check-integer.js";
-import { describe } from "./describe.js";
+import { checkInteger, MAX_DELAY } from "./check-integer.ts";
+import { describe } from "./describe.ts";
 import type {
   EventStore,
   EventStoreFeed,
   EventStoreReadResult,
   EventStoreStaleReason,
   EventStoreSubscription,
-} from "./event-store.js";
-import { assertEventType, assertRetry, serializeData } from "./format.js";
-import { Link, LinkedList } from "./linked-list.js";
-import { MemoryEventStore } from "./memory-event-store.js";
+} from "./event-store.ts";
+import { assertEventType, assertRetry, serializeData } from "./format.ts";
+import { Link, LinkedList } from "./linked-list.ts";
+import { MemoryEventStore } from "./memory-event-store.ts";
 import {
   encodeServerSentEvent,
   fieldsOf,
   type JsonReplacer,
   ownEvent,
   ServerSentEvent,
-} from "./server-sent-event.js";
-import { internals, type Membership, ServerSentEventTarget } from "./server-sent-event-target.js";
+} from "./server-sent-event.ts";
+import { internals, type Membership, ServerSentEventTarget } from "./server-sent-event-target.ts";
 
 /** The default {@linkcode ChannelOptions.staleEventType}. */
 export const DEFAULT_STALE_EVENT_TYPE = "stale";

@@ -5,7 +5,7 @@
  * @internal Not exported from the package.
  * @module
  */
-import { describe } from "./describe.js";
+import { describe } from "./describe.ts";
 
 /**
  * The longest delay a timer can be set to: `setTimeout` and `setInterval` take a signed 32-bit

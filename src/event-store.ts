@@ -1,4 +1,4 @@
-import type { ServerSentEvent } from "./server-sent-event.js";
+import type { ServerSentEvent } from "./server-sent-event.ts";
 
 /**
  * What a channel hands to its {@linkcode EventStore}: an event without an id, its data already

@@ -6,8 +6,8 @@
  * @module
  */
 
-import { checkInteger, MAX_DELAY } from "./check-integer.js";
-import { describe } from "./describe.js";
+import { checkInteger, MAX_DELAY } from "./check-integer.ts";
+import { describe } from "./describe.ts";
 
 /** CRLF, a lone CR and a lone LF all end a line in an event stream. */
 export const LINE_BREAK: RegExp = /\r\n|\r|\n/;

@@ -16,13 +16,13 @@
  *
  * @module
  */
-export { acceptsEventStream } from "./accepts-event-stream.js";
+export { acceptsEventStream } from "./accepts-event-stream.ts";
 export {
   Channel,
   type ChannelBroadcastInit,
   type ChannelMemberOptions,
   type ChannelOptions,
-} from "./channel.js";
+} from "./channel.ts";
 export type {
   EventRecord,
   EventStore,
@@ -31,36 +31,36 @@ export type {
   EventStoreReadResult,
   EventStoreStaleReason,
   EventStoreSubscription,
-} from "./event-store.js";
-export { readLastEventId } from "./last-event-id.js";
-export { MemoryEventStore, type MemoryEventStoreOptions } from "./memory-event-store.js";
-export { metrics, type StreamMetrics } from "./metrics.js";
-export type { PipeFromOptions } from "./pipe-from.js";
+} from "./event-store.ts";
+export { readLastEventId } from "./last-event-id.ts";
+export { MemoryEventStore, type MemoryEventStoreOptions } from "./memory-event-store.ts";
+export { metrics, type StreamMetrics } from "./metrics.ts";
+export type { PipeFromOptions } from "./pipe-from.ts";
 export {
   DEFAULT_HEADERS,
   type SendEventsOptions,
   type SendEventsResult,
   sendEvents,
-} from "./send-events.js";
+} from "./send-events.ts";
 export {
   type JsonReplacer,
   ServerSentEvent,
   type ServerSentEventInit,
-} from "./server-sent-event.js";
+} from "./server-sent-event.ts";
 export {
   type CloseOptions,
   type ServerSentEventListener,
   ServerSentEventTarget,
   type ServerSentEventTargetOptions,
   type StreamCloseListener,
-} from "./server-sent-event-target.js";
+} from "./server-sent-event-target.ts";
 export {
   type CloseReason,
   StreamCloseEvent,
   type StreamCloseEventInit,
-} from "./stream-close-event.js";
+} from "./stream-close-event.ts";
 export {
   type CloseAllOptions,
   type CloseAllResult,
   StreamGroup,
-} from "./stream-group.js";
+} from "./stream-group.ts";

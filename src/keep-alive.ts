@@ -10,7 +10,7 @@
  * @module
  */
 
-import { Link, LinkedList } from "./linked-list.js";
+import { Link, LinkedList } from "./linked-list.ts";
 
 /** A stream a wheel keeps alive. */
 export abstract class KeepAliveMember extends Link {

@@ -1,12 +1,12 @@
-import { checkInteger } from "./check-integer.js";
-import { describe } from "./describe.js";
+import { checkInteger } from "./check-integer.ts";
+import { describe } from "./describe.ts";
 import type {
   EventRecord,
   EventStore,
   EventStoreReadOptions,
   EventStoreReadResult,
-} from "./event-store.js";
-import { encodeServerSentEvent, ServerSentEvent } from "./server-sent-event.js";
+} from "./event-store.ts";
+import { encodeServerSentEvent, ServerSentEvent } from "./server-sent-event.ts";
 
 /** The default `maxEvents` of a {@linkcode MemoryEventStore}. */
 export const DEFAULT_MAX_EVENTS = 1000;

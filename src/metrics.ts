@@ -1,4 +1,4 @@
-import type { CloseReason } from "./stream-close-event.js";
+import type { CloseReason } from "./stream-close-event.ts";
 
 /**
  * Counters over every event stream of this process (of this isolate, on Workers): read them, log

@@ -1,6 +1,6 @@
-import { describe } from "./describe.js";
-import { ownEvent, ServerSentEvent } from "./server-sent-event.js";
-import { internals, type ServerSentEventTarget } from "./server-sent-event-target.js";
+import { describe } from "./describe.ts";
+import { ownEvent, ServerSentEvent } from "./server-sent-event.ts";
+import { internals, type ServerSentEventTarget } from "./server-sent-event-target.ts";
 
 /** Any event of an event map: `ServerSentEvent<Type, Events[Type]>` for one of its types. */
 type EventOfMap<Events> = {

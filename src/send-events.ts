@@ -1,13 +1,13 @@
-import { adapterOf } from "./adapter-request.js";
-import { checkInteger, MAX_DELAY } from "./check-integer.js";
-import { parseLastEventId } from "./last-event-id.js";
+import { adapterOf } from "./adapter-request.ts";
+import { checkInteger, MAX_DELAY } from "./check-integer.ts";
+import { parseLastEventId } from "./last-event-id.ts";
 import {
   internals,
   type ServerSentEventTarget,
   type ServerSentEventTargetOptions,
-} from "./server-sent-event-target.js";
-import { bindBody } from "./stream-group.js";
-import type { HeadersInit } from "./web-types.js";
+} from "./server-sent-event-target.ts";
+import { bindBody } from "./stream-group.ts";
+import type { HeadersInit } from "./web-types.ts";
 
 /**
  * The headers every event stream is sent with, as oak defines them, plus `X-Accel-Buffering: no`,

@@ -1,5 +1,5 @@
-import { checkInteger, MAX_DELAY } from "./check-integer.js";
-import { describe } from "./describe.js";
+import { checkInteger, MAX_DELAY } from "./check-integer.ts";
+import { describe } from "./describe.ts";
 import {
   encodeFrame,
   formatComment,
@@ -7,10 +7,10 @@ import {
   formatRetry,
   KEEP_ALIVE_FRAME,
   serializeData,
-} from "./format.js";
-import { KeepAliveMember, KeepAliveWheel } from "./keep-alive.js";
-import { counters } from "./metrics.js";
-import { type PipeFromOptions, pipeFrom } from "./pipe-from.js";
+} from "./format.ts";
+import { KeepAliveMember, KeepAliveWheel } from "./keep-alive.ts";
+import { counters } from "./metrics.ts";
+import { type PipeFromOptions, pipeFrom } from "./pipe-from.ts";
 import {
   isEncoded as encoded,
   encodeServerSentEvent,
@@ -19,9 +19,9 @@ import {
   ownEvent,
   ServerSentEvent,
   type ServerSentEventInit,
-} from "./server-sent-event.js";
-import { type CloseReason, StreamCloseEvent } from "./stream-close-event.js";
-import type { EventListenerInput, ListenerOptions } from "./web-types.js";
+} from "./server-sent-event.ts";
+import { type CloseReason, StreamCloseEvent } from "./stream-close-event.ts";
+import type { EventListenerInput, ListenerOptions } from "./web-types.ts";
 
 /** The default `keepAlive`: under Bun's 10 s idle timeout, and cheap. */
 export const DEFAULT_KEEP_ALIVE = 5_000;

@@ -1,4 +1,4 @@
-import { describe } from "./describe.js";
+import { describe } from "./describe.ts";
 import {
   assertEventType,
   assertRetry,
@@ -7,8 +7,8 @@ import {
   formatEvent,
   normalizeId,
   serializeData,
-} from "./format.js";
-import type { EventOptions } from "./web-types.js";
+} from "./format.ts";
+import type { EventOptions } from "./web-types.ts";
 
 /** The replacer argument of `JSON.stringify`, in either of its two forms. */
 export type JsonReplacer =

@@ -1,4 +1,4 @@
-import type { EventOptions } from "./web-types.js";
+import type { EventOptions } from "./web-types.ts";
 
 /**
  * Why a stream ended:

@@ -1,6 +1,6 @@
-import { checkInteger, MAX_DELAY } from "./check-integer.js";
-import { Link, LinkedList } from "./linked-list.js";
-import { internals, type Membership, ServerSentEventTarget } from "./server-sent-event-target.js";
+import { checkInteger, MAX_DELAY } from "./check-integer.ts";
+import { Link, LinkedList } from "./linked-list.ts";
+import { internals, type Membership, ServerSentEventTarget } from "./server-sent-event-target.ts";
 
 /** The default `retry` of {@linkcode StreamGroup.closeAll}, in milliseconds. */
 export const DEFAULT_SHUTDOWN_RETRY = 1_000;

@@ -7,11 +7,11 @@
  * @module
  */
 
-import { responseHeaders } from "../../src/send-events.js";
-import type { ServerSentEventTarget } from "../../src/server-sent-event-target.js";
-import { internals } from "../../src/server-sent-event-target.js";
-import { bindBody } from "../../src/stream-group.js";
-import { inheritLazily } from "./lazy-prototype.js";
+import { responseHeaders } from "../../src/send-events.ts";
+import type { ServerSentEventTarget } from "../../src/server-sent-event-target.ts";
+import { internals } from "../../src/server-sent-event-target.ts";
+import { bindBody } from "../../src/stream-group.ts";
+import { inheritLazily } from "./lazy-prototype.ts";
 
 let realOf: (response: EventStreamResponse) => Response;
 let takeDirect: (

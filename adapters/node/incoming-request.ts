@@ -17,9 +17,9 @@
 import type * as http from "node:http";
 import type * as http2 from "node:http2";
 import { Readable } from "node:stream";
-import { ADAPTER_REQUEST, type AdapterRequest } from "../../src/adapter-request.js";
-import { internals, type ServerSentEventTarget } from "../../src/server-sent-event-target.js";
-import { EventStreamResponse, eventStreamTarget, isUnread } from "./event-stream-response.js";
+import { ADAPTER_REQUEST, type AdapterRequest } from "../../src/adapter-request.ts";
+import { internals, type ServerSentEventTarget } from "../../src/server-sent-event-target.ts";
+import { EventStreamResponse, eventStreamTarget, isUnread } from "./event-stream-response.ts";
 
 /** A request from either server. */
 export type NodeRequest = http.IncomingMessage | http2.Http2ServerRequest;

@@ -11,10 +11,10 @@
  */
 import type * as http from "node:http";
 import type * as http2 from "node:http2";
-import { checkInteger, MAX_DELAY } from "../../src/check-integer.js";
-import { Link, LinkedList } from "../../src/linked-list.js";
-import type { ServerSentEventTarget } from "../../src/server-sent-event-target.js";
-import type { StreamGroup } from "../../src/stream-group.js";
+import { checkInteger, MAX_DELAY } from "../../src/check-integer.ts";
+import { Link, LinkedList } from "../../src/linked-list.ts";
+import type { ServerSentEventTarget } from "../../src/server-sent-event-target.ts";
+import type { StreamGroup } from "../../src/stream-group.ts";
 
 type NodeResponse = http.ServerResponse | http2.Http2ServerResponse;
 

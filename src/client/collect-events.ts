@@ -1,11 +1,11 @@
-import { describe } from "../describe.js";
+import { describe } from "../describe.ts";
 import {
   type EventOf,
   type OptionsArgument,
   type ReadEventsOptions,
   readEvents,
   type TextEvents,
-} from "./read-events.js";
+} from "./read-events.ts";
 
 /** Options for {@linkcode collectEvents}: when to stop, besides the end of the stream. */
 export type CollectEventsOptions<Events extends object = TextEvents> = ReadEventsOptions<Events> & {

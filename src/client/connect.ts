@@ -1,5 +1,5 @@
-import { describe } from "../describe.js";
-import type { EventStoreStaleReason } from "../event-store.js";
+import { describe } from "../describe.ts";
+import type { EventStoreStaleReason } from "../event-store.ts";
 import type {
   DataEvent,
   EventListenerInput,
@@ -7,8 +7,8 @@ import type {
   HeadersInit,
   ListenerOptions,
   RemoveListenerOptions,
-} from "../web-types.js";
-import { createEventStreamParser, type EventStreamParser } from "./event-stream-parser.js";
+} from "../web-types.ts";
+import { createEventStreamParser, type EventStreamParser } from "./event-stream-parser.ts";
 import {
   checkSignal,
   type DataParsers,
@@ -19,7 +19,7 @@ import {
   type ReceivedEvent,
   type TextEvents,
   toDataParsers,
-} from "./read-events.js";
+} from "./read-events.ts";
 
 /** The default {@linkcode ConnectInit.retry}: 3 s, as browsers' `EventSource` waits. */
 export const DEFAULT_RETRY = 3_000;

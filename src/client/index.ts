@@ -19,8 +19,8 @@
  * @module
  */
 
-export type { DataEvent } from "../web-types.js";
-export { type CollectEventsOptions, collectEvents } from "./collect-events.js";
+export type { DataEvent } from "../web-types.ts";
+export { type CollectEventsOptions, collectEvents } from "./collect-events.ts";
 export {
   type ConnectInit,
   type ConnectionEnd,
@@ -35,7 +35,7 @@ export {
   EventConnection,
   type FetchFunction,
   type StaleData,
-} from "./connect.js";
+} from "./connect.ts";
 export type {
   EventOf,
   EventParsers,
@@ -44,5 +44,5 @@ export type {
   ReceivedEvent,
   TextEvents,
   TextEventTypes,
-} from "./read-events.js";
-export { readEvents } from "./read-events.js";
+} from "./read-events.ts";
+export { readEvents } from "./read-events.ts";

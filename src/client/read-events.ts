@@ -1,5 +1,5 @@
-import { describe } from "../describe.js";
-import { createEventStreamParser, type EventStreamParser } from "./event-stream-parser.js";
+import { describe } from "../describe.ts";
+import { createEventStreamParser, type EventStreamParser } from "./event-stream-parser.ts";
 
 /**
  * One event read from a stream: the fields a client sees, with `data` already parsed when a

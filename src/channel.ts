@@ -206,6 +206,10 @@ interface Pending {
  * that is a member of several channels (each with its own store and ids) cannot resume them all.
  * Give each resumable channel its own stream.
  *
+ * @typeParam Events Maps each event type to its data type, as on `ServerSentEventTarget`:
+ *   `broadcast` checks type and data against it, and `register` takes only targets whose map
+ *   accepts every one of these events. Untyped by default.
+ *
  * @example A chat room where reconnecting clients miss nothing
  * ```ts
  * import { Channel, sendEvents } from "sendevents";

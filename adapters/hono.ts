@@ -29,9 +29,11 @@
  * @module
  */
 import type { Context, Env, Handler, Input, MiddlewareHandler } from "hono";
-import { type SendEventsOptions, sendEvents } from "../src/send-events.ts";
-import { internals, type ServerSentEventTarget } from "../src/server-sent-event-target.ts";
-import { targetOf } from "../src/stream-group.ts";
+import { streamOf } from "../src/_internal/access.ts";
+import { openStream } from "../src/_internal/open-stream.ts";
+import { targetOf } from "../src/_internal/response-target.ts";
+import type { SendEventsOptions } from "../src/send-events.ts";
+import type { ServerSentEventTarget } from "../src/server-sent-event-target.ts";
 
 /** Options for {@linkcode events} and {@linkcode serverSentEvents}. */
 export interface EventsOptions extends SendEventsOptions {
@@ -138,7 +140,7 @@ function nodeIncoming(c: Context): NodeIncoming | undefined {
 function endWithRequest(incoming: NodeIncoming, target: ServerSentEventTarget): void {
   const onClose = (): void => {
     if (incoming.errored == null && incoming.socket?.destroyed !== true) return;
-    internals.end(target, "client").then(noop, noop);
+    streamOf(target).leave();
   };
   if (incoming.destroyed === true) {
     // Closed already: decided after the caller's `close` listener is added.
@@ -146,7 +148,7 @@ function endWithRequest(incoming: NodeIncoming, target: ServerSentEventTarget): 
     return;
   }
   incoming.once("close", onClose);
-  internals.onEnd(target, () => incoming.off("close", onClose));
+  streamOf(target).onEnd(() => incoming.off("close", onClose));
 }
 
 /** Opens the stream as the context's response (`c.res`) and returns its target. */
@@ -157,28 +159,25 @@ function open<Events extends object>(
   const headers = new Headers(options.headers);
   if (!headers.has("cache-control")) headers.set("cache-control", CACHE_CONTROL);
   const waitUntil = options.waitUntil ?? platformWaitUntil(c);
-  const { response, target } = sendEvents<Events>(
+  // Over HTTP/2 to @hono/node-server, the stream is made without HTTP/1.1's connection fields.
+  const { response, target } = openStream(
     c.req.raw,
     waitUntil === undefined ? { ...options, headers } : { ...options, headers, waitUntil },
+    isNodeHttp2(c) ? "http2" : undefined,
   );
   const incoming = nodeIncoming(c);
   if (incoming !== undefined) endWithRequest(incoming, target as ServerSentEventTarget);
-  if (isNodeHttp2(c)) {
-    // RFC 9113 §8.2.2: connection-specific fields are malformed in HTTP/2.
-    response.headers.delete("connection");
-    response.headers.delete("keep-alive");
-  }
   if (c.req.method === "HEAD") {
     // Hono answers HEAD by running the GET route and dropping its body without cancelling it
     // (hono 4.13, hono-base.ts), so nothing would ever end this stream. The headers are the whole
     // answer: end it now with reason "server", after the caller has had the chance to add its
     // `close` listener.
-    queueMicrotask(() => internals.discard(target as ServerSentEventTarget));
+    queueMicrotask(() => streamOf(target).leave("server"));
     adopt(c, new Response(null, response));
   } else {
     adopt(c, response);
   }
-  return target;
+  return target as unknown as ServerSentEventTarget<Events>;
 }
 
 /**
@@ -280,11 +279,11 @@ export function events<
       if (isPromiseLike(result)) {
         result.then(noop, (error: unknown) => {
           if (!target.closed) report(error, c, options);
-          internals.end(target as ServerSentEventTarget, "error", error).then(noop, noop);
+          target.abort(error);
         });
       }
     } catch (error) {
-      internals.end(target as ServerSentEventTarget, "error", error).then(noop, noop);
+      target.abort(error);
       throw error;
     }
     // c.res, not the response from open(): it also carries headers the callback set.
@@ -348,14 +347,12 @@ export function serverSentEvents(
     if (c.error !== undefined) {
       // The handler threw after opening the stream: Hono answered with its error response, so
       // nobody will read this stream.
-      await internals.end(opened, "error", c.error);
+      opened.abort(c.error);
+      await streamOf(opened).ended;
     } else if (targetOf(c.res) !== opened && !isEventStream(c.res)) {
       // The handler opened the stream, then answered with another response (a 401, say).
-      await internals.end(
-        opened,
-        "error",
-        new Error("Event stream closed: the handler answered with another response"),
-      );
+      opened.abort(new Error("Event stream closed: the handler answered with another response"));
+      await streamOf(opened).ended;
     }
   };
 }

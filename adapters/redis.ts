@@ -27,16 +27,89 @@ import {
   type EventStoreSubscription,
   ServerSentEvent,
 } from "../src/index.ts";
-import {
-  isNodeRedisClient,
-  type NodeRedisClient,
-  nodeRedisConnection,
-  type RedisConnection,
-  type RedisSubscriber,
-} from "./redis/connection.ts";
-import { APPEND_SCRIPT, READ_SCRIPT, ROTATE_SCRIPT, TRIM_SCRIPT } from "./redis/scripts.ts";
+import { isNodeRedisClient, nodeRedisConnection } from "./_redis/connection.ts";
+import { APPEND_SCRIPT, READ_SCRIPT, ROTATE_SCRIPT, TRIM_SCRIPT } from "./_redis/scripts.ts";
 
-export type { NodeRedisClient, RedisConnection, RedisSubscriber } from "./redis/connection.ts";
+/** The process's one subscriber connection, from {@linkcode RedisConnection.subscriber}. */
+export interface RedisSubscriber {
+  /**
+   * `SUBSCRIBE channel`; resolves once Redis confirmed it. `listener` is called with every
+   * message published to `channel`, as a string, in the order Redis sent them.
+   */
+  subscribe(channel: string, listener: (message: string) => void): Promise<void>;
+  /** `UNSUBSCRIBE channel`; the listener is called no more. */
+  unsubscribe(channel: string): Promise<void>;
+  /**
+   * Calls `listener` each time the connection is back after it dropped (messages published
+   * meanwhile are lost: the store then reads them from the stream). The subscriptions are
+   * expected back too; the store reads the history again a moment later in case they were late.
+   */
+  onReconnect(listener: () => void): void;
+  /** Closes the connection. */
+  close(): Promise<void>;
+}
+
+/**
+ * The commands a {@linkcode RedisEventStore} sends: `EVALSHA`, `EVAL` (after `NOSCRIPT`) and
+ * `SCRIPT LOAD` through `sendCommand`, and `SUBSCRIBE` / `UNSUBSCRIBE` on one second connection
+ * per process. The scripts call `HGET`, `HSET`, `HINCRBY`, `DEL`, `TIME`, `XADD`, `XRANGE`,
+ * `XTRIM`, `PEXPIRE` and `PUBLISH` (Redis 6.2 or later).
+ *
+ * @example A connection over any client with a generic command method
+ * ```ts
+ * import type { RedisConnection } from "sendevents/redis";
+ *
+ * declare const client: { call(...args: string[]): Promise<unknown> };
+ * declare function openSubscriber(): ReturnType<RedisConnection["subscriber"]>;
+ * const connection: RedisConnection = {
+ *   sendCommand: (args) => client.call(...args),
+ *   subscriber: openSubscriber,
+ * };
+ * ```
+ */
+export interface RedisConnection {
+  /**
+   * Sends one command, such as `["EVALSHA", sha, "2", key1, key2, ...args]`, and resolves with its
+   * reply: arrays as arrays, bulk strings as strings, integers as numbers or strings, nil as
+   * `null`. A Redis error rejects, its message starting with the error code (`NOSCRIPT ...`).
+   * Commands sent in one order must run in that order (one connection, pipelined). When
+   * `signal` aborts (the store's `timeout` passed), a command not yet sent to Redis should be
+   * dropped rather than sent later.
+   */
+  sendCommand(args: string[], signal?: AbortSignal): Promise<unknown>;
+  /** Opens the subscriber connection; the store calls it once per connection object. */
+  subscriber(): RedisSubscriber;
+}
+
+/** The part of a node-redis client (`createClient()` of `redis` v4 or v5) the store uses. */
+export interface NodeRedisClient {
+  /** v5 reads `abortSignal`, v4 `signal`. */
+  sendCommand(
+    args: string[],
+    options?: { abortSignal?: AbortSignal; signal?: AbortSignal },
+  ): Promise<unknown>;
+  /** A second client with the same options: the store's subscriber connection. */
+  duplicate(): NodeRedisClient;
+  /** Connects the client. */
+  connect(): Promise<unknown>;
+  /** Subscribes to a Pub/Sub channel (the subscriber connection only). */
+  subscribe(
+    channel: string,
+    listener: (message: string, channel: string) => void,
+  ): Promise<unknown>;
+  /** Leaves a Pub/Sub channel. */
+  unsubscribe(channel: string): Promise<unknown>;
+  /** Listens for the client's `error`, `ready` and `end` events. */
+  on(event: string, listener: (...args: unknown[]) => void): unknown;
+  /** Connected or connecting. */
+  readonly isOpen: boolean;
+  /** Connected and ready for commands (`isReady` in node-redis 4 and 5). */
+  readonly isReady?: boolean;
+  /** Closes the connection (node-redis 5). */
+  close?(): Promise<unknown>;
+  /** Closes the connection (node-redis 4). */
+  quit?(): Promise<unknown>;
+}
 
 /** The default {@linkcode RedisEventStoreOptions.maxEvents}. */
 const DEFAULT_MAX_EVENTS = 1000;

@@ -2,7 +2,7 @@
 // `rewriteRelativeImportExtensions` turns those into `./x.js` in the emitted JavaScript,
 // but TypeScript (5.9 and 7) leaves `./x.ts` in the declaration files. This rewrites
 // the relative specifiers of every `.d.ts` under dist/ to `.js`, the file npm consumers get.
-import { readdir, readFile, writeFile } from "node:fs/promises";
+import { readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
 const root = new URL("../dist/", import.meta.url).pathname;
@@ -30,3 +30,15 @@ for (const entry of await readdir(root, { recursive: true })) {
   if (left) throw new Error(`dist/${entry} still imports ${left[0]}`);
 }
 console.log(`dts-extensions: ${files} declaration files now import .js`);
+
+// The declarations of internal modules (`_internal/`, `_node/`, `_redis/`) are not published:
+// no public declaration reaches them (`scripts/check-modules.mjs` checks it), and a consumer's
+// type check would fail at once if one did.
+let internal = 0;
+for (const entry of await readdir(root, { recursive: true })) {
+  if (entry.endsWith(".d.ts") && entry.split(/[\\/]/).some((part) => part.startsWith("_"))) {
+    await rm(join(root, entry));
+    internal++;
+  }
+}
+console.log(`dts-extensions: ${internal} internal declaration files left out`);

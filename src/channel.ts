@@ -1,5 +1,9 @@
-import { checkInteger, MAX_DELAY } from "./check-integer.ts";
-import { describe } from "./describe.ts";
+import { events, streamOf } from "./_internal/access.ts";
+import { checkInteger, MAX_DELAY } from "./_internal/check-integer.ts";
+import { describe } from "./_internal/describe.ts";
+import { assertEventType, assertRetry, serializeData } from "./_internal/format.ts";
+import { Link, LinkedList } from "./_internal/linked-list.ts";
+import type { Membership } from "./_internal/memberships.ts";
 import type {
   EventStore,
   EventStoreFeed,
@@ -7,17 +11,9 @@ import type {
   EventStoreStaleReason,
   EventStoreSubscription,
 } from "./event-store.ts";
-import { assertEventType, assertRetry, serializeData } from "./format.ts";
-import { Link, LinkedList } from "./linked-list.ts";
 import { MemoryEventStore } from "./memory-event-store.ts";
-import {
-  encodeServerSentEvent,
-  fieldsOf,
-  type JsonReplacer,
-  ownEvent,
-  ServerSentEvent,
-} from "./server-sent-event.ts";
-import { internals, type Membership, ServerSentEventTarget } from "./server-sent-event-target.ts";
+import { type JsonReplacer, ServerSentEvent } from "./server-sent-event.ts";
+import { ServerSentEventTarget } from "./server-sent-event-target.ts";
 
 /** The default {@linkcode ChannelOptions.staleEventType}. */
 export const DEFAULT_STALE_EVENT_TYPE = "stale";
@@ -235,7 +231,7 @@ export class Channel<Events extends object = Record<string, unknown>> {
   readonly #staleEventType: string;
   /**
    * A list, not a `Map` keyed by target: see `linked-list.ts` for why. A target finds its own
-   * membership through `internals.entryIn`.
+   * membership through `streamOf(target).entryIn`.
    */
   readonly #members = new LinkedList<Member>();
   /** Broadcasts in call order, delivered in that order once their append settles. */
@@ -361,7 +357,7 @@ export class Channel<Events extends object = Record<string, unknown>> {
         `${action}: "lastEventId" must be a string, received ${describe(lastEventId)}`,
       );
     }
-    if (options.lastEventId === undefined && internals.lastEventIdRejected(target)) {
+    if (options.lastEventId === undefined && streamOf(target).lastEventIdRejected) {
       // The client resumes from an id we could never have sent (too long, NUL): `stale`, not a
       // silent start from now.
       lastEventId = FOREIGN_ID;
@@ -378,7 +374,7 @@ export class Channel<Events extends object = Record<string, unknown>> {
       lastEventId === "" && history === 0 && this.#store.subscribe === undefined ? undefined : [],
       (left) => this.#remove(left),
     );
-    if (!internals.join(target, this, member)) return Promise.resolve();
+    if (!streamOf(target).join(this, member)) return Promise.resolve();
     this.#members.add(member);
     if (this.#store.subscribe !== undefined && this.#subscription === undefined) this.#subscribe();
     if (member.held === undefined) return Promise.resolve();
@@ -436,10 +432,10 @@ export class Channel<Events extends object = Record<string, unknown>> {
     let text: string;
     let retry: number | undefined;
     // An event of another copy of the package is one too, not data.
-    const event = ownEvent(data);
+    const event = events.own(data);
     if (event !== undefined) {
       // The fields as validated: an event's public properties can be shadowed.
-      const fields = fieldsOf(event);
+      const fields = events.fields(event);
       if (fields.id !== undefined) {
         throw new TypeError(
           `${action}: the store assigns ids, so the event must have none, received id ${describe(fields.id)}`,
@@ -571,7 +567,7 @@ export class Channel<Events extends object = Record<string, unknown>> {
   #fanOut(event: ServerSentEvent): void {
     this.#lastFannedOut = event.id;
     // Encoded here once (a ServerSentEvent caches its bytes); every member is sent these bytes.
-    const size = encodeServerSentEvent(event).byteLength;
+    const size = events.frame(event).byteLength;
     // Members that join during the fan-out (from a listener) are past this event: one that left
     // and came back was sent it already, and a replay finds it in the store.
     const newest = this.#joins;
@@ -580,7 +576,7 @@ export class Channel<Events extends object = Record<string, unknown>> {
       if (member.held !== undefined) {
         member.held.push(event);
         member.heldBytes += size;
-        if (member.heldBytes > MAX_HELD_BYTES) void internals.end(member.target, "overflow");
+        if (member.heldBytes > MAX_HELD_BYTES) streamOf(member.target).fail("overflow");
         return;
       }
       if (member.skipThrough !== undefined) {
@@ -598,7 +594,7 @@ export class Channel<Events extends object = Record<string, unknown>> {
         accepted = member.filter(event, member.state);
       } catch (error) {
         // One member's broken filter must not keep the event from the others.
-        void internals.end(member.target, "error", error);
+        member.target.abort(error);
         return;
       }
       if (!accepted) return;
@@ -607,12 +603,12 @@ export class Channel<Events extends object = Record<string, unknown>> {
   }
 
   #memberOf(target: ServerSentEventTarget): Member | undefined {
-    return internals.entryIn(target, this) as Member | undefined;
+    return streamOf(target).entryIn(this) as Member | undefined;
   }
 
   #remove(member: Member): void {
     if (!this.#members.delete(member)) return;
-    internals.part(member.target, this);
+    streamOf(member.target).part(this);
     member.held = undefined;
     if (this.#members.size === 0 && this.#subscription !== undefined) {
       this.#subscription.close();
@@ -631,7 +627,7 @@ export class Channel<Events extends object = Record<string, unknown>> {
       // They miss events from here on: end them, so their clients reconnect and resume.
       this.#members.forEach((member) => {
         this.#remove(member);
-        void internals.end(member.target, "error", error);
+        member.target.abort(error);
       });
     });
   }
@@ -724,7 +720,8 @@ export class Channel<Events extends object = Record<string, unknown>> {
     } catch (error) {
       if (member.held !== undefined) {
         this.#remove(member);
-        await internals.end(target, "error", error);
+        target.abort(error);
+        await streamOf(target).ended;
       }
       return;
     }
@@ -778,6 +775,6 @@ export class Channel<Events extends object = Record<string, unknown>> {
  * brings its own copy of the package gives that copy's events: they are taken as ours.
  */
 function storedEvent(value: unknown): ServerSentEvent | undefined {
-  const event = ownEvent(value);
-  return event !== undefined && typeof fieldsOf(event).id === "string" ? event : undefined;
+  const event = events.own(value);
+  return event !== undefined && typeof events.fields(event).id === "string" ? event : undefined;
 }

@@ -23,6 +23,7 @@ export {
   type ChannelMemberOptions,
   type ChannelOptions,
 } from "./channel.ts";
+export { DEFAULT_HEADERS } from "./default-headers.ts";
 export type {
   EventRecord,
   EventStore,
@@ -37,7 +38,6 @@ export { MemoryEventStore, type MemoryEventStoreOptions } from "./memory-event-s
 export { metrics, type StreamMetrics } from "./metrics.ts";
 export type { PipeFromOptions } from "./pipe-from.ts";
 export {
-  DEFAULT_HEADERS,
   type SendEventsOptions,
   type SendEventsResult,
   sendEvents,

@@ -1,12 +1,13 @@
-import { checkInteger } from "./check-integer.ts";
-import { describe } from "./describe.ts";
+import { events } from "./_internal/access.ts";
+import { checkInteger } from "./_internal/check-integer.ts";
+import { describe } from "./_internal/describe.ts";
 import type {
   EventRecord,
   EventStore,
   EventStoreReadOptions,
   EventStoreReadResult,
 } from "./event-store.ts";
-import { encodeServerSentEvent, ServerSentEvent } from "./server-sent-event.ts";
+import { ServerSentEvent } from "./server-sent-event.ts";
 
 /** The default `maxEvents` of a {@linkcode MemoryEventStore}. */
 export const DEFAULT_MAX_EVENTS = 1000;
@@ -174,7 +175,7 @@ export class MemoryEventStore implements EventStore {
       id: this.#prefix + sequence,
       ...(record.retry === undefined ? {} : { retry: record.retry }),
     });
-    const bytes = encodeServerSentEvent(event).byteLength;
+    const bytes = events.frame(event).byteLength;
     this.#last = sequence;
     const now = Date.now();
     this.#expire(now);

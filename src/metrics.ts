@@ -1,3 +1,4 @@
+import { counters } from "./_internal/counters.ts";
 import type { CloseReason } from "./stream-close-event.ts";
 
 /**
@@ -27,26 +28,6 @@ export interface StreamMetrics {
    */
   readonly closes: Readonly<Record<CloseReason, number>>;
 }
-
-/**
- * The counters the targets update. Plain integer fields on one shared object, changed on paths
- * that run anyway, so keeping them costs no allocation and no measurable time.
- *
- * @internal Not exported from the package: the public view is {@linkcode metrics}.
- */
-export const counters: {
-  -readonly [Key in keyof StreamMetrics]: Key extends "closes"
-    ? Record<CloseReason, number>
-    : number;
-} = {
-  open: 0,
-  opened: 0,
-  eventsSent: 0,
-  bytesSent: 0,
-  queuedBytes: 0,
-  drops: 0,
-  closes: { server: 0, client: 0, overflow: 0, error: 0 },
-};
 
 /**
  * Live counters over every event stream of this process: open streams, events and bytes sent,

@@ -1,39 +1,13 @@
-import { checkInteger, MAX_DELAY } from "./check-integer.ts";
-import { describe } from "./describe.ts";
-import {
-  encodeFrame,
-  formatComment,
-  formatEvent,
-  formatRetry,
-  KEEP_ALIVE_FRAME,
-  serializeData,
-} from "./format.ts";
-import { KeepAliveMember, KeepAliveWheel } from "./keep-alive.ts";
-import { counters } from "./metrics.ts";
-import { type PipeFromOptions, pipeFrom } from "./pipe-from.ts";
-import {
-  isEncoded as encoded,
-  encodeServerSentEvent,
-  eventForListeners,
-  fieldsOf,
-  ownEvent,
-  ServerSentEvent,
-  type ServerSentEventInit,
-} from "./server-sent-event.ts";
-import { type CloseReason, StreamCloseEvent } from "./stream-close-event.ts";
+import { CONSTRUCT, events, streams } from "./_internal/access.ts";
+import { checkInteger, MAX_DELAY } from "./_internal/check-integer.ts";
+import { describe } from "./_internal/describe.ts";
+import { EventStream } from "./_internal/event-stream.ts";
+import { encodeFrame, formatComment, formatEvent, serializeData } from "./_internal/format.ts";
+import { pipeFrom } from "./_internal/pipe.ts";
+import type { PipeFromOptions } from "./pipe-from.ts";
+import { ServerSentEvent, type ServerSentEventInit } from "./server-sent-event.ts";
+import type { StreamCloseEvent } from "./stream-close-event.ts";
 import type { EventListenerInput, ListenerOptions } from "./web-types.ts";
-
-/** The default `keepAlive`: under Bun's 10 s idle timeout, and cheap. */
-export const DEFAULT_KEEP_ALIVE = 5_000;
-/** The default `highWaterMark`: `ready` waits once this many bytes are queued. */
-export const DEFAULT_HIGH_WATER_MARK = 64 * 1024;
-/** The default `maxBufferedAmount`: a client this far behind is closed with `"overflow"`. */
-export const DEFAULT_MAX_BUFFERED_AMOUNT = 1024 * 1024;
-
-const RESOLVED: Promise<void> = Promise.resolve();
-const OPEN = 0;
-const CLOSING = 1;
-const CLOSED = 2;
 
 /** Options for {@linkcode ServerSentEventTarget.close}. */
 export interface CloseOptions {
@@ -66,13 +40,6 @@ export interface ServerSentEventTargetOptions {
   maxBufferedAmount?: number;
 }
 
-/** What the target knows of its request. */
-interface TargetInit extends ServerSentEventTargetOptions {
-  lastEventId: string;
-  /** The request carried a `Last-Event-ID` that cannot be an id (`lastEventId` reads `""`). */
-  lastEventIdRejected?: boolean;
-}
-
 /** A listener of the target's own `close` event. */
 export type StreamCloseListener =
   | ((event: StreamCloseEvent) => void)
@@ -83,105 +50,11 @@ export type ServerSentEventListener<Type extends string, Data> =
   | ((event: ServerSentEvent<Type, Data>) => void)
   | { handleEvent(event: ServerSentEvent<Type, Data>): void };
 
-type MessageData<Events> = "message" extends keyof Events ? Events["message"] : unknown;
-
 /**
- * What drains a target's queue: the response body's `ReadableStream` on the fetch path, or an
- * adapter that writes straight to a socket. The target calls it; it calls `internals.pull` when it
- * can take more.
+ * The data `dispatchMessage` takes on a target typed by `Events`: `Events["message"]` when the map
+ * has a `message` type, else anything.
  */
-export interface TargetSink {
-  /** Bytes (or the end) are waiting: pull when you can. Called once until the next pull. */
-  wake(): void;
-  /** Takes everything queued since the last pull, as one chunk. */
-  write(chunk: Uint8Array): void;
-  /** Ends the body normally: everything dispatched has been written. */
-  end(): void;
-  /** Ends the body abruptly (overflow, error): the client must see a failed stream, not an end. */
-  abort(error: unknown): void;
-  /** The client is gone: release the body quietly. */
-  leave(): void;
-  /**
-   * The first keep-alive tick (or a `close()` that must wait) found the body never read: from now
-   * on the sink must not be what keeps an unsent body alive (see `UNSENT`).
-   */
-  unread?(): void;
-}
-
-/**
- * A target's entry in a group it joined (a `StreamGroup`, a `Channel`): told when the stream
- * ends, so that the group lets it go without a `close` listener of its own (a stream in many
- * channels would otherwise pass `EventTarget`'s listener warning threshold).
- */
-export interface Membership {
-  /** The stream has ended: leave the group. Called once, before `close` fires. */
-  streamEnded(): void;
-}
-
-let createTarget: (init: TargetInit) => ServerSentEventTarget;
-let attachSink: (target: ServerSentEventTarget, sink: TargetSink) => void;
-let pullTarget: (target: ServerSentEventTarget) => void;
-let closedPromise: (target: ServerSentEventTarget) => Promise<void>;
-let endTarget: (
-  target: ServerSentEventTarget,
-  reason: CloseReason,
-  error?: unknown,
-) => Promise<void>;
-let sendRetry: (target: ServerSentEventTarget, retry: number) => boolean;
-let isOpen: (target: ServerSentEventTarget) => boolean;
-let discardTarget: (target: ServerSentEventTarget) => void;
-let lastEventIdRejected: (target: ServerSentEventTarget) => boolean;
-let isWaiting: (target: ServerSentEventTarget) => boolean;
-let pingTarget: (target: ServerSentEventTarget) => void;
-let settleTarget: (target: ServerSentEventTarget) => void;
-let watchRequest: (target: ServerSentEventTarget, request: Request) => void;
-let onTargetEnd: (target: ServerSentEventTarget, cleanup: () => void) => void;
-let joinGroup: (target: ServerSentEventTarget, group: object, entry: Membership) => boolean;
-let entryIn: (target: ServerSentEventTarget, group: object) => Membership | undefined;
-let partGroup: (target: ServerSentEventTarget, group: object) => void;
-
-/** A target's place on its keep-alive wheel. */
-class Pulse extends KeepAliveMember {
-  readonly #target: ServerSentEventTarget;
-
-  constructor(target: ServerSentEventTarget) {
-    super();
-    this.#target = target;
-  }
-
-  ping(): void {
-    pingTarget(this.#target);
-  }
-
-  settle(): void {
-    settleTarget(this.#target);
-  }
-}
-const CONSTRUCT = Symbol("construct");
-
-/**
- * Frames shorter than this are copied into a block while they wait, rather than queued one object
- * each: a queued `Uint8Array` costs some 200 bytes of heap and backing store whatever its length,
- * so a stalled client sent tiny events (comments, tokens) would otherwise hold fifty times
- * `maxBufferedAmount`. Longer frames are queued as they are (a channel's members share them).
- */
-const COPY_BELOW = 1024;
-/** The first block's size; each next one doubles, up to {@linkcode MAX_BLOCK}. */
-const MIN_BLOCK = 256;
-/** Listener types a target tells apart before it raises every event locally: see `#listened`. */
-const MAX_LISTENED_TYPES = 16;
-/** The largest block: a stalled queue is a list of blocks this size (plus any long frames). */
-const MAX_BLOCK = 16 * 1024;
-
-function concat(chunks: Uint8Array[], length: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
-}
+export type MessageData<Events> = "message" extends keyof Events ? Events["message"] : unknown;
 
 /**
  * The server's end of an event stream, made by {@linkcode sendEvents}. Events dispatched on it
@@ -211,119 +84,31 @@ function concat(chunks: Uint8Array[], length: number): Uint8Array {
 export class ServerSentEventTarget<
   Events extends object = Record<string, unknown>,
 > extends EventTarget {
-  #state = OPEN;
-  #queue: Uint8Array[] = [];
-  #queuedBytes = 0;
-  /**
-   * Short frames queued after `#queue`'s, copied together (see {@linkcode COPY_BELOW}); the bytes
-   * in use are `#blockUsed`. Joins the queue when full, before a long frame, or on a pull.
-   */
-  #block: Uint8Array | undefined;
-  #blockUsed = 0;
-  #sink: TargetSink | undefined;
-  /** `wake()` was called and no pull has happened since. */
-  #woken = false;
-  #highWaterMark: number;
-  #maxBufferedAmount: number;
-  #abort: AbortController | undefined;
-  #closeReason: CloseReason | undefined;
-  #ready: Promise<void> = RESOLVED;
-  #resolveReady: (() => void) | undefined;
-  #closed: Promise<void> | undefined;
-  #resolveClosed: (() => void) | undefined;
-  #wheel: KeepAliveWheel | undefined;
-  #pulse: KeepAliveMember | undefined;
-  #cleanups: (() => void)[] | undefined;
-  /**
-   * The groups (`StreamGroup`s, `Channel`s) this target has joined, each with its entry there:
-   * `[group, entry, group, entry, ...]`. Kept here rather than in a map of the group's, so that a
-   * long-lived group holds no table that points at ended streams (see `linked-list.ts`).
-   */
-  #groups: (object | Membership)[] | undefined;
-  #lastEventId: string;
-  #lastEventIdRejected: boolean;
-  /** The request whose `signal` is watched from the first keep-alive tick on. */
-  #request: Request | undefined;
-  /**
-   * Types that have ever had a listener; the others skip the local dispatch. `true` once there
-   * have been more than {@linkcode MAX_LISTENED_TYPES}: every type is raised then, rather than
-   * keep the name of every type ever listened to (a type per request awaited, say) and scan them
-   * all on every dispatch.
-   */
-  #listened: string | string[] | true | undefined;
+  /** The lifecycle, the queue and the sink: see `src/_internal/event-stream.ts`. */
+  readonly #stream: EventStream;
 
   static {
-    createTarget = (init) => new ServerSentEventTarget(CONSTRUCT, init);
-    attachSink = (target, sink) => target.#attach(sink);
-    pullTarget = (target) => target.#pull();
-    closedPromise = (target) => target.#closedPromise();
-    pingTarget = (target) => target.#ping();
-    settleTarget = (target) => target.#settle();
-    watchRequest = (target, request) => target.#watchRequest(request);
-    joinGroup = (target, group, entry) => target.#join(group, entry);
-    entryIn = (target, group) => target.#entryIn(group);
-    partGroup = (target, group) => target.#part(group);
-    onTargetEnd = (target, cleanup) => {
-      if (target.#state === CLOSED) cleanup();
-      else target.#onEnd(cleanup);
-    };
+    streams.of = (target) => target.#stream;
   }
 
-  private constructor(key: typeof CONSTRUCT, init: TargetInit) {
+  private constructor(key: typeof CONSTRUCT, init: ConstructorParameters<typeof EventStream>[1]) {
     if (key !== CONSTRUCT) {
       throw new TypeError(
         "Cannot construct ServerSentEventTarget: use sendEvents(request) instead",
       );
     }
     super();
-    this.#lastEventId = init.lastEventId;
-    this.#lastEventIdRejected = init.lastEventIdRejected === true;
-    const action = "Cannot send events";
-    this.#highWaterMark = checkInteger(
-      action,
-      "highWaterMark",
-      init.highWaterMark ?? DEFAULT_HIGH_WATER_MARK,
-      0,
-    );
-    // The stream opens with a comment, and keep-alives are the same comment: a bound smaller than
-    // it would end every stream at once.
-    this.#maxBufferedAmount = checkInteger(
-      action,
-      "maxBufferedAmount",
-      init.maxBufferedAmount ?? DEFAULT_MAX_BUFFERED_AMOUNT,
-      Math.max(KEEP_ALIVE_FRAME.byteLength, this.#highWaterMark),
-    );
-    const keepAlive = init.keepAlive ?? DEFAULT_KEEP_ALIVE;
-    if (keepAlive !== false) {
-      checkInteger(action, "keepAlive", keepAlive, 1, MAX_DELAY, "false to send none");
-    }
-    counters.open++;
-    counters.opened++;
-    // The body opens with a comment, which clients ignore: runtimes that hold the headers until
-    // the first body byte (Bun, workerd) then send them at once.
-    this.#push(KEEP_ALIVE_FRAME);
-    if (keepAlive !== false) {
-      const wheel = KeepAliveWheel.for(keepAlive);
-      const pulse = new Pulse(this as ServerSentEventTarget);
-      wheel.add(pulse);
-      this.#wheel = wheel;
-      this.#pulse = pulse;
-    }
+    this.#stream = new EventStream(this, init);
   }
 
   /** `true` once the stream has ended; `dispatch*` then send nothing. */
   get closed(): boolean {
-    return this.#state === CLOSED;
+    return this.#stream.closed;
   }
 
   /** Aborted when the stream ends: pass it to `fetch`, timers or sources feeding this target. */
   get signal(): AbortSignal {
-    // Made on first use: most streams never need one.
-    if (this.#abort === undefined) {
-      this.#abort = new AbortController();
-      if (this.#state === CLOSED) this.#abort.abort(closeError(this.#closeReason!));
-    }
-    return this.#abort.signal;
+    return this.#stream.signal;
   }
 
   /**
@@ -331,12 +116,12 @@ export class ServerSentEventTarget<
    * reconnected, or `""`. Values over 1024 characters or with CR, LF or NUL read as `""`.
    */
   get lastEventId(): string {
-    return this.#lastEventId;
+    return this.#stream.lastEventId;
   }
 
   /** Bytes dispatched but not yet taken by the runtime. */
   get bufferedAmount(): number {
-    return this.#queuedBytes;
+    return this.#stream.queuedBytes;
   }
 
   /**
@@ -357,7 +142,7 @@ export class ServerSentEventTarget<
    * ```
    */
   get ready(): Promise<void> {
-    return this.#ready;
+    return this.#stream.ready;
   }
 
   /**
@@ -374,23 +159,25 @@ export class ServerSentEventTarget<
     dispatched: ServerSentEvent<Type, Events[Type]>,
   ): boolean {
     // Another copy of the package's event is sent too, as an event of ours.
-    const event = ownEvent(dispatched);
+    const event = events.own(dispatched);
     if (event === undefined) {
       throw new TypeError(
         `Cannot dispatch event: expected a ServerSentEvent, received ${describeEvent(dispatched)}; send data with new ServerSentEvent(type, data)`,
       );
     }
-    if (this.#state !== OPEN) return this.#refuse();
+    const stream = this.#stream;
+    if (!stream.open) return stream.refuse();
     // The validated type, which the listeners are raised with too: `event.type` can be shadowed.
-    const { type } = fieldsOf(event);
-    if (type !== "close" && this.#hears(type)) {
+    const { type } = events.fields(event);
+    if (type !== "close" && stream.hears(type)) {
       // Each target's listeners get a clean event: one target's preventDefault() or
       // stopImmediatePropagation() must not silence the next (a channel sends one event to all).
-      if (!super.dispatchEvent(eventForListeners(event))) return false;
-      if (this.#state !== OPEN) return false;
+      if (!super.dispatchEvent(events.forListeners(event))) return false;
+      if (!stream.open) return false;
     }
-    if (!encoded(event) && this.#cannotFit(fieldsOf(event).data)) return this.#refuse();
-    return this.#push(encodeServerSentEvent(event));
+    if (!events.encoded(event) && stream.cannotFit(events.fields(event).data))
+      return stream.refuse();
+    return stream.push(events.frame(event));
   }
 
   /**
@@ -413,23 +200,24 @@ export class ServerSentEventTarget<
    * ```
    */
   dispatchMessage(data: MessageData<Events>, init?: ServerSentEventInit): boolean {
-    if (this.#hears("message") || init?.cancelable) {
+    const stream = this.#stream;
+    if (stream.hears("message") || init?.cancelable) {
       const event = new ServerSentEvent("message", data, init);
-      if (this.#state !== OPEN) return this.#refuse();
+      if (!stream.open) return stream.refuse();
       if (!super.dispatchEvent(event)) return false;
-      if (this.#state !== OPEN) return this.#refuse();
-      return this.#push(encodeServerSentEvent(event));
+      if (!stream.open) return stream.refuse();
+      return stream.push(events.frame(event));
     }
     // Nobody listens: skip building an Event, but validate exactly as the constructor does.
     if (init !== undefined) {
       const event = new ServerSentEvent("message", data, init);
-      if (this.#state !== OPEN) return this.#refuse();
-      return this.#push(encodeServerSentEvent(event));
+      if (!stream.open) return stream.refuse();
+      return stream.push(events.frame(event));
     }
     const text = serializeData(data, 'Cannot create event "message"');
-    if (this.#state !== OPEN) return this.#refuse();
-    if (this.#cannotFit(text)) return this.#refuse();
-    return this.#push(encodeFrame(formatEvent({ type: "message", data: text })));
+    if (!stream.open) return stream.refuse();
+    if (stream.cannotFit(text)) return stream.refuse();
+    return stream.push(encodeFrame(formatEvent({ type: "message", data: text })));
   }
 
   /**
@@ -445,9 +233,10 @@ export class ServerSentEventTarget<
         `Cannot send comment: the text must be a string, received ${typeof text}`,
       );
     }
-    if (this.#state !== OPEN) return this.#refuse();
-    if (this.#cannotFit(text)) return this.#refuse();
-    return this.#push(encodeFrame(formatComment(text)));
+    const stream = this.#stream;
+    if (!stream.open) return stream.refuse();
+    if (stream.cannotFit(text)) return stream.refuse();
+    return stream.push(encodeFrame(formatComment(text)));
   }
 
   /**
@@ -510,32 +299,33 @@ export class ServerSentEventTarget<
       options?.timeout === undefined
         ? undefined
         : checkInteger("Cannot close stream", "timeout", options.timeout, 0, MAX_DELAY);
-    if (this.#state === OPEN) {
-      this.#state = CLOSING;
-      this.#stopKeepAlive();
-      // What is queued is handed over first; the sink ends the body on the pull that empties it.
-      if (this.#queuedBytes === 0) this.#end();
-      else {
-        // Waiting on the runtime now, with no keep-alive tick to come: watch the signal at once.
-        this.#settle();
-        this.#wake();
-      }
-    }
-    if (timeout !== undefined && this.#state === CLOSING) this.#abortAfter(timeout);
-    return this.#closedPromise();
+    return this.#stream.close(timeout);
   }
 
-  /** Aborts the stream with reason `"error"` if `close()` has not completed within `ms`. */
-  #abortAfter(ms: number): void {
-    const timer = setTimeout(() => {
-      this.#fail(
-        "error",
-        new Error(
-          `Event stream closed: the client did not take what was queued within ${ms} ms of close()`,
-        ),
-      );
-    }, ms);
-    this.#onEnd(() => clearTimeout(timer));
+  /**
+   * Ends the stream at once, as a failure: what is queued is dropped, the runtime aborts the
+   * response (the client sees a broken stream, not an end, and reconnects with its
+   * `Last-Event-ID`), and `close` fires with reason `"error"`, carrying `reason`. For a source
+   * that failed, a deadline that passed, a client that must not get a clean end. Does nothing once
+   * the stream has ended; cuts short a `close()` still waiting to hand over what is queued.
+   *
+   * @param reason What went wrong: the `close` event's `error`. By default an `Error` that says
+   *   the stream was aborted.
+   *
+   * @example Abort a stream whose upstream failed
+   * ```ts
+   * import { sendEvents } from "sendevents";
+   *
+   * const { target } = sendEvents(new Request("http://localhost/"));
+   * target.addEventListener("close", (event) => console.log(event.reason, event.error));
+   * target.abort(new Error("upstream failed")); // logs "error" and the Error
+   * ```
+   */
+  abort(reason?: unknown): void {
+    this.#stream.fail(
+      "error",
+      reason === undefined ? new Error("Event stream aborted by the server") : reason,
+    );
   }
 
   /** Listens for `close`: raised exactly once, however the stream ended. */
@@ -570,521 +360,10 @@ export class ServerSentEventTarget<
     options?: ListenerOptions,
   ): void {
     // Remember which types have ever had a listener: others skip the local dispatch entirely.
-    if (listener) {
-      // One type, or a few: a string or an array costs less than a Set on every stream.
-      const name = String(type);
-      const listened = this.#listened;
-      if (listened === undefined) this.#listened = name;
-      else if (typeof listened === "string") {
-        if (listened !== name) this.#listened = [listened, name];
-      } else if (listened !== true && !listened.includes(name)) {
-        if (listened.length === MAX_LISTENED_TYPES) this.#listened = true;
-        else listened.push(name);
-      }
-    }
+    if (listener) this.#stream.listen(String(type));
     super.addEventListener(type, listener, options);
   }
-
-  /** Queues bytes for the client. The only way anything reaches the stream. */
-  #push(bytes: Uint8Array): boolean {
-    const size = this.#queuedBytes + bytes.byteLength;
-    if (size > this.#maxBufferedAmount) {
-      this.#fail("overflow");
-      return this.#refuse();
-    }
-    if (bytes.byteLength >= COPY_BELOW || (this.#queue.length === 0 && this.#block === undefined)) {
-      // A long frame, or the only one (the client keeps up): queued as it is, no copy.
-      this.#sealBlock();
-      this.#queue.push(bytes);
-    } else this.#copyToBlock(bytes);
-    this.#queuedBytes = size;
-    counters.queuedBytes += bytes.byteLength;
-    if (bytes !== KEEP_ALIVE_FRAME) counters.eventsSent++;
-    if (this.#pulse !== undefined) this.#pulse.lastTick = this.#wheel!.tick;
-    if (size >= this.#highWaterMark && this.#resolveReady === undefined) {
-      this.#ready = new Promise((resolve) => {
-        this.#resolveReady = resolve;
-      });
-    }
-    this.#wake();
-    return true;
-  }
-
-  /** Appends a short frame to the block, growing it or starting the next one as needed. */
-  #copyToBlock(bytes: Uint8Array): void {
-    const length = bytes.byteLength;
-    let block = this.#block;
-    const used = this.#blockUsed;
-    if (block === undefined || used + length > block.byteLength) {
-      if (block !== undefined && block.byteLength < MAX_BLOCK && used + length <= MAX_BLOCK) {
-        // Doubling keeps a block at most twice what it holds, so a few queued bytes stay cheap.
-        const grown = new Uint8Array(
-          Math.min(MAX_BLOCK, Math.max(block.byteLength * 2, used + length)),
-        );
-        grown.set(block.subarray(0, used));
-        block = grown;
-      } else {
-        const full = block !== undefined;
-        this.#sealBlock();
-        block = new Uint8Array(full ? MAX_BLOCK : Math.max(MIN_BLOCK, length * 2));
-      }
-      this.#block = block;
-    }
-    block.set(bytes, this.#blockUsed);
-    this.#blockUsed += length;
-  }
-
-  /** Moves the block's bytes to the end of the queue. */
-  #sealBlock(): void {
-    const block = this.#block;
-    if (block !== undefined) {
-      this.#queue.push(block.subarray(0, this.#blockUsed));
-      this.#block = undefined;
-      this.#blockUsed = 0;
-    }
-  }
-
-  /**
-   * Whether a frame carrying `text` cannot fit in the queue, which then overflows. UTF-8 takes at
-   * least a byte per UTF-16 unit, so this is known before formatting and encoding the text: a
-   * payload the bound refuses never costs its size several times over (a line per line break, then
-   * the bytes) on the way to being refused.
-   */
-  #cannotFit(text: string): boolean {
-    if (text.length <= this.#maxBufferedAmount - this.#queuedBytes) return false;
-    this.#fail("overflow");
-    return true;
-  }
-
-  /** Counts a dispatch that sent nothing because the stream had ended. */
-  #refuse(): false {
-    counters.drops++;
-    return false;
-  }
-
-  #wake(): void {
-    if (!this.#woken && this.#sink !== undefined) {
-      this.#woken = true;
-      this.#sink.wake();
-    }
-  }
-
-  #attach(sink: TargetSink): void {
-    if (this.#sink !== undefined) throw new TypeError("Cannot attach: the stream is being read");
-    this.#sink = sink;
-    if (this.#state === CLOSED) {
-      // Ended before anything drained it (an overflow while the handler ran, say): the sink must
-      // still give the client a definite end. A failure stays a failure, so that the client sees
-      // a broken stream and reconnects; only a client that left is released quietly.
-      const reason = this.#closeReason!;
-      if (reason === "client") sink.leave();
-      else if (reason === "server") sink.end();
-      else sink.abort(closeError(reason));
-      return;
-    }
-    this.#woken = true;
-    sink.wake();
-    // No keep-alive tick will come to let an unread body go: let it go now (it is held weakly,
-    // and watched, until its first read).
-    if (this.#pulse === undefined) sink.unread?.();
-  }
-
-  /** The sink can take more: hands it the whole queue as one chunk; completes a pending close. */
-  #pull(): void {
-    this.#woken = false;
-    if (this.#state === CLOSED) return;
-    const size = this.#queuedBytes;
-    if (size > 0) {
-      this.#sealBlock();
-      const queue = this.#queue;
-      const chunk = queue.length === 1 ? queue[0]! : concat(queue, size);
-      counters.queuedBytes -= size;
-      counters.bytesSent += size;
-      queue.length = 0;
-      this.#queuedBytes = 0;
-      this.#sink!.write(chunk);
-      this.#releaseReady();
-    }
-    if (this.#state === CLOSING) this.#end();
-  }
-
-  /** The queue is empty and `close()` was called: end the body, then the target. */
-  #end(): void {
-    if (this.#sink === undefined) return; // The first pull ends it.
-    this.#sink.end();
-    this.#finish("server");
-  }
-
-  #releaseReady(): void {
-    const resolve = this.#resolveReady;
-    if (resolve !== undefined) {
-      this.#resolveReady = undefined;
-      this.#ready = RESOLVED;
-      resolve();
-    }
-  }
-
-  #hears(type: string): boolean {
-    const listened = this.#listened;
-    return (
-      listened === type ||
-      listened === true ||
-      (typeof listened === "object" && listened.includes(type))
-    );
-  }
-
-  #ping(): void {
-    if (this.#state === OPEN) this.#push(KEEP_ALIVE_FRAME);
-  }
-
-  #stopKeepAlive(): void {
-    if (this.#pulse !== undefined) {
-      this.#wheel!.delete(this.#pulse);
-      this.#pulse = undefined;
-      this.#wheel = undefined;
-    }
-  }
-
-  #closedPromise(): Promise<void> {
-    if (this.#closed === undefined) {
-      if (this.#state === CLOSED) this.#closed = RESOLVED;
-      else
-        this.#closed = new Promise((resolve) => {
-          this.#resolveClosed = resolve;
-        });
-    }
-    return this.#closed;
-  }
-
-  /** Ends the stream at once, dropping what is queued: the runtime aborts the connection. */
-  #fail(reason: CloseReason, error?: unknown): void {
-    if (this.#state === CLOSED) return;
-    this.#sink?.abort(error ?? new Error(`Event stream closed: ${reason}`));
-    this.#finish(reason, error);
-  }
-
-  /** Called once a stream has ended for any reason: releases everything, then fires `close`. */
-  #finish(reason: CloseReason, error?: unknown): void {
-    if (this.#state === CLOSED) return;
-    this.#state = CLOSED;
-    this.#closeReason = reason;
-    this.#stopKeepAlive();
-    counters.queuedBytes -= this.#queuedBytes;
-    counters.open--;
-    counters.closes[reason]++;
-    this.#queue = [];
-    this.#queuedBytes = 0;
-    this.#block = undefined;
-    this.#blockUsed = 0;
-    this.#request = undefined;
-    const cleanups = this.#cleanups;
-    if (cleanups !== undefined) {
-      this.#cleanups = undefined;
-      for (const cleanup of cleanups) cleanup();
-    }
-    const groups = this.#groups;
-    if (groups !== undefined) {
-      this.#groups = undefined;
-      for (let i = 1; i < groups.length; i += 2) (groups[i] as Membership).streamEnded();
-    }
-    this.#releaseReady();
-    this.#abort?.abort(closeError(reason));
-    if (this.#hears("close")) {
-      super.dispatchEvent(new StreamCloseEvent("close", { reason, error }));
-    }
-    this.#resolveClosed?.();
-  }
-
-  static {
-    isOpen = (target) => target.#state === OPEN;
-    discardTarget = (target) => target.#leave("server");
-    lastEventIdRejected = (target) => target.#lastEventIdRejected;
-    isWaiting = (target) => target.#resolveReady !== undefined;
-    sendRetry = (target, retry) =>
-      target.#state === OPEN && target.#push(encodeFrame(formatRetry(retry)));
-    endTarget = (target, reason, error) => {
-      if (reason === "server") return target.close();
-      if (reason === "client") target.#leave();
-      else target.#fail(reason, error);
-      return target.#closedPromise();
-    };
-  }
-
-  /** Records that the target joined `group`, with its `entry` there; `false` if it had already. */
-  #join(group: object, entry: Membership): boolean {
-    const groups = this.#groups;
-    if (groups === undefined) {
-      this.#groups = [group, entry];
-      return true;
-    }
-    if (this.#groupAt(group) !== -1) return false;
-    groups.push(group, entry);
-    return true;
-  }
-
-  /** The target's entry in `group`, or `undefined` if it is not a member. */
-  #entryIn(group: object): Membership | undefined {
-    const at = this.#groupAt(group);
-    return at === -1 ? undefined : (this.#groups![at + 1] as Membership);
-  }
-
-  /** Where `group` is in `#groups`, or -1. */
-  #groupAt(group: object): number {
-    const groups = this.#groups;
-    if (groups !== undefined) {
-      for (let i = 0; i < groups.length; i += 2) if (groups[i] === group) return i;
-    }
-    return -1;
-  }
-
-  /** Forgets `group`. */
-  #part(group: object): void {
-    const at = this.#groupAt(group);
-    if (at !== -1) this.#groups!.splice(at, 2);
-  }
-
-  /** Runs `cleanup` when the stream ends. */
-  #onEnd(cleanup: () => void): void {
-    if (this.#cleanups === undefined) this.#cleanups = [cleanup];
-    else this.#cleanups.push(cleanup);
-  }
-
-  /**
-   * Ties the stream to `request`'s signal, from the first keep-alive tick on (at once if there is
-   * no keep-alive). Every runtime we test but workerd cancels the body when the client leaves,
-   * which ends the stream sooner, and reading `signal` is not free everywhere: @hono/node-server
-   * builds a whole `Request` for it, which cost more than the rest of a connection. A stream that
-   * lasts less than a tick never needs it; a later one still sees a signal aborted meanwhile. A
-   * `close()` that must wait for the runtime to take what is queued binds it at once.
-   */
-  #watchRequest(request: Request): void {
-    if (this.#pulse === undefined) this.#bindRequest(signalOf(request));
-    else this.#request = request;
-  }
-
-  /** The first keep-alive tick: bind the request's signal now; let an unread body go. */
-  #settle(): void {
-    this.#sink?.unread?.();
-    const request = this.#request;
-    if (request !== undefined) {
-      this.#request = undefined;
-      if (this.#state !== CLOSED) this.#bindRequest(signalOf(request));
-    }
-  }
-
-  /** Ties the stream to the request: an aborted request means the client left. */
-  #bindRequest(signal: AbortSignal | undefined): void {
-    if (signal === undefined) return;
-    if (signal.aborted) {
-      // Deferred, so that a `close` listener added right after sendEvents() still hears it.
-      queueMicrotask(() => this.#leave());
-      return;
-    }
-    const onAbort = (): void => this.#leave();
-    signal.addEventListener("abort", onAbort, { once: true });
-    this.#onEnd(() => signal.removeEventListener("abort", onAbort));
-  }
-
-  /** The client is gone (or takes no body): release the body quietly, so the runtime stops waiting on it. */
-  #leave(reason: CloseReason = "client"): void {
-    if (this.#state === CLOSED) return;
-    this.#sink?.leave();
-    this.#finish(reason);
-  }
 }
-
-/** A request's signal; `undefined` if it has none, or reading it fails. */
-function signalOf(request: Request): AbortSignal | undefined {
-  try {
-    return request.signal ?? undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The reason a target's `signal` carries once its stream has ended. */
-function closeError(reason: CloseReason): DOMException {
-  return new DOMException(`Event stream closed: ${reason}`, "AbortError");
-}
-
-/** The body's queuing strategy: see {@linkcode BodySource}. */
-const BODY_STRATEGY = { highWaterMark: 0 };
-
-function ignore(): void {}
-
-/**
- * Ends the targets of response bodies that were garbage-collected before anyone read them: a
- * handler that called `sendEvents()` and then answered with another response, or threw. Nothing
- * can ever read such a stream, and without this its target would stay open (keep-alives queued
- * for nobody, `close()` never resolving). Where the adapter knows which response was sent (the
- * Node adapter, `sendevents/hono`), it ends them at once instead.
- */
-const UNSENT =
-  typeof FinalizationRegistry === "function"
-    ? new FinalizationRegistry<ServerSentEventTarget>((target) => {
-        endTarget(
-          target,
-          "error",
-          new Error("Event stream closed: its response was never sent"),
-        ).catch(ignore);
-      })
-    : undefined;
-
-/**
- * The response body's source and the target's sink at once, for runtimes that read the response
- * body themselves. High-water mark 0: the runtime's read is the only thing that pulls, so a pull
- * means "the runtime took everything so far", and all events queued since the last read leave as
- * one chunk. A class, not a handful of closures: it is made for every stream.
- *
- * A body still unread at the stream's first keep-alive tick is held weakly from then on and
- * watched by `UNSENT`, so that the target (which holds this source) does not keep an unsent body
- * alive. A body read sooner, as a sent one is, never pays for the watch.
- */
-class BodySource implements TargetSink, UnderlyingDefaultSource<Uint8Array> {
-  readonly #target: ServerSentEventTarget;
-  /** Held while the body may still be sent, and from its first read on. */
-  #controller: ReadableStreamDefaultController<Uint8Array> | undefined;
-  /** Held weakly once the body was found unread. */
-  #unread: WeakRef<ReadableStreamDefaultController<Uint8Array>> | undefined;
-  #read = false;
-  #pullPending = false;
-  #scheduled = false;
-  #task: (() => void) | undefined;
-
-  constructor(target: ServerSentEventTarget) {
-    this.#target = target;
-  }
-
-  start(controller: ReadableStreamDefaultController<Uint8Array>): void {
-    this.#controller = controller;
-  }
-
-  pull(controller: ReadableStreamDefaultController<Uint8Array>): void {
-    if (!this.#read) {
-      this.#read = true;
-      if (this.#unread !== undefined) {
-        // Read at last: the response is being sent after all.
-        this.#controller = controller;
-        this.#unread = undefined;
-        UNSENT!.unregister(this);
-      }
-    }
-    this.#pullPending = true;
-    pullTarget(this.#target);
-  }
-
-  unread(): void {
-    const controller = this.#controller;
-    if (this.#read || controller === undefined || UNSENT === undefined) return;
-    // The controller and its stream are only reachable from each other (and from whoever holds
-    // the response): watch the controller, and hold it weakly.
-    UNSENT.register(controller, this.#target, this);
-    this.#unread = new WeakRef(controller);
-    this.#controller = undefined;
-  }
-
-  cancel(): void {
-    endTarget(this.#target, "client").catch(ignore);
-  }
-
-  wake(): void {
-    // Coalesce everything dispatched in this turn into one chunk.
-    if (this.#pullPending && !this.#scheduled) {
-      this.#scheduled = true;
-      this.#task ??= () => {
-        this.#scheduled = false;
-        if (this.#pullPending) pullTarget(this.#target);
-      };
-      queueMicrotask(this.#task);
-    }
-  }
-
-  write(chunk: Uint8Array): void {
-    this.#pullPending = false;
-    this.#controller!.enqueue(chunk);
-  }
-
-  end(): void {
-    this.#live()?.close();
-  }
-
-  abort(error: unknown): void {
-    try {
-      this.#live()?.error(error);
-    } catch {
-      // Already closed or cancelled by the runtime: nothing left to end.
-    }
-  }
-
-  leave(): void {
-    try {
-      this.#live()?.close();
-    } catch {
-      // The runtime cancelled the body already.
-    }
-  }
-
-  /** The controller, unless the body was collected unread. */
-  #live(): ReadableStreamDefaultController<Uint8Array> | undefined {
-    return this.#controller ?? this.#unread?.deref();
-  }
-}
-
-/** A `ReadableStream` body fed by `target`. */
-function readableFor(target: ServerSentEventTarget): ReadableStream<Uint8Array> {
-  const source = new BodySource(target);
-  const readable = new ReadableStream<Uint8Array>(source, BODY_STRATEGY);
-  attachSink(target, source);
-  return readable;
-}
-
-/** @internal Used by sendEvents and adapters; not exported from the package. */
-export const internals = {
-  create: (init: TargetInit) => createTarget(init),
-  /** The response body for `target`, for runtimes that read a `ReadableStream`. */
-  readable: (target: ServerSentEventTarget) => readableFor(target),
-  /** Drains `target` into `sink` instead of a `ReadableStream` (an adapter's direct path). */
-  attach: (target: ServerSentEventTarget, sink: TargetSink) => attachSink(target, sink),
-  /** The sink can take more: hands it what is queued. */
-  pull: (target: ServerSentEventTarget) => pullTarget(target),
-  /**
-   * Runs `cleanup` when the stream ends (at once if it has), before `close` fires: cheaper than a
-   * `close` listener or the `signal`, for bookkeeping that needs neither.
-   */
-  onEnd: (target: ServerSentEventTarget, cleanup: () => void) => onTargetEnd(target, cleanup),
-  /**
-   * Records that `target` joined `group` (a `StreamGroup`, a `Channel`) with `entry` as its entry
-   * there, told when the stream ends; `false` if it had joined already.
-   */
-  join: (target: ServerSentEventTarget, group: object, entry: Membership) =>
-    joinGroup(target, group, entry),
-  /** `target`'s entry in `group`, or `undefined` if it is not a member. */
-  entryIn: (target: ServerSentEventTarget, group: object) => entryIn(target, group),
-  /** Forgets that `target` joined `group`. */
-  part: (target: ServerSentEventTarget, group: object) => partGroup(target, group),
-  /** Resolves once the stream has ended, for whatever reason. */
-  closed: (target: ServerSentEventTarget) => closedPromise(target),
-  /**
-   * `true` if the request carried a `Last-Event-ID` that cannot be an id (over 1024 characters,
-   * CR, LF, NUL), which `lastEventId` reads as `""`: the client did resume, from nowhere we know.
-   */
-  lastEventIdRejected: (target: ServerSentEventTarget) => lastEventIdRejected(target),
-  /** `true` while the stream takes events: not closing (`close()` waiting to drain) or closed. */
-  open: (target: ServerSentEventTarget) => isOpen(target),
-  /** `true` while `ready` is pending: the queue is over `highWaterMark`. */
-  waiting: (target: ServerSentEventTarget) => isWaiting(target),
-  /** Ends the stream with reason `"client"` once `request`'s signal aborts (see `#watchRequest`). */
-  watchRequest: (target: ServerSentEventTarget, request: Request) => watchRequest(target, request),
-  end: (target: ServerSentEventTarget, reason: CloseReason, error?: unknown) =>
-    endTarget(target, reason, error),
-  /**
-   * Ends the stream now with reason `"server"`, dropping what is queued: for a response that
-   * carries no body (the answer to a `HEAD`).
-   */
-  discard: (target: ServerSentEventTarget) => discardTarget(target),
-  /** Queues a lone `retry:` field (no event); `false` if the stream is not open. */
-  retry: (target: ServerSentEventTarget, retry: number) => sendRetry(target, retry),
-};
 
 /** An event for an error message: its class and type. */
 function describeEvent(event: unknown): string {

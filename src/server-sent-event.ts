@@ -1,13 +1,13 @@
-import { describe } from "./describe.ts";
+import { events } from "./_internal/access.ts";
+import { describe } from "./_internal/describe.ts";
 import {
   assertEventType,
   assertRetry,
-  type EventFields,
   encodeFrame,
   formatEvent,
   normalizeId,
   serializeData,
-} from "./format.ts";
+} from "./_internal/format.ts";
 import type { EventOptions } from "./web-types.ts";
 
 /** The replacer argument of `JSON.stringify`, in either of its two forms. */
@@ -36,11 +36,6 @@ export interface ServerSentEventInit extends EventOptions {
  * `instanceof` tells only this copy's, whose private fields the target reads.
  */
 const BRAND: unique symbol = Symbol.for("sendevents.ServerSentEvent");
-
-let frameOf: (event: ServerSentEvent) => Uint8Array;
-let validatedFields: (event: ServerSentEvent) => EventFields;
-let hasFrame: (event: ServerSentEvent) => boolean;
-let freshCopy: (event: ServerSentEvent) => ServerSentEvent;
 
 /**
  * An event that a {@linkcode ServerSentEventTarget} sends to its client, where `EventSource`
@@ -86,7 +81,7 @@ export class ServerSentEvent<Type extends string = string, Data = unknown> exten
   #raised = false;
 
   static {
-    frameOf = (event) => {
+    events.frame = (event) => {
       if (event.#frame === undefined) {
         event.#frame = encodeFrame(
           formatEvent({ type: event.#type, data: event.#data, id: event.#id, retry: event.#retry }),
@@ -94,7 +89,7 @@ export class ServerSentEvent<Type extends string = string, Data = unknown> exten
       }
       return event.#frame;
     };
-    freshCopy = (event) => {
+    events.forListeners = (event) => {
       // A runtime's EventTarget finds listeners by the public `type`: a shadowed one gets a copy.
       if (!event.#raised && !shadowsType(event, event.#type)) {
         event.#raised = true;
@@ -110,8 +105,26 @@ export class ServerSentEvent<Type extends string = string, Data = unknown> exten
       copy.#raised = true;
       return copy;
     };
-    hasFrame = (event) => event.#frame !== undefined;
-    validatedFields = (event) => ({
+    events.encoded = (event) => event.#frame !== undefined;
+    events.own = (value) => {
+      if (value instanceof ServerSentEvent) return value;
+      if (
+        value === null ||
+        typeof value !== "object" ||
+        (value as { [BRAND]?: unknown })[BRAND] !== true
+      ) {
+        return undefined;
+      }
+      // Another copy's event: made again from its public fields (and so validated here).
+      const foreign = value as ServerSentEvent;
+      const { id, retry } = foreign;
+      return new ServerSentEvent(foreign.type, foreign.data, {
+        cancelable: foreign.cancelable,
+        ...(id === undefined ? {} : { id }),
+        ...(retry === undefined ? {} : { retry }),
+      });
+    };
+    events.fields = (event) => ({
       type: event.#type,
       data: event.#data,
       id: event.#id,
@@ -165,36 +178,6 @@ export class ServerSentEvent<Type extends string = string, Data = unknown> exten
   }
 }
 
-/**
- * The encoded bytes of an event, computed on first use and cached on the event.
- *
- * @internal Shared with the target and channels; not exported from the package.
- */
-export function encodeServerSentEvent(event: ServerSentEvent): Uint8Array {
-  return frameOf(event);
-}
-
-/**
- * The event to raise on one target's listeners: `event` itself the first time, then a copy that
- * shares its encoded bytes, so a listener's `preventDefault()` or `stopImmediatePropagation()` on
- * one target never reaches the listeners of the next.
- *
- * @internal Shared with the target; not exported from the package.
- */
-export function eventForListeners<E extends ServerSentEvent>(event: E): E {
-  return freshCopy(event) as E;
-}
-
-/**
- * The fields of `event` as they were validated, whatever its public properties say now (an own
- * property or a subclass can shadow `type`, `data`, `id` and `retry`).
- *
- * @internal Shared with the target and channels; not exported from the package.
- */
-export function fieldsOf(event: ServerSentEvent): EventFields {
-  return validatedFields(event);
-}
-
 /** Whether `event.type` no longer reads as the validated `type` (or throws). */
 function shadowsType(event: Event, type: string): boolean {
   try {
@@ -202,39 +185,4 @@ function shadowsType(event: Event, type: string): boolean {
   } catch {
     return true;
   }
-}
-
-/**
- * Whether `event` has been encoded already (its bytes are cached).
- *
- * @internal Shared with the target; not exported from the package.
- */
-export function isEncoded(event: ServerSentEvent): boolean {
-  return hasFrame(event);
-}
-
-/**
- * `value` as one of this copy's events: itself, or, for a `ServerSentEvent` of another copy of the
- * package, an event of ours made from its public fields (and so validated again here); otherwise
- * `undefined`.
- *
- * @internal Shared with the target and channels; not exported from the package.
- * @throws {TypeError | RangeError} If the other copy's event holds fields that are not valid.
- */
-export function ownEvent(value: unknown): ServerSentEvent | undefined {
-  if (value instanceof ServerSentEvent) return value;
-  if (
-    value === null ||
-    typeof value !== "object" ||
-    (value as { [BRAND]?: unknown })[BRAND] !== true
-  ) {
-    return undefined;
-  }
-  const foreign = value as ServerSentEvent;
-  const { id, retry } = foreign;
-  return new ServerSentEvent(foreign.type, foreign.data, {
-    cancelable: foreign.cancelable,
-    ...(id === undefined ? {} : { id }),
-    ...(retry === undefined ? {} : { retry }),
-  });
 }

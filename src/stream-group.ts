@@ -1,6 +1,8 @@
-import { checkInteger, MAX_DELAY } from "./check-integer.ts";
-import { Link, LinkedList } from "./linked-list.ts";
-import { internals, type Membership, ServerSentEventTarget } from "./server-sent-event-target.ts";
+import { streamOf } from "./_internal/access.ts";
+import { checkInteger, MAX_DELAY } from "./_internal/check-integer.ts";
+import { Link, LinkedList } from "./_internal/linked-list.ts";
+import type { Membership } from "./_internal/memberships.ts";
+import { ServerSentEventTarget } from "./server-sent-event-target.ts";
 
 /** The default `retry` of {@linkcode StreamGroup.closeAll}, in milliseconds. */
 export const DEFAULT_SHUTDOWN_RETRY = 1_000;
@@ -37,28 +39,6 @@ export interface CloseAllResult {
   closed: number;
   /** Streams aborted when the deadline passed. */
   aborted: number;
-}
-
-/**
- * The target feeding an event-stream body, kept on the body itself (under a symbol) so that an
- * adapter can track the event streams it serves, even in a response that middleware rebuilt around
- * the same body. Not a `WeakMap`: under connection churn a long-lived `WeakMap`'s old tables kept
- * every response and target alive through young-generation collections (see `linked-list.ts`).
- */
-const TARGET = Symbol("sendevents.target");
-
-/**
- * @internal Records that `body` is fed by `target`; called by sendEvents and adapters.
- */
-export function bindBody(body: ReadableStream<Uint8Array>, target: ServerSentEventTarget): void {
-  (body as { [TARGET]?: ServerSentEventTarget })[TARGET] = target;
-}
-
-/**
- * @internal The target feeding a response made by sendEvents, if it is one.
- */
-export function targetOf(response: Response): ServerSentEventTarget | undefined {
-  return (response.body as { [TARGET]?: ServerSentEventTarget } | null)?.[TARGET];
 }
 
 /** A target's place in a group; it leaves when its stream ends. */
@@ -143,7 +123,7 @@ export class StreamGroup {
     const plain = target as unknown as ServerSentEventTarget;
     if (target.closed) return target;
     const link = new Tracked(plain);
-    if (!internals.join(plain, this, link)) return target;
+    if (!streamOf(plain).join(this, link)) return target;
     this.#targets.add(link);
     // Too late to join: a server shutting down closes the connections of these soon after.
     if (this.#closing !== undefined) void this.#end(plain, this.#closing);
@@ -223,15 +203,11 @@ export class StreamGroup {
 
   #end(target: ServerSentEventTarget, closing: Required<CloseAllOptions>): Promise<void> {
     const jitter = closing.jitter === 0 ? 0 : Math.floor(Math.random() * (closing.jitter + 1));
-    internals.retry(target, closing.retry + jitter);
+    streamOf(target).retry(closing.retry + jitter);
     return target.close();
   }
 
   #abort(target: ServerSentEventTarget): void {
-    void internals.end(
-      target,
-      "error",
-      new Error("Event stream closed: the shutdown deadline passed"),
-    );
+    target.abort(new Error("Event stream closed: the shutdown deadline passed"));
   }
 }

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
+import { events as eventAccess } from "../src/_internal/access.ts";
 import { ServerSentEvent, sendEvents } from "../src/index.ts";
-import { encodeServerSentEvent } from "../src/server-sent-event.ts";
 import { parse, parseWithClient } from "./helpers/stream.ts";
 
 // Well-formed Unicode text, line breaks of every kind included. (Lone surrogates cannot be sent as
@@ -48,7 +48,7 @@ describe("format (property)", () => {
             eventId === undefined ? {} : { id: eventId },
           );
           const expectedData = lines(typeof data === "string" ? data : JSON.stringify(data));
-          const bytes = encodeServerSentEvent(event);
+          const bytes = eventAccess.frame(event);
           for (const chunks of [[bytes], cut(bytes, points)]) {
             const { events } = parse(chunks);
             // sendevents/client's parser reads the same bytes, cut the same way, the same.
@@ -75,8 +75,8 @@ describe("format (property)", () => {
           expect(error instanceof TypeError || error instanceof RangeError).toBe(true);
           return;
         }
-        const { events, retries } = parse([encodeServerSentEvent(event)]);
-        expect(parseWithClient([encodeServerSentEvent(event)])).toEqual({
+        const { events, retries } = parse([eventAccess.frame(event)]);
+        expect(parseWithClient([eventAccess.frame(event)])).toEqual({
           events,
           retries,
           comments: [],

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { describe as describeValue } from "../src/describe.ts";
+import { describe as describeValue } from "../src/_internal/describe.ts";
 import {
   assertEventType,
   assertRetry,
@@ -8,7 +8,7 @@ import {
   formatRetry,
   normalizeId,
   serializeData,
-} from "../src/format.ts";
+} from "../src/_internal/format.ts";
 
 describe("format", () => {
   test("formatEvent writes a data-only message without an event line", () => {

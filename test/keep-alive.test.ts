@@ -1,6 +1,6 @@
 import { expect, test } from "vitest";
+import { KeepAliveWheel } from "../src/_internal/keep-alive.ts";
 import { sendEvents } from "../src/index.ts";
-import { KeepAliveWheel } from "../src/keep-alive.ts";
 import { delay, readAll } from "./helpers/stream.ts";
 
 test("keep-alive: one wheel serves every stream with the same interval and stops on the tick after the last leaves", async () => {

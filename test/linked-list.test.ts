@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { expect, test } from "vitest";
-import { Link, LinkedList } from "../src/linked-list.ts";
+import { Link, LinkedList } from "../src/_internal/linked-list.ts";
 
 class Item extends Link {
   constructor(readonly id: number) {

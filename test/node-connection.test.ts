@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test, vi } from "vitest";
-import { MAX_PIPELINED } from "../adapters/node/pipelining.ts";
+import { MAX_PIPELINED } from "../adapters/_node/pipelining.ts";
 import { type NodeServer, serve } from "../adapters/node.ts";
 import { type ServerSentEventTarget, type StreamCloseEvent, sendEvents } from "../src/index.ts";
 import { get, headerOf, headOf, RawConnection } from "./helpers/raw-http.ts";

@@ -119,6 +119,31 @@ describe("sendevents/node with the eventsource client", () => {
     expect(reconnectedAt - errors[0]!).toBeLessThan(2000);
   });
 
+  test("node: target.abort() breaks the connection, so the client sees a failed stream, not an end", async () => {
+    let target!: ServerSentEventTarget;
+    const server = await start((request) => {
+      const opened = sendEvents(request);
+      target = opened.target;
+      target.dispatchMessage("first");
+      return opened.response;
+    });
+    const response = await fetch(server.url);
+    const reader = response.body!.getReader();
+    let text = "";
+    while (!text.includes("first")) text += new TextDecoder().decode((await reader.read()).value);
+    const closed = new Promise<StreamCloseEvent>((resolve) =>
+      target.addEventListener("close", resolve, { once: true }),
+    );
+    target.abort(new Error("upstream failed"));
+    expect((await closed).reason).toBe("error");
+    // An end would read `done`; an aborted connection rejects (undici: "terminated").
+    await expect(
+      (async () => {
+        for (;;) if ((await reader.read()).done) return "ended cleanly";
+      })(),
+    ).rejects.toThrow();
+  });
+
   test("node: target.close() ends the stream and the client sees it end", async () => {
     const server = await start((request) => {
       const { response, target } = sendEvents(request);

@@ -318,6 +318,55 @@ describe("ServerSentEventTarget", () => {
   });
 });
 
+describe("abort()", () => {
+  test("abort(reason) fails the stream at once: the reader sees an error, close fires with reason error and the reason", async () => {
+    const { response, target } = start();
+    const reader = response.body!.getReader();
+    await reader.read();
+    target.dispatchMessage("queued, never sent");
+    const closed = once<StreamCloseEvent>(target, "close");
+    const reason = new Error("upstream failed");
+    target.abort(reason);
+    const event = await closed;
+    expect([event.reason, event.error]).toEqual(["error", reason]);
+    expect([target.closed, target.bufferedAmount, target.signal.aborted]).toEqual([true, 0, true]);
+    await expect(reader.read()).rejects.toBe(reason);
+    expect(target.dispatchMessage("after")).toBe(false);
+  });
+
+  test("abort() without a reason gives close an Error that says the server aborted it", async () => {
+    const { response, target } = start();
+    const closed = once<StreamCloseEvent>(target, "close");
+    target.abort();
+    const event = await closed;
+    expect(event.reason).toBe("error");
+    expect(event.error).toBeInstanceOf(Error);
+    expect(String(event.error)).toMatch(/aborted by the server/);
+    await expect(response.text()).rejects.toThrow(/aborted by the server/);
+  });
+
+  test("abort() cuts short a close() still waiting for the reader, and close() resolves", async () => {
+    const { target } = start();
+    target.dispatchMessage("nobody reads this");
+    const closing = target.close();
+    const reasons: string[] = [];
+    target.addEventListener("close", (event) => reasons.push(event.reason));
+    target.abort();
+    await closing;
+    expect(reasons).toEqual(["error"]);
+  });
+
+  test("abort() after the stream ended does nothing: close fires once, with the first reason", async () => {
+    const { response, target } = start();
+    const reasons: string[] = [];
+    target.addEventListener("close", (event) => reasons.push(event.reason));
+    void target.close();
+    await response.text();
+    target.abort(new Error("late"));
+    expect(reasons).toEqual(["server"]);
+  });
+});
+
 describe("a listener that throws", () => {
   test("A throwing listener is reported like any EventTarget listener's error, and the stream carries on", async () => {
     const { execFile } = await import("node:child_process");

@@ -1,12 +1,9 @@
 import { describe, expect, test } from "vitest";
+import { events as eventAccess } from "../src/_internal/access.ts";
 import { Channel, MemoryEventStore, sendEvents } from "../src/index.ts";
-import {
-  encodeServerSentEvent,
-  ServerSentEvent,
-  type ServerSentEventInit,
-} from "../src/server-sent-event.ts";
+import { ServerSentEvent, type ServerSentEventInit } from "../src/server-sent-event.ts";
 
-const text = (event: ServerSentEvent) => new TextDecoder().decode(encodeServerSentEvent(event));
+const text = (event: ServerSentEvent) => new TextDecoder().decode(eventAccess.frame(event));
 
 describe("ServerSentEvent", () => {
   test("ServerSentEvent is an Event with the type, the wire data, id and retry", () => {
@@ -39,7 +36,7 @@ describe("ServerSentEvent", () => {
 
   test("ServerSentEvent encodes once and caches the bytes", () => {
     const event = new ServerSentEvent("message", "x");
-    expect(encodeServerSentEvent(event)).toBe(encodeServerSentEvent(event));
+    expect(eventAccess.frame(event)).toBe(eventAccess.frame(event));
   });
 
   test("ServerSentEvent throws TypeError for an event type with CR or LF", () => {

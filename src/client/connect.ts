@@ -1,4 +1,4 @@
-import { describe } from "../describe.ts";
+import { describe } from "../_internal/describe.ts";
 import type { EventStoreStaleReason } from "../event-store.ts";
 import type {
   DataEvent,

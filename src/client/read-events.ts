@@ -1,4 +1,4 @@
-import { describe } from "../describe.ts";
+import { describe } from "../_internal/describe.ts";
 import { createEventStreamParser, type EventStreamParser } from "./event-stream-parser.ts";
 
 /**

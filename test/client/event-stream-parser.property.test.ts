@@ -3,10 +3,11 @@
 import { createParser } from "eventsource-parser";
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
+import { events as eventAccess } from "../../src/_internal/access.ts";
 import { createEventStreamParser } from "../../src/client/event-stream-parser.ts";
 import { readEvents } from "../../src/client/index.ts";
 import { ServerSentEvent, sendEvents } from "../../src/index.ts";
-import { encodeServerSentEvent } from "../../src/server-sent-event.ts";
+import "../../src/server-sent-event.ts";
 
 const ENCODER = new TextEncoder();
 
@@ -166,7 +167,7 @@ describe("EventStreamParser (property)", () => {
             ...(eventId === undefined ? {} : { id: eventId }),
             ...(retry === undefined ? {} : { retry }),
           };
-          const bytes = encodeServerSentEvent(new ServerSentEvent(type, data, init));
+          const bytes = eventAccess.frame(new ServerSentEvent(type, data, init));
           const sent = (typeof data === "string" ? data : JSON.stringify(data)).replace(
             /\r\n|\r|\n/g,
             "\n",

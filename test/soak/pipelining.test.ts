@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { MAX_PIPELINED } from "../../adapters/node/pipelining.ts";
+import { MAX_PIPELINED } from "../../adapters/_node/pipelining.ts";
 import { ensureBuilt, MB } from "./harness.ts";
 import { pipelining } from "./pipelining.ts";
 import { FULL, publish } from "./report.ts";

@@ -2,18 +2,18 @@
  * The hook through which an adapter that owns the socket (the Node adapter) serves event streams
  * without a web-stream hop. A request an adapter made carries an {@linkcode AdapterRequest} under
  * {@linkcode ADAPTER_REQUEST}; `sendEvents` then lets the adapter make the response and drain the
- * target straight into the connection. Requests from anywhere else take the standard path.
+ * stream straight into the connection. Requests from anywhere else take the fetch path.
  *
- * @internal Not exported from the package.
  * @module
  */
-import type { ServerSentEventTarget } from "./server-sent-event-target.ts";
+import type { ServerSentEventTarget } from "../server-sent-event-target.ts";
+import type { ConnectionUse } from "./stream-headers.ts";
 
 /**
  * The property under which an adapter's request carries its {@linkcode AdapterRequest}. A
  * module-local `Symbol()`, never `Symbol.for`: with two copies of the package installed (a
  * duplicated dependency), a request from one copy's adapter must look like any `Request` to the
- * other copy's `sendEvents`, which then takes the standard path; a shared key made it hand its
+ * other copy's `sendEvents`, which then takes the fetch path; a shared key made it hand its
  * target to the other copy's adapter, which could not track it.
  */
 export const ADAPTER_REQUEST: unique symbol = Symbol("sendevents.adapter-request");
@@ -25,14 +25,21 @@ export const ADAPTER_REQUEST: unique symbol = Symbol("sendevents.adapter-request
 export interface AdapterRequest {
   /** A request header's value by its lower-case name, without building a `Headers`. */
   header(request: Request, name: string): string | null;
+  /** How the request's connection is used, which decides `Connection` and `Keep-Alive`. */
+  connection(request: Request): ConnectionUse;
   /**
-   * The response for an event stream fed by `target`. The adapter drains the target itself
-   * (through `internals.attach`) unless the response's body is read, and ends it with reason
-   * `"client"` (through `internals.end`) when the client leaves before the response has ended.
+   * The response for an event stream fed by `target`. The adapter drains the stream itself
+   * (`streamOf(target).attach(sink)`) unless the response's body is read, and ends it with
+   * `leave()` when the client leaves before the response has ended.
    *
-   * @param headers The response headers, or `undefined` for the defaults unchanged.
+   * @param headers The response headers, or `undefined` for the defaults of `use`.
    */
-  respond(request: Request, target: ServerSentEventTarget, headers: Headers | undefined): Response;
+  respond(
+    request: Request,
+    target: ServerSentEventTarget,
+    headers: Headers | undefined,
+    use: ConnectionUse,
+  ): Response;
 }
 
 /** The {@linkcode AdapterRequest} of `request`, if an adapter made it. */

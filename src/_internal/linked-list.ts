@@ -14,11 +14,11 @@
 
 /** A member of a {@linkcode LinkedList}: extend it, or hold the value in a subclass. */
 export class Link {
-  /** @internal */
+  /** The link before this one. */
   prev: Link | undefined = undefined;
-  /** @internal */
+  /** The link after this one. */
   next: Link | undefined = undefined;
-  /** @internal The list holding this link, if any. */
+  /** The list holding this link, if any. */
   list: LinkedList<Link> | undefined = undefined;
 }
 

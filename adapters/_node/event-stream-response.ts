@@ -7,10 +7,11 @@
  * @module
  */
 
-import { responseHeaders } from "../../src/send-events.ts";
+import { streamOf } from "../../src/_internal/access.ts";
+import { readableFor } from "../../src/_internal/body-source.ts";
+import { bindTarget } from "../../src/_internal/response-target.ts";
+import { type ConnectionUse, streamHeaders } from "../../src/_internal/stream-headers.ts";
 import type { ServerSentEventTarget } from "../../src/server-sent-event-target.ts";
-import { internals } from "../../src/server-sent-event-target.ts";
-import { bindBody } from "../../src/stream-group.ts";
 import { inheritLazily } from "./lazy-prototype.ts";
 
 let realOf: (response: EventStreamResponse) => Response;
@@ -47,6 +48,7 @@ export function directStream(
 export class EventStreamResponse {
   readonly #target: ServerSentEventTarget;
   #headers: Headers | undefined;
+  readonly #use: ConnectionUse;
   #body: ReadableStream<Uint8Array> | undefined;
   #real: Response | undefined;
   #taken = false;
@@ -62,9 +64,12 @@ export class EventStreamResponse {
     unread = (response) => !response.#taken && response.#body === undefined;
   }
 
-  constructor(target: ServerSentEventTarget, headers: Headers | undefined) {
+  constructor(target: ServerSentEventTarget, headers: Headers | undefined, use: ConnectionUse) {
     this.#target = target;
     this.#headers = headers;
+    this.#use = use;
+    // Adapters ask which target feeds a response: answered without making the body.
+    bindTarget(this, target);
   }
 
   get status(): number {
@@ -80,15 +85,16 @@ export class EventStreamResponse {
   }
 
   get headers(): Headers {
-    this.#headers ??= responseHeaders(undefined);
+    this.#headers ??= streamHeaders(undefined, this.#use);
     return this.#headers;
   }
 
   get body(): ReadableStream<Uint8Array> | null {
     if (this.#body === undefined) {
       if (this.#taken) throw new TypeError("Cannot read the body: the adapter is sending it");
-      this.#body = internals.readable(this.#target);
-      bindBody(this.#body, this.#target);
+      const body = readableFor(streamOf(this.#target));
+      bindTarget(body, this.#target);
+      this.#body = body;
     }
     return this.#body;
   }

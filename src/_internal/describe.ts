@@ -1,7 +1,7 @@
 /**
  * How error messages show the value they reject.
  *
- * @internal Not exported from the package.
+ * Not exported from the package.
  * @module
  */
 

@@ -2,7 +2,7 @@
  * The one check for integer options (sizes, counts, milliseconds), so every option names itself
  * and its range the same way.
  *
- * @internal Not exported from the package.
+ * Not exported from the package.
  * @module
  */
 import { describe } from "./describe.ts";

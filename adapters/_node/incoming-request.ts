@@ -17,9 +17,11 @@
 import type * as http from "node:http";
 import type * as http2 from "node:http2";
 import { Readable } from "node:stream";
-import { ADAPTER_REQUEST, type AdapterRequest } from "../../src/adapter-request.ts";
-import { internals, type ServerSentEventTarget } from "../../src/server-sent-event-target.ts";
+import { streamOf } from "../../src/_internal/access.ts";
+import { ADAPTER_REQUEST, type AdapterRequest } from "../../src/_internal/adapter-hook.ts";
+import type { ServerSentEventTarget } from "../../src/server-sent-event-target.ts";
 import { EventStreamResponse, eventStreamTarget, isUnread } from "./event-stream-response.ts";
+import { connectionUse } from "./response-head.ts";
 
 /** A request from either server. */
 export type NodeRequest = http.IncomingMessage | http2.Http2ServerRequest;
@@ -51,6 +53,11 @@ export class RequestState {
 
   constructor(req: NodeRequest) {
     this.#req = req;
+  }
+
+  /** The Node request. */
+  get req(): NodeRequest {
+    return this.#req;
   }
 
   /** The request's `signal`: aborted when the client leaves before the response has ended. */
@@ -86,7 +93,7 @@ export class RequestState {
   addStream(response: EventStreamResponse): void {
     if (this.#left) {
       const target = eventStreamTarget(response);
-      queueMicrotask(() => void internals.end(target, "client"));
+      queueMicrotask(() => streamOf(target).leave());
     } else if (this.#over) {
       queueMicrotask(() => abandonOne(response, undefined, false));
     } else if (this.#stream === undefined) this.#stream = response;
@@ -102,10 +109,10 @@ export class RequestState {
     if (this.#left) return;
     this.#left = true;
     this.#abort?.abort(clientLeft());
-    if (this.#stream !== undefined) void internals.end(eventStreamTarget(this.#stream), "client");
+    if (this.#stream !== undefined) streamOf(eventStreamTarget(this.#stream)).leave();
     if (this.#moreStreams !== undefined) {
       for (const response of this.#moreStreams) {
-        void internals.end(eventStreamTarget(response), "client");
+        streamOf(eventStreamTarget(response)).leave();
       }
     }
   }
@@ -263,11 +270,12 @@ function bodyOf(req: NodeRequest): ReadableStream<Uint8Array> {
   );
 }
 
-/** sendEvents' side of the Node adapter: see `src/adapter-request.ts`. */
+/** sendEvents' side of the Node adapter: see `src/_internal/adapter-hook.ts`. */
 const NODE_ADAPTER: AdapterRequest = {
   header: (request, name) => stateOf(request as IncomingRequest).header(name),
-  respond: (request, target, headers) => {
-    const response = new EventStreamResponse(target, headers);
+  connection: (request) => connectionUse(stateOf(request as IncomingRequest).req),
+  respond: (request, target, headers, use) => {
+    const response = new EventStreamResponse(target, headers, use);
     stateOf(request as IncomingRequest).addStream(response);
     return response as unknown as Response;
   },
@@ -341,11 +349,7 @@ function abandonOne(
 ): void {
   const target = eventStreamTarget(response);
   if (target === sent || target.closed || (unreadOnly && !isUnread(response))) return;
-  void internals.end(
-    target,
-    "error",
-    new Error("Event stream closed: the handler did not send its response"),
-  );
+  target.abort(new Error("Event stream closed: the handler did not send its response"));
 }
 
 let left: DOMException | undefined;

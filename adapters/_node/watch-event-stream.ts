@@ -11,8 +11,8 @@
  */
 import type * as http from "node:http";
 import type * as http2 from "node:http2";
-import { checkInteger, MAX_DELAY } from "../../src/check-integer.ts";
-import { Link, LinkedList } from "../../src/linked-list.ts";
+import { checkInteger, MAX_DELAY } from "../../src/_internal/check-integer.ts";
+import { Link, LinkedList } from "../../src/_internal/linked-list.ts";
 import type { ServerSentEventTarget } from "../../src/server-sent-event-target.ts";
 import type { StreamGroup } from "../../src/stream-group.ts";
 

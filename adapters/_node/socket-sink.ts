@@ -1,0 +1,141 @@
+/**
+ * The Node adapter's direct path: an event stream's queue written straight to the response, with
+ * no web stream between them (`SocketSink`), and the sink of a `HEAD`'s stream, which sends
+ * nothing (`DiscardSink`). See `docs/ARCHITECTURE.md` for the whole path.
+ *
+ * @module
+ */
+
+import type * as http from "node:http";
+import * as http2 from "node:http2";
+import type { EventStream } from "../../src/_internal/event-stream.ts";
+import type { StreamSink } from "../../src/_internal/sink.ts";
+import type { NodeResponse } from "../node.ts";
+import type { SendWatch } from "./watch-event-stream.ts";
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * Writes an event stream's target straight to the response: no web stream between them. Events
+ * dispatched in one turn of the event loop leave in one write; when the socket's buffer is full,
+ * the target keeps them (so `ready` and `maxBufferedAmount` see them) until `drain`.
+ */
+export class SocketSink implements StreamSink {
+  readonly #res: NodeResponse;
+  readonly #stream: EventStream;
+  readonly #watch: SendWatch | undefined;
+  #attached = false;
+  #scheduled = false;
+  #blocked = false;
+  #wrote = false;
+
+  constructor(res: NodeResponse, stream: EventStream, watch: SendWatch | undefined) {
+    this.#res = res;
+    this.#stream = stream;
+    this.#watch = watch;
+  }
+
+  /** Starts draining: the head and everything dispatched so far leave together, in one write. */
+  start(): void {
+    this.#stream.attach(this);
+    this.#attached = true;
+    this.#stream.pull();
+  }
+
+  wake(): void {
+    if (this.#attached && !this.#scheduled && !this.#blocked) {
+      this.#scheduled = true;
+      setImmediate(SocketSink.#pull, this);
+    }
+  }
+
+  write(chunk: Uint8Array): void {
+    this.#wrote = true;
+    if (!writeWatched(this.#res, chunk, this.#watch)) {
+      this.#blocked = true;
+      this.#res.once("drain", () => {
+        this.#blocked = false;
+        this.#stream.pull();
+      });
+    }
+  }
+
+  end(): void {
+    this.#res.end();
+  }
+
+  abort(): void {
+    const res = this.#res;
+    // The stream failed before its first write (an overflow while the handler ran): send the head
+    // first, so the client sees a stream that broke, as after any later overflow, not silence.
+    if (!this.#wrote) {
+      const h2 = res as http2.Http2ServerResponse;
+      if (h2.stream !== undefined) {
+        // Node 22 (22.23) drops the HEADERS frame of a stream reset in the same turn: reset it
+        // once an empty write after the head has been handed over.
+        h2.write(EMPTY, () => abortResponse(res));
+        return;
+      }
+      (res as http.ServerResponse).flushHeaders();
+    }
+    // Ending normally would tell the client all is well: abort the connection instead.
+    abortResponse(res);
+  }
+
+  leave(): void {}
+
+  static #pull(sink: SocketSink): void {
+    sink.#scheduled = false;
+    if (!sink.#blocked) sink.#stream.pull();
+  }
+}
+
+/**
+ * A HEAD request's event stream: it has sent its headers and will send nothing else. Takes what
+ * the target queued and drops it, so that `close()` completes at once with reason `"server"`.
+ */
+export class DiscardSink implements StreamSink {
+  readonly #stream: EventStream;
+
+  constructor(stream: EventStream) {
+    this.#stream = stream;
+  }
+
+  wake(): void {
+    this.#stream.pull();
+  }
+
+  write(): void {}
+  end(): void {}
+  abort(): void {}
+  leave(): void {}
+}
+
+/**
+ * Writes `chunk` to `res`. With a send watch, adds what the write added to Node's unsent bytes
+ * (the head and chunk framing included), so that the watch compares like with like.
+ */
+export function writeWatched(
+  res: NodeResponse,
+  chunk: Uint8Array,
+  watch: SendWatch | undefined,
+): boolean {
+  const out = res as http.ServerResponse;
+  if (watch === undefined) return out.write(chunk);
+  const before = out.writableLength;
+  const more = out.write(chunk);
+  watch.written += out.writableLength - before;
+  return more;
+}
+
+/**
+ * Ends `res` abruptly, so that the client sees a failed response, not a complete one: over HTTP/1
+ * the connection is destroyed (no last chunk); over HTTP/2 the stream is reset with
+ * `INTERNAL_ERROR`. (`destroy()` resets an HTTP/2 stream with `NO_ERROR`, which a client may take
+ * for a normal end.)
+ */
+export function abortResponse(res: NodeResponse): void {
+  const stream = (res as http2.Http2ServerResponse).stream as http2.ServerHttp2Stream | undefined;
+  if (stream !== undefined) stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+  else res.destroy();
+}

@@ -1,0 +1,114 @@
+/**
+ * The bytes a stream holds between `dispatch*` and the runtime taking them.
+ *
+ * Long frames are queued as they are (a channel's members share one frame); short ones are copied
+ * into blocks while they wait, because a queued `Uint8Array` costs some 200 bytes of heap and
+ * backing store whatever its length: a stalled client sent tiny events (comments, tokens) would
+ * otherwise hold fifty times its byte bound. `take()` hands everything over as one chunk.
+ *
+ * The queue knows nothing of bounds or of the stream's state: {@linkcode EventStream}, which
+ * extends it, decides what may be appended.
+ *
+ * @module
+ */
+
+/**
+ * Frames shorter than this are copied into a block while they wait, rather than queued one object
+ * each.
+ */
+const COPY_BELOW = 1024;
+/** The first block's size; each next one doubles, up to {@linkcode MAX_BLOCK}. */
+const MIN_BLOCK = 256;
+/** The largest block: a stalled queue is a list of blocks this size (plus any long frames). */
+const MAX_BLOCK = 16 * 1024;
+
+/** A queue of frames, counted in bytes, taken all at once. */
+export class ByteQueue {
+  #queue: Uint8Array[] = [];
+  #bytes = 0;
+  /**
+   * Short frames queued after `#queue`'s, copied together; the bytes in use are `#blockUsed`.
+   * Joins the queue when full, before a long frame, or on a take.
+   */
+  #block: Uint8Array | undefined;
+  #blockUsed = 0;
+
+  /** Bytes queued. */
+  get queuedBytes(): number {
+    return this.#bytes;
+  }
+
+  /** Queues `bytes` after what is queued. */
+  protected enqueue(bytes: Uint8Array): void {
+    if (bytes.byteLength >= COPY_BELOW || (this.#queue.length === 0 && this.#block === undefined)) {
+      // A long frame, or the only one (the client keeps up): queued as it is, no copy.
+      this.#sealBlock();
+      this.#queue.push(bytes);
+    } else this.#copyToBlock(bytes);
+    this.#bytes += bytes.byteLength;
+  }
+
+  /** Everything queued as one chunk, and the queue empty; `undefined` when nothing is queued. */
+  protected take(): Uint8Array | undefined {
+    const size = this.#bytes;
+    if (size === 0) return undefined;
+    this.#sealBlock();
+    const queue = this.#queue;
+    const chunk = queue.length === 1 ? queue[0]! : concat(queue, size);
+    queue.length = 0;
+    this.#bytes = 0;
+    return chunk;
+  }
+
+  /** Drops everything queued and lets the queue's memory go. */
+  protected clear(): void {
+    this.#queue = [];
+    this.#bytes = 0;
+    this.#block = undefined;
+    this.#blockUsed = 0;
+  }
+
+  /** Appends a short frame to the block, growing it or starting the next one as needed. */
+  #copyToBlock(bytes: Uint8Array): void {
+    const length = bytes.byteLength;
+    let block = this.#block;
+    const used = this.#blockUsed;
+    if (block === undefined || used + length > block.byteLength) {
+      if (block !== undefined && block.byteLength < MAX_BLOCK && used + length <= MAX_BLOCK) {
+        // Doubling keeps a block at most twice what it holds, so a few queued bytes stay cheap.
+        const grown = new Uint8Array(
+          Math.min(MAX_BLOCK, Math.max(block.byteLength * 2, used + length)),
+        );
+        grown.set(block.subarray(0, used));
+        block = grown;
+      } else {
+        const full = block !== undefined;
+        this.#sealBlock();
+        block = new Uint8Array(full ? MAX_BLOCK : Math.max(MIN_BLOCK, length * 2));
+      }
+      this.#block = block;
+    }
+    block.set(bytes, this.#blockUsed);
+    this.#blockUsed += length;
+  }
+
+  /** Moves the block's bytes to the end of the queue. */
+  #sealBlock(): void {
+    const block = this.#block;
+    if (block !== undefined) {
+      this.#queue.push(block.subarray(0, this.#blockUsed));
+      this.#block = undefined;
+      this.#blockUsed = 0;
+    }
+  }
+}
+
+function concat(chunks: Uint8Array[], length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return out;
+}

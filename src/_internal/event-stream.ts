@@ -1,0 +1,489 @@
+/**
+ * The stream core behind every `ServerSentEventTarget`: its lifecycle, its bounded byte queue and
+ * `ready`, its sink, its keep-alive, the groups it joined and the watch on its request. The public
+ * target (`src/server-sent-event-target.ts`) holds one in a `#private` field and turns the API
+ * into calls on it; internal code reaches it through `streamOf(target)` (`access.ts`).
+ *
+ * ## States
+ *
+ * `OPEN` → `CLOSING` (only through `close()`: queued bytes still to hand over) → `CLOSED`. Any state
+ * but `CLOSED` may go to `CLOSED` at once:
+ * - `leave()`: the client is gone (reason `"client"`), or takes no body (`"server"`, a `HEAD`);
+ * - `fail()`: the queue overflowed (`"overflow"`) or something failed (`"error"`); the sink aborts
+ *   the body, so the client sees a broken stream and reconnects;
+ * - the pull that empties a `CLOSING` queue ends the body (`"server"`).
+ *
+ * `#finish` is the one way into `CLOSED`: it stops the keep-alive, drops the queue, runs the end
+ * hooks, tells every group, resolves `ready`, aborts `signal`, fires `close` on the target once,
+ * and resolves `close()`.
+ *
+ * @module
+ */
+
+import type { ServerSentEventTargetOptions } from "../server-sent-event-target.ts";
+import { type CloseReason, StreamCloseEvent } from "../stream-close-event.ts";
+import { ByteQueue } from "./byte-queue.ts";
+import { checkInteger, MAX_DELAY } from "./check-integer.ts";
+import { counters } from "./counters.ts";
+import { encodeFrame, formatRetry, KEEP_ALIVE_FRAME } from "./format.ts";
+import { KeepAliveMember, KeepAliveWheel } from "./keep-alive.ts";
+import {
+  addMembership,
+  endMemberships,
+  type Membership,
+  type Memberships,
+  membershipIn,
+  removeMembership,
+} from "./memberships.ts";
+import { onAbort, signalOf } from "./request-watch.ts";
+import type { StreamSink } from "./sink.ts";
+
+/** The default `keepAlive`: under Bun's 10 s idle timeout, and cheap. */
+export const DEFAULT_KEEP_ALIVE = 5_000;
+/** The default `highWaterMark`: `ready` waits once this many bytes are queued. */
+export const DEFAULT_HIGH_WATER_MARK = 64 * 1024;
+/** The default `maxBufferedAmount`: a client this far behind is closed with `"overflow"`. */
+export const DEFAULT_MAX_BUFFERED_AMOUNT = 1024 * 1024;
+
+const RESOLVED: Promise<void> = Promise.resolve();
+const OPEN = 0;
+const CLOSING = 1;
+const CLOSED = 2;
+
+/** Listener types a stream tells apart before it raises every event locally: see `#listened`. */
+const MAX_LISTENED_TYPES = 16;
+
+/** `close` is raised on the target itself, past its `dispatchEvent` (which sends events). */
+const raise = EventTarget.prototype.dispatchEvent;
+
+/** What a stream knows of its request, beside the target's options. */
+export interface StreamInit extends ServerSentEventTargetOptions {
+  lastEventId: string;
+  /** The request carried a `Last-Event-ID` that cannot be an id (`lastEventId` reads `""`). */
+  lastEventIdRejected?: boolean;
+}
+
+/** A stream's place on its keep-alive wheel. */
+class Pulse extends KeepAliveMember {
+  readonly #stream: EventStream;
+
+  constructor(stream: EventStream) {
+    super();
+    this.#stream = stream;
+  }
+
+  ping(): void {
+    this.#stream.ping();
+  }
+
+  settle(): void {
+    this.#stream.settle();
+  }
+}
+
+/** The stream core of one target. */
+export class EventStream extends ByteQueue {
+  /** The public target: `close` is raised on it. */
+  readonly #owner: EventTarget;
+  #state = OPEN;
+  #sink: StreamSink | undefined;
+  /** `wake()` was called and no pull has happened since. */
+  #woken = false;
+  readonly #highWaterMark: number;
+  readonly #maxBufferedAmount: number;
+  #abort: AbortController | undefined;
+  #closeReason: CloseReason | undefined;
+  #ready: Promise<void> = RESOLVED;
+  #resolveReady: (() => void) | undefined;
+  #closed: Promise<void> | undefined;
+  #resolveClosed: (() => void) | undefined;
+  #wheel: KeepAliveWheel | undefined;
+  #pulse: KeepAliveMember | undefined;
+  #cleanups: (() => void)[] | undefined;
+  #groups: Memberships | undefined;
+  /** The request whose `signal` is watched from the first keep-alive tick on. */
+  #request: Request | undefined;
+  /**
+   * Types that have ever had a listener; the others skip the local dispatch. `true` once there
+   * have been more than {@linkcode MAX_LISTENED_TYPES}: every type is raised then, rather than
+   * keep the name of every type ever listened to (a type per request awaited, say) and scan them
+   * all on every dispatch.
+   */
+  #listened: string | string[] | true | undefined;
+  /** The request's `Last-Event-ID`, or `""`. */
+  readonly lastEventId: string;
+  /**
+   * `true` if the request carried a `Last-Event-ID` that cannot be an id (over 1024 characters,
+   * CR, LF, NUL), which `lastEventId` reads as `""`: the client did resume, from nowhere we know.
+   */
+  readonly lastEventIdRejected: boolean;
+
+  /** @throws {RangeError} If an option is out of range; nothing is opened then. */
+  constructor(owner: EventTarget, init: StreamInit) {
+    super();
+    const action = "Cannot send events";
+    const highWaterMark = checkInteger(
+      action,
+      "highWaterMark",
+      init.highWaterMark ?? DEFAULT_HIGH_WATER_MARK,
+      0,
+    );
+    // The stream opens with a comment, and keep-alives are the same comment: a bound smaller than
+    // it would end every stream at once.
+    const maxBufferedAmount = checkInteger(
+      action,
+      "maxBufferedAmount",
+      init.maxBufferedAmount ?? DEFAULT_MAX_BUFFERED_AMOUNT,
+      Math.max(KEEP_ALIVE_FRAME.byteLength, highWaterMark),
+    );
+    const keepAlive = init.keepAlive ?? DEFAULT_KEEP_ALIVE;
+    if (keepAlive !== false) {
+      checkInteger(action, "keepAlive", keepAlive, 1, MAX_DELAY, "false to send none");
+    }
+    this.#owner = owner;
+    this.#highWaterMark = highWaterMark;
+    this.#maxBufferedAmount = maxBufferedAmount;
+    this.lastEventId = init.lastEventId;
+    this.lastEventIdRejected = init.lastEventIdRejected === true;
+    counters.open++;
+    counters.opened++;
+    // The body opens with a comment, which clients ignore: runtimes that hold the headers until
+    // the first body byte (Bun, workerd) then send them at once.
+    this.push(KEEP_ALIVE_FRAME);
+    if (keepAlive !== false) {
+      const wheel = KeepAliveWheel.for(keepAlive);
+      const pulse = new Pulse(this);
+      wheel.add(pulse);
+      this.#wheel = wheel;
+      this.#pulse = pulse;
+    }
+  }
+
+  // ---- state ----
+
+  /** `true` while the stream takes events: not closing (`close()` waiting to drain) or closed. */
+  get open(): boolean {
+    return this.#state === OPEN;
+  }
+
+  /** `true` once the stream has ended. */
+  get closed(): boolean {
+    return this.#state === CLOSED;
+  }
+
+  /** Aborted when the stream ends; made on first use (most streams never need one). */
+  get signal(): AbortSignal {
+    if (this.#abort === undefined) {
+      this.#abort = new AbortController();
+      if (this.#state === CLOSED) this.#abort.abort(closeError(this.#closeReason!));
+    }
+    return this.#abort.signal;
+  }
+
+  /** See `ServerSentEventTarget.ready`. */
+  get ready(): Promise<void> {
+    return this.#ready;
+  }
+
+  /** `true` while `ready` is pending: the queue is over `highWaterMark`. */
+  get waiting(): boolean {
+    return this.#resolveReady !== undefined;
+  }
+
+  /** Resolves once the stream has ended, for whatever reason. */
+  get ended(): Promise<void> {
+    if (this.#closed === undefined) {
+      if (this.#state === CLOSED) this.#closed = RESOLVED;
+      else
+        this.#closed = new Promise((resolve) => {
+          this.#resolveClosed = resolve;
+        });
+    }
+    return this.#closed;
+  }
+
+  // ---- local listeners ----
+
+  /** Records that `type` has a listener on the target. */
+  listen(type: string): void {
+    // One type, or a few: a string or an array costs less than a Set on every stream.
+    const listened = this.#listened;
+    if (listened === undefined) this.#listened = type;
+    else if (typeof listened === "string") {
+      if (listened !== type) this.#listened = [listened, type];
+    } else if (listened !== true && !listened.includes(type)) {
+      if (listened.length === MAX_LISTENED_TYPES) this.#listened = true;
+      else listened.push(type);
+    }
+  }
+
+  /** Whether `type` may have a listener on the target (else its local dispatch is skipped). */
+  hears(type: string): boolean {
+    const listened = this.#listened;
+    return (
+      listened === type ||
+      listened === true ||
+      (typeof listened === "object" && listened.includes(type))
+    );
+  }
+
+  // ---- the queue ----
+
+  /** Queues bytes for the client: the only way anything reaches the stream. */
+  push(bytes: Uint8Array): boolean {
+    const size = this.queuedBytes + bytes.byteLength;
+    if (size > this.#maxBufferedAmount) {
+      this.fail("overflow");
+      return this.refuse();
+    }
+    this.enqueue(bytes);
+    counters.queuedBytes += bytes.byteLength;
+    if (bytes !== KEEP_ALIVE_FRAME) counters.eventsSent++;
+    if (this.#pulse !== undefined) this.#pulse.lastTick = this.#wheel!.tick;
+    if (size >= this.#highWaterMark && this.#resolveReady === undefined) {
+      this.#ready = new Promise((resolve) => {
+        this.#resolveReady = resolve;
+      });
+    }
+    this.#wake();
+    return true;
+  }
+
+  /**
+   * Whether a frame carrying `text` cannot fit in the queue, which then overflows. UTF-8 takes at
+   * least a byte per UTF-16 unit, so this is known before formatting and encoding the text: a
+   * payload the bound refuses never costs its size several times over (a line per line break, then
+   * the bytes) on the way to being refused.
+   */
+  cannotFit(text: string): boolean {
+    if (text.length <= this.#maxBufferedAmount - this.queuedBytes) return false;
+    this.fail("overflow");
+    return true;
+  }
+
+  /** Counts a dispatch that sent nothing because the stream had ended; returns `false`. */
+  refuse(): false {
+    counters.drops++;
+    return false;
+  }
+
+  /** Queues a lone `retry:` field (no event); `false` if the stream is not open. */
+  retry(retry: number): boolean {
+    return this.#state === OPEN && this.push(encodeFrame(formatRetry(retry)));
+  }
+
+  // ---- the sink ----
+
+  /** Drains the stream into `sink`: the fetch path's body source, or an adapter's socket. */
+  attach(sink: StreamSink): void {
+    if (this.#sink !== undefined) throw new TypeError("Cannot attach: the stream is being read");
+    this.#sink = sink;
+    if (this.#state === CLOSED) {
+      // Ended before anything drained it (an overflow while the handler ran, say): the sink must
+      // still give the client a definite end. A failure stays a failure, so that the client sees
+      // a broken stream and reconnects; only a client that left is released quietly.
+      const reason = this.#closeReason!;
+      if (reason === "client") sink.leave();
+      else if (reason === "server") sink.end();
+      else sink.abort(closeError(reason));
+      return;
+    }
+    this.#woken = true;
+    sink.wake();
+    // No keep-alive tick will come to let an unread body go: let it go now (it is held weakly,
+    // and watched, until its first read).
+    if (this.#pulse === undefined) sink.unread?.();
+  }
+
+  /** The sink can take more: hands it the whole queue as one chunk; completes a pending close. */
+  pull(): void {
+    this.#woken = false;
+    if (this.#state === CLOSED) return;
+    const size = this.queuedBytes;
+    const chunk = this.take();
+    if (chunk !== undefined) {
+      counters.queuedBytes -= size;
+      counters.bytesSent += size;
+      this.#sink!.write(chunk);
+      this.#releaseReady();
+    }
+    if (this.#state === CLOSING) this.#end();
+  }
+
+  #wake(): void {
+    if (!this.#woken && this.#sink !== undefined) {
+      this.#woken = true;
+      this.#sink.wake();
+    }
+  }
+
+  // ---- ending ----
+
+  /**
+   * Ends the stream cleanly once everything queued is handed over (reason `"server"`); with
+   * `timeout`, aborts it with `"error"` if that takes longer.
+   */
+  close(timeout?: number): Promise<void> {
+    if (this.#state === OPEN) {
+      this.#state = CLOSING;
+      this.#stopKeepAlive();
+      // What is queued is handed over first; the sink ends the body on the pull that empties it.
+      if (this.queuedBytes === 0) this.#end();
+      else {
+        // Waiting on the runtime now, with no keep-alive tick to come: watch the signal at once.
+        this.settle();
+        this.#wake();
+      }
+    }
+    if (timeout !== undefined && this.#state === CLOSING) this.#abortAfter(timeout);
+    return this.ended;
+  }
+
+  /** Ends the stream at once, dropping what is queued: the runtime aborts the connection. */
+  fail(reason: "overflow" | "error", error?: unknown): void {
+    if (this.#state === CLOSED) return;
+    this.#sink?.abort(error ?? new Error(`Event stream closed: ${reason}`));
+    this.#finish(reason, error);
+  }
+
+  /**
+   * The client is gone (`"client"`), or takes no body (`"server"`: the answer to a `HEAD`):
+   * release the body quietly, so the runtime stops waiting on it.
+   */
+  leave(reason: "client" | "server" = "client"): void {
+    if (this.#state === CLOSED) return;
+    this.#sink?.leave();
+    this.#finish(reason);
+  }
+
+  /** Runs `cleanup` when the stream ends (at once if it has), before `close` fires. */
+  onEnd(cleanup: () => void): void {
+    if (this.#state === CLOSED) cleanup();
+    else if (this.#cleanups === undefined) this.#cleanups = [cleanup];
+    else this.#cleanups.push(cleanup);
+  }
+
+  /** Aborts the stream with reason `"error"` if `close()` has not completed within `ms`. */
+  #abortAfter(ms: number): void {
+    const timer = setTimeout(() => {
+      this.fail(
+        "error",
+        new Error(
+          `Event stream closed: the client did not take what was queued within ${ms} ms of close()`,
+        ),
+      );
+    }, ms);
+    this.onEnd(() => clearTimeout(timer));
+  }
+
+  /** The queue is empty and `close()` was called: end the body, then the stream. */
+  #end(): void {
+    if (this.#sink === undefined) return; // The first pull ends it.
+    this.#sink.end();
+    this.#finish("server");
+  }
+
+  /** Called once a stream has ended for any reason: releases everything, then fires `close`. */
+  #finish(reason: CloseReason, error?: unknown): void {
+    if (this.#state === CLOSED) return;
+    this.#state = CLOSED;
+    this.#closeReason = reason;
+    this.#stopKeepAlive();
+    counters.queuedBytes -= this.queuedBytes;
+    counters.open--;
+    counters.closes[reason]++;
+    this.clear();
+    this.#request = undefined;
+    const cleanups = this.#cleanups;
+    if (cleanups !== undefined) {
+      this.#cleanups = undefined;
+      for (const cleanup of cleanups) cleanup();
+    }
+    const groups = this.#groups;
+    if (groups !== undefined) {
+      this.#groups = undefined;
+      endMemberships(groups);
+    }
+    this.#releaseReady();
+    this.#abort?.abort(closeError(reason));
+    if (this.hears("close")) {
+      raise.call(this.#owner, new StreamCloseEvent("close", { reason, error }));
+    }
+    this.#resolveClosed?.();
+  }
+
+  #releaseReady(): void {
+    const resolve = this.#resolveReady;
+    if (resolve !== undefined) {
+      this.#resolveReady = undefined;
+      this.#ready = RESOLVED;
+      resolve();
+    }
+  }
+
+  // ---- keep-alive and the request ----
+
+  /** A keep-alive tick found the stream silent. */
+  ping(): void {
+    if (this.#state === OPEN) this.push(KEEP_ALIVE_FRAME);
+  }
+
+  /** The first keep-alive tick: bind the request's signal now; let an unread body go. */
+  settle(): void {
+    this.#sink?.unread?.();
+    const request = this.#request;
+    if (request !== undefined) {
+      this.#request = undefined;
+      if (this.#state !== CLOSED) this.#watchSignal(signalOf(request));
+    }
+  }
+
+  /**
+   * Ends the stream with reason `"client"` once `request`'s signal aborts, watched from the first
+   * keep-alive tick on (at once without keep-alive; see `request-watch.ts`). A `close()` that
+   * must wait for the runtime to take what is queued binds it at once.
+   */
+  watchRequest(request: Request): void {
+    if (this.#pulse === undefined) this.#watchSignal(signalOf(request));
+    else this.#request = request;
+  }
+
+  #watchSignal(signal: AbortSignal | undefined): void {
+    const stop = onAbort(signal, () => this.leave());
+    if (stop !== undefined) this.onEnd(stop);
+  }
+
+  #stopKeepAlive(): void {
+    if (this.#pulse !== undefined) {
+      this.#wheel!.delete(this.#pulse);
+      this.#pulse = undefined;
+      this.#wheel = undefined;
+    }
+  }
+
+  // ---- groups ----
+
+  /** Records that the stream joined `group` with `entry` there; `false` if it had already. */
+  join(group: object, entry: Membership): boolean {
+    if (this.#groups === undefined) {
+      this.#groups = [group, entry];
+      return true;
+    }
+    return addMembership(this.#groups, group, entry);
+  }
+
+  /** The stream's entry in `group`, or `undefined` if it is not a member. */
+  entryIn(group: object): Membership | undefined {
+    return this.#groups === undefined ? undefined : membershipIn(this.#groups, group);
+  }
+
+  /** Forgets `group`. */
+  part(group: object): void {
+    if (this.#groups !== undefined) removeMembership(this.#groups, group);
+  }
+}
+
+/** The reason a target's `signal` carries once its stream has ended. */
+export function closeError(reason: CloseReason): DOMException {
+  return new DOMException(`Event stream closed: ${reason}`, "AbortError");
+}

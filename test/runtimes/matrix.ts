@@ -20,10 +20,10 @@ import { type ConformanceTarget, conformanceCases } from "../conformance/conform
 import { honoCases } from "../hono/cases.ts";
 import {
   bundle,
+  type LaunchedServer,
   type LaunchOptions,
   launch,
   type RuntimeName,
-  type ServerProcess,
 } from "./launch.ts";
 
 /** One target of the matrix. */
@@ -33,7 +33,7 @@ export interface Target {
   /** The server the conformance cases run against, for `launch`; the runtime's example if omitted. */
   example?: string;
   /** Serves `test/hono/app.ts` for the Hono cases: Hono targets only. */
-  honoApp?: () => Promise<ServerProcess>;
+  honoApp?: () => Promise<LaunchedServer>;
 }
 
 /**
@@ -59,7 +59,7 @@ async function serveBundledApp(
   runtime: RuntimeName,
   script: string,
   options: (path: string) => LaunchOptions = () => ({}),
-): Promise<ServerProcess> {
+): Promise<LaunchedServer> {
   const app = bundle("test/hono/worker.ts");
   try {
     const { args = [], ...rest } = options(app.path);
@@ -122,12 +122,11 @@ export type TargetName = keyof typeof TARGETS;
  * Starts a server in `beforeAll` and stops it in `afterAll` of the enclosing `describe`; returns
  * its base URL for the cases (which run once it is up).
  */
-function serverFor(name: string, start: () => Promise<ServerProcess>): () => URL {
-  let server: ServerProcess | undefined;
+function serverFor(name: string, start: () => Promise<LaunchedServer>): () => URL {
+  let server: LaunchedServer | undefined;
   beforeAll(async () => {
     server = await start();
-    const version = "version" in server ? `${String(server.version)}, ` : "";
-    console.log(`${name}: ${version}${server.url.href}`);
+    console.log(`${name}: ${server.version}, ${server.url.href}`);
   }, 90_000);
   afterAll(async () => {
     await server?.stop();

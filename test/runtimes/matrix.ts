@@ -7,7 +7,9 @@
  *
  * - every target runs the conformance cases (`test/conformance/conformance.ts`, concurrently)
  *   against its example;
- * - a Hono target also runs the Hono cases (`test/hono/cases.ts`, in order) against the test app.
+ * - a Hono target also runs the Hono cases (`test/hono/cases.ts`, in order) against the test app;
+ * - a target with a client app also runs the client's cases (`test/client/cases.ts`, the client
+ *   in this Node process, concurrently) against it.
  *
  * The target's name starts every test name. A runtime that is not installed fails every case of
  * its targets: none is ever skipped. Where a runtime behaves differently, the target says so in
@@ -16,6 +18,7 @@
  * @module
  */
 import { afterAll, beforeAll, describe } from "vitest";
+import { clientCases } from "../client/cases.ts";
 import { type ConformanceTarget, conformanceCases } from "../conformance/conformance.ts";
 import { honoCases } from "../hono/cases.ts";
 import {
@@ -32,6 +35,8 @@ export interface Target {
   runtime: RuntimeName;
   /** The server the conformance cases run against, for `launch`; the runtime's example if omitted. */
   example?: string;
+  /** The client app (`test/client/app.js`) on this runtime, for `launch`: for the client's cases. */
+  clientApp?: string;
   /** Serves `test/hono/app.ts` for the Hono cases: Hono targets only. */
   honoApp?: () => Promise<LaunchedServer>;
 }
@@ -80,12 +85,12 @@ async function serveBundledApp(
 /** Every target; each has its file `test/runtimes/<name with dashes>.test.ts`. */
 export const TARGETS = {
   node18: { runtime: "node18" },
-  node20: { runtime: "node20" },
+  node20: { runtime: "node20", clientApp: "test/client/serve-node.mjs" },
   node22: { runtime: "node22" },
   node24: { runtime: "node24" },
-  deno: { runtime: "deno" },
-  bun: { runtime: "bun" },
-  workerd: { runtime: "workerd" },
+  deno: { runtime: "deno", clientApp: "test/client/serve-deno.mjs" },
+  bun: { runtime: "bun", clientApp: "test/client/serve-bun.mjs" },
+  workerd: { runtime: "workerd", clientApp: "test/client/app.js" },
   edge: { runtime: "edge" },
   // sendevents/hono: the example on @hono/node-server, Deno.serve, Bun.serve and workerd (through
   // miniflare, with the top-level wrangler.toml's flags), and the test app on the same.
@@ -140,6 +145,7 @@ function serverFor(name: string, start: () => Promise<LaunchedServer>): () => UR
 /** Defines every case of the target `name`: one call per `test/runtimes/<target>.test.ts`. */
 export function describeTarget(name: TargetName): void {
   const target: Target = TARGETS[name];
+  const expectations = RUNTIME_EXPECTATIONS[target.runtime] ?? {};
   describe(name, () => {
     describe.concurrent("conformance", () => {
       const url = serverFor(`${name} example`, async () => {
@@ -148,8 +154,19 @@ export function describeTarget(name: TargetName): void {
         await (await fetch(new URL("/stats", server.url))).arrayBuffer();
         return server;
       });
-      conformanceCases({ runtime: name, url, ...RUNTIME_EXPECTATIONS[target.runtime] });
+      conformanceCases({ runtime: name, url, ...expectations });
     });
+    const { clientApp } = target;
+    if (clientApp) {
+      describe.concurrent("client cases", () => {
+        const url = serverFor(`${name} client app`, async () => {
+          const server = await launch(target.runtime, clientApp);
+          await (await fetch(new URL("/stats", server.url))).arrayBuffer();
+          return server;
+        });
+        clientCases(name, url, expectations.disconnectWithin);
+      });
+    }
     const { honoApp } = target;
     if (honoApp) {
       describe("Hono cases", () => {

@@ -3,51 +3,31 @@
  * client that is dropped reconnects through the proxy to the other instance and misses no tick.
  * Needs `npm run build` (the example imports `sendevents`, which resolves to `dist/`).
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { Subscriber } from "./helpers/redis.ts";
-import { ROOT } from "./runtimes/launch.ts";
+import { type ServerProcess, startServer } from "./runtimes/launch.ts";
 
 describe("examples/cluster", () => {
-  let child: ChildProcess;
+  let child: ServerProcess | undefined;
   let url: URL;
 
   beforeAll(async () => {
-    // Its own process group, so that the test ends everything the example started.
-    child = spawn(process.execPath, ["examples/cluster/start.js"], {
-      cwd: ROOT,
-      detached: true,
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, PORT: "0", REDIS_URL: "" },
-    });
-    let output = "";
-    url = await new Promise<URL>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no URL in 20 s:\n${output}`)), 20_000);
-      child.stdout!.on("data", (chunk: Buffer) => {
-        output += chunk.toString();
-        const match = /listening on (\S+)/.exec(output);
-        if (match) {
-          clearTimeout(timer);
-          resolve(new URL(match[1]!));
-        }
-      });
-      child.stderr!.on("data", (chunk: Buffer) => {
-        output += chunk.toString();
-      });
-      child.once("exit", (code) => reject(new Error(`start.js exited (${code}):\n${output}`)));
-    });
+    // In a process group of its own (as the launcher starts everything), so that the test ends
+    // everything the example started.
+    child = await startServer(
+      "examples/cluster/start.js",
+      process.execPath,
+      ["examples/cluster/start.js"],
+      { env: { REDIS_URL: "" }, timeout: 20_000 },
+    );
+    url = child.url;
   });
 
   afterAll(async () => {
-    if (child?.pid === undefined) return;
-    const exited = new Promise((resolve) => child.once("exit", resolve));
-    process.kill(child.pid, "SIGTERM"); // start.js stops what it started
-    await exited;
-    try {
-      process.kill(-child.pid, "SIGKILL");
-    } catch {
-      // Nothing left in the group.
-    }
+    if (child === undefined) return;
+    child.kill("SIGTERM"); // start.js stops what it started
+    await child.exited;
+    await child.stop(); // and anything left in the group
   });
 
   test("examples/cluster: the clock survives a drop and a reconnect to the other instance, nothing lost", async () => {

@@ -1,13 +1,8 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { fileURLToPath } from "node:url";
-
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const SERVER = fileURLToPath(new URL("../../examples/demo/server.js", import.meta.url));
+import { type ServerProcess, startServer } from "../runtimes/launch.ts";
 
 /** The demo server, running as a child process on a free port. */
 export interface DemoServer {
-  readonly child: ChildProcess;
   readonly url: URL;
   /** Everything the server printed so far, stdout and stderr. */
   output(): string;
@@ -23,34 +18,21 @@ export async function startDemo(): Promise<DemoServer> {
   if (!existsSync(new URL("../../dist/src/index.js", import.meta.url))) {
     throw new Error("Cannot start the demo: dist/ is missing, run `npm run build` first");
   }
-  const child = spawn(process.execPath, [SERVER], {
-    cwd: ROOT,
-    env: { ...process.env, PORT: "0" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let output = "";
-  const exited = new Promise<number | null>((resolve) => {
-    child.once("exit", (code) => resolve(code));
-  });
-  const url = await new Promise<URL>((resolve, reject) => {
-    const onData = (chunk: Buffer): void => {
-      output += chunk.toString();
-      const match = /http:\/\/127\.0\.0\.1:\d+\//.exec(output);
-      if (match !== null) resolve(new URL(match[0]));
-    };
-    child.stdout.on("data", onData);
-    child.stderr.on("data", onData);
-    void exited.then((code) =>
-      reject(new Error(`The demo exited with code ${code} before listening:\n${output}`)),
-    );
-  });
+  const server: ServerProcess = await startServer(
+    "examples/demo/server.js",
+    process.execPath,
+    ["examples/demo/server.js"],
+    { ready: /(http:\/\/127\.0\.0\.1:\d+\/)/ },
+  );
   return {
-    child,
-    url,
-    output: () => output,
+    url: server.url,
+    output: () => server.output(),
     async stop(signal = "SIGTERM") {
-      if (child.exitCode === null && child.signalCode === null) process.kill(child.pid!, signal);
-      return await exited;
+      server.kill(signal);
+      const { code } = await server.exited;
+      // Whatever it left behind in its process group goes too.
+      await server.stop();
+      return code;
     },
   };
 }

@@ -1,8 +1,8 @@
 /**
  * The conformance suite, written once: {@linkcode conformanceCases} defines every case against a
  * running server of the example app (`examples/shared/app.js`), given its base URL and the name
- * of the runtime serving it, with real clients over 127.0.0.1. `test/runtimes/` launches each
- * runtime and calls it (see `describeRuntime`).
+ * of the target serving it, with real clients over 127.0.0.1. The runtime matrix
+ * (`test/runtimes/matrix.ts`) launches each target and calls it (see `describeTarget`).
  *
  * @module
  */

@@ -1,7 +1,8 @@
 /**
  * Real processes for the Redis suite: a `redis-server` of its own on a free 127.0.0.1 port, app
- * instances (`test/redis/instance.js`) on Node, Deno or Bun, and SSE clients that resume with
- * `Last-Event-ID` and record every event. Everything started here is stopped by its PID.
+ * instances (`test/redis/instance.js`) on Node, Deno or Bun (started by the test launcher,
+ * `test/runtimes/launch.ts`), and SSE clients that resume with `Last-Event-ID` and record every
+ * event. Everything started here is stopped by its PID.
  *
  * @module
  */
@@ -11,7 +12,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createParser } from "eventsource-parser";
-import { nodeBinary, ROOT } from "../runtimes/launch.ts";
+import { bin, nodeBinary, ROOT, startServer } from "../runtimes/launch.ts";
 
 /** A free TCP port on 127.0.0.1 (free when asked: the caller binds it at once). */
 export function freePort(): Promise<number> {
@@ -134,9 +135,9 @@ export interface Instance {
 function command(runtime: InstanceRuntime): [string, string[]] {
   const entry = join(ROOT, "test/redis/instance.js");
   if (runtime === "deno") {
-    return [join(ROOT, "node_modules/.bin/deno"), ["run", "-A", entry]];
+    return [bin("deno"), ["run", "-A", entry]];
   }
-  if (runtime === "bun") return [join(ROOT, "node_modules/.bin/bun"), [entry]];
+  if (runtime === "bun") return [bin("bun"), [entry]];
   // node-redis 5 needs Node 18.19 or later: the floor, installed by scripts/setup.d/10-node-versions.sh.
   if (runtime === "node18") return [nodeBinary(18), [entry]];
   return [process.execPath, [entry]];
@@ -149,21 +150,17 @@ export async function startInstance(
   env: Record<string, string> = {},
 ): Promise<Instance> {
   const [file, args] = command(runtime);
-  const child = spawn(file, args, {
-    cwd: ROOT,
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, NO_COLOR: "1", PORT: "0", REDIS_URL: redisUrl, ...env },
+  const server = await startServer(`${runtime} instance`, file, args, {
+    env: { REDIS_URL: redisUrl, ...env },
+    timeout: 30_000,
   });
-  const match = await waitFor(child, /listening on (http:\/\/\S+)/, `${runtime} instance`, 30_000);
-  child.stdout?.resume();
-  child.stderr?.resume();
-  const url = new URL("/", match[1]!);
+  const { url } = server;
   return {
     url,
-    pid: child.pid!,
+    pid: server.pid,
     async kill(signal = "SIGKILL") {
-      child.kill(signal);
-      await exited(child);
+      server.kill(signal);
+      await server.exited;
     },
     async publish(count, rate = 0, key = "room") {
       const response = await fetch(

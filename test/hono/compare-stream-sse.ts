@@ -3,15 +3,13 @@
 //
 //   node_modules/.bin/bun test/hono/compare-stream-sse.ts
 
-import { join } from "node:path";
 import { Hono } from "hono";
 import { compress } from "hono/compress";
 import { streamSSE } from "hono/streaming";
 import { events } from "../../adapters/hono.ts";
 import { ServerSentEvent } from "../../src/index.ts";
-import { bin, bundleApp, HERE, ROOT, start } from "./spawn.ts";
+import { bundle, launch, type ServerProcess, startServer } from "../runtimes/launch.ts";
 
-const NODE_22 = join(ROOT, "test/runtimes/node-versions/node_modules/node22/bin/node");
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function silentLeave(base: URL, helper: string): Promise<string> {
@@ -131,27 +129,25 @@ async function compressed(): Promise<void> {
   }
 }
 
-const bundle = bundleApp(join(HERE, "compare-worker.ts"));
-const runtimes: [string, () => ReturnType<typeof start>][] = [
+const app = bundle("test/hono/compare-worker.ts");
+const runtimes: [string, () => Promise<ServerProcess>][] = [
   // "node" from PATH (Node 20 here), whatever runs this script.
-  ["node", () => start("node", [join(HERE, "serve-node.mjs"), bundle.path])],
+  ["node", () => startServer("node", "node", ["test/hono/serve-node.mjs", app.path])],
   [
     "deno",
     () =>
-      start(bin("deno"), [
-        "run",
-        "--allow-net=127.0.0.1",
-        `--allow-read=${bundle.path}`,
-        join(HERE, "serve-deno.mjs"),
-        bundle.path,
-      ]),
+      launch("deno", "test/hono/serve-deno.mjs", {
+        runtimeArgs: [`--allow-read=${app.path}`],
+        args: [app.path],
+      }),
   ],
-  ["bun", () => start(bin("bun"), ["run", join(HERE, "serve-bun.mjs"), bundle.path])],
-  ["workerd", () => start(NODE_22, [join(HERE, "serve-workerd.mjs"), bundle.path])],
+  ["bun", () => launch("bun", "test/hono/serve-bun.mjs", { args: [app.path] })],
+  // miniflare-server.mjs bundles the worker itself, with the top-level wrangler.toml's flags.
+  ["workerd", () => launch("workerd", "test/hono/compare-worker.ts")],
 ];
 try {
-  for (const [name, launch] of runtimes) {
-    const served = await launch();
+  for (const [name, start] of runtimes) {
+    const served = await start();
     try {
       for (const helper of ["ours", "theirs"]) {
         const label = helper === "ours" ? "sendevents/hono" : "streamSSE";
@@ -169,5 +165,5 @@ try {
   console.log("compress({ contentTypeFilter: () => true }) over an event stream (in process):");
   await compressed();
 } finally {
-  bundle.remove();
+  app.remove();
 }

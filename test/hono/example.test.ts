@@ -1,6 +1,6 @@
 // The Hono example's own route (a chat room, examples/hono/app.js) on Node 20, served by
-// examples/hono/node.js through the conformance launcher; the rest of the example is covered by
-// the conformance suite (conformance-*.test.ts).
+// examples/hono/node.js through the launcher; the rest of the example is covered by the
+// conformance cases of the runtime matrix's Hono targets (test/runtimes/hono-*.test.ts).
 import { EventSource } from "eventsource";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { type LaunchedServer, launch } from "../runtimes/launch.ts";

@@ -1,29 +1,11 @@
-// The Hono cases on Node, served by @hono/node-server in this process, over real sockets.
+// sendevents/hono on @hono/node-server in this process, where only Node has a case: HTTP/2 and
+// pipelined requests. The Hono cases run on Node 20 with the runtime matrix (test/runtimes/).
 import * as http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import { afterAll, describe, expect, test } from "vitest";
 import { parse } from "../helpers/stream.ts";
 import { createApp } from "./app.ts";
-import { describeHonoRuntime } from "./cases.ts";
-
-describeHonoRuntime("node", async () => {
-  const app = createApp();
-  const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
-    const started = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, () =>
-      resolve(started),
-    );
-  });
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: new URL(`http://127.0.0.1:${port}/`),
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        if ("closeAllConnections" in server) server.closeAllConnections();
-      }),
-  };
-});
 
 describe("sendevents/hono over HTTP/2 (h2c) on @hono/node-server", () => {
   let server: ReturnType<typeof serve> | undefined;

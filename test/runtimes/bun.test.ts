@@ -1,3 +1,3 @@
-import { describeRuntime } from "./describe-runtime.ts";
+import { describeTarget } from "./matrix.ts";
 
-describeRuntime("bun");
+describeTarget("bun");

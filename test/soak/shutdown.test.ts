@@ -1,24 +1,20 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import { type NodeServer, serve } from "../../adapters/node.ts";
 import { type metrics, StreamGroup, sendEvents } from "../../src/index.ts";
+import { type ServerProcess, startServer } from "../runtimes/launch.ts";
 import { connect, delay, ensureBuilt, type RawClient } from "./harness.ts";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const servers: NodeServer[] = [];
 const clients: RawClient[] = [];
-const children: ChildProcess[] = [];
+const children: ServerProcess[] = [];
 
 beforeAll(ensureBuilt, 120_000);
 afterEach(async () => {
   for (const client of clients.splice(0)) client.socket.destroy();
   for (const server of servers.splice(0)) await server.close();
 });
-afterAll(() => {
-  for (const child of children) {
-    if (child.exitCode === null && child.signalCode === null) process.kill(child.pid!, "SIGKILL");
-  }
+afterAll(async () => {
+  for (const child of children) await child.stop();
 });
 
 function open(server: NodeServer, path = "/"): RawClient {
@@ -149,23 +145,15 @@ describe("serve() shutdown", () => {
 
 describe("examples/node/shutdown.js", () => {
   test("examples/node/shutdown.js serves a clock, counts it on /metrics and shuts down on SIGTERM", async () => {
-    const child = spawn(process.execPath, ["examples/node/shutdown.js"], {
-      cwd: ROOT,
-      env: { ...process.env, PORT: "0" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    children.push(child);
-    let output = "";
-    child.stdout!.on("data", (chunk: Buffer) => {
-      output += chunk;
-    });
-    child.stderr!.on("data", (chunk: Buffer) => {
-      output += chunk;
-    });
-    const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
     const deadline = performance.now() + 10_000;
-    while (!/listening on (\S+)/.test(output) && performance.now() < deadline) await delay(20);
-    const url = new URL(/listening on (\S+)/.exec(output)![1]!);
+    const child = await startServer(
+      "examples/node/shutdown.js",
+      process.execPath,
+      ["examples/node/shutdown.js"],
+      { timeout: 10_000 },
+    );
+    children.push(child);
+    const { url } = child;
     const clock = connect(Number(url.port), { path: "/clock" });
     clients.push(clock);
     while (!clock.head.includes("\nid: 1\n") && performance.now() < deadline) await delay(20);
@@ -173,9 +161,9 @@ describe("examples/node/shutdown.js", () => {
     const counters = (await (await fetch(new URL("/metrics", url))).json()) as typeof metrics;
     expect(counters.open).toBe(1);
     expect(counters.eventsSent).toBeGreaterThanOrEqual(1);
-    process.kill(child.pid!, "SIGTERM");
-    expect(await exited).toBe(0);
-    expect(output).toContain("shut down: 1 closed, 0 aborted");
+    child.kill("SIGTERM");
+    expect((await child.exited).code).toBe(0);
+    expect(child.output()).toContain("shut down: 1 closed, 0 aborted");
     await clock.closed;
     const retry = Number(/\nretry: (\d+)\n\n/.exec(clock.head)?.[1]);
     expect(retry).toBeGreaterThanOrEqual(1000);

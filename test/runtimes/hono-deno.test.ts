@@ -1,0 +1,3 @@
+import { describeTarget } from "./matrix.ts";
+
+describeTarget("hono on deno");

@@ -30,6 +30,7 @@
  */
 import type { Context, Env, Handler, Input, MiddlewareHandler } from "hono";
 import { streamOf } from "../src/_internal/access.ts";
+import { noop } from "../src/_internal/noop.ts";
 import { openStream } from "../src/_internal/open-stream.ts";
 import { targetOf } from "../src/_internal/response-target.ts";
 import type { SendEventsOptions } from "../src/send-events.ts";
@@ -77,8 +78,6 @@ export interface ServerSentEventsEnv extends Env {
  * `CompressionStream`, which cannot flush: every event then waits until the stream ends.
  */
 const CACHE_CONTROL = "no-cache, no-transform";
-
-function noop(): void {}
 
 /** Cloudflare Workers' `waitUntil`, if this context has one. */
 function platformWaitUntil(c: Context): ((promise: Promise<unknown>) => void) | undefined {
@@ -231,6 +230,12 @@ function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
  *
  * A `HEAD` request gets the event stream's headers and no body; its target closes at once.
  *
+ * @typeParam Events The event map that types the target (see `ServerSentEventTarget`).
+ * @typeParam P The route's path, for `c.req.param()`: TypeScript cannot infer it through
+ *   `app.get(path, events(callback))`, so name it here (`events<Events, "/rooms/:room">`), or use
+ *   {@linkcode serverSentEvents}, whose handler Hono types itself.
+ * @typeParam E The app's `Env` (its bindings and variables).
+ * @typeParam I The route's validated input.
  * @param callback Gets the context and the target; dispatch on the target to send events.
  * @param options Headers, keep-alive interval, queue bounds, `waitUntil`, `onError`.
  * @returns A Hono handler.
@@ -252,9 +257,9 @@ function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
 export function events<
   Events extends object = Record<string, unknown>,
   // biome-ignore lint/suspicious/noExplicitAny: Hono's own default, so the route decides the type.
-  E extends Env = any,
-  // biome-ignore lint/suspicious/noExplicitAny: Hono's own default, so the route decides the type.
   P extends string = any,
+  // biome-ignore lint/suspicious/noExplicitAny: Hono's own default, so the route decides the type.
+  E extends Env = any,
   I extends Input = Input,
 >(
   callback: EventsCallback<E, P, I, Events>,

@@ -21,11 +21,10 @@
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import type { AddressInfo } from "node:net";
+import { noop } from "../src/_internal/noop.ts";
 import { type CloseAllOptions, type CloseAllResult, StreamGroup } from "../src/stream-group.ts";
 import { Exchange, type ListenerConfig } from "./_node/exchange.ts";
 import { checkSendTimeout } from "./_node/watch-event-stream.ts";
-
-function noop(): void {}
 
 /** A fetch handler, as Deno, Bun and Workers call it. */
 export type FetchHandler = (request: Request) => Response | Promise<Response>;

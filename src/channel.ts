@@ -104,7 +104,7 @@ export interface ChannelMemberOptions<State = undefined> {
  * The event types of a channel's map that a target's map does not accept (a missing type, or data
  * the target does not take); `never` when every one fits, or when the channel is untyped.
  */
-type UnacceptedEventTypes<TargetEvents, Events> = string extends keyof Events
+export type UnacceptedEventTypes<TargetEvents, Events> = string extends keyof Events
   ? never
   : {
       [Type in keyof Events]-?: Type extends keyof TargetEvents
@@ -114,8 +114,11 @@ type UnacceptedEventTypes<TargetEvents, Events> = string extends keyof Events
         : Type;
     }[keyof Events];
 
-/** A target type {@linkcode Channel.register} accepts: one that can be sent every channel event. */
-type CompatibleTarget<TargetEvents extends object, Events> = [
+/**
+ * A target type {@linkcode Channel.register} accepts: one whose event map takes every event of the
+ * channel's (`Events`); any other target type names the types it cannot take.
+ */
+export type CompatibleTarget<TargetEvents extends object, Events> = [
   UnacceptedEventTypes<TargetEvents, Events>,
 ] extends [never]
   ? ServerSentEventTarget<TargetEvents>
@@ -124,8 +127,8 @@ type CompatibleTarget<TargetEvents extends object, Events> = [
       readonly "cannot receive these channel events": UnacceptedEventTypes<TargetEvents, Events>;
     };
 
-/** The event {@linkcode Channel.broadcast} resolves with. */
-type BroadcastEvent<Events, Type extends string> = string extends keyof Events
+/** The event {@linkcode Channel.broadcast} resolves with: typed by the channel's event map. */
+export type BroadcastEvent<Events, Type extends string> = string extends keyof Events
   ? ServerSentEvent
   : ServerSentEvent<Type, Events[Type & keyof Events]>;
 

@@ -18,10 +18,13 @@
  */
 export { acceptsEventStream } from "./accepts-event-stream.ts";
 export {
+  type BroadcastEvent,
   Channel,
   type ChannelBroadcastInit,
   type ChannelMemberOptions,
   type ChannelOptions,
+  type CompatibleTarget,
+  type UnacceptedEventTypes,
 } from "./channel.ts";
 export { DEFAULT_HEADERS } from "./default-headers.ts";
 export type {
@@ -36,7 +39,7 @@ export type {
 export { readLastEventId } from "./last-event-id.ts";
 export { MemoryEventStore, type MemoryEventStoreOptions } from "./memory-event-store.ts";
 export { metrics, type StreamMetrics } from "./metrics.ts";
-export type { PipeFromOptions } from "./pipe-from.ts";
+export type { EventOfMap, PipeFromOptions, TypesFor } from "./pipe-from.ts";
 export {
   type SendEventsOptions,
   type SendEventsResult,
@@ -49,6 +52,7 @@ export {
 } from "./server-sent-event.ts";
 export {
   type CloseOptions,
+  type MessageData,
   type ServerSentEventListener,
   ServerSentEventTarget,
   type ServerSentEventTargetOptions,
@@ -64,3 +68,10 @@ export {
   type CloseAllResult,
   StreamGroup,
 } from "./stream-group.ts";
+export type {
+  AddListenerOptions,
+  EventListenerInput,
+  EventOptions,
+  HeadersInit,
+  RemoveListenerOptions,
+} from "./web-types.ts";

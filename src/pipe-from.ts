@@ -1,12 +1,12 @@
 import type { ServerSentEvent } from "./server-sent-event.ts";
 
 /** Any event of an event map: `ServerSentEvent<Type, Events[Type]>` for one of its types. */
-type EventOfMap<Events> = {
+export type EventOfMap<Events> = {
   [Type in keyof Events & string]: ServerSentEvent<Type, Events[Type]>;
 }[keyof Events & string];
 
-/** The types of an event map whose data an `Item` can be. */
-type TypesFor<Item, Events> = {
+/** The types of an event map whose data an `Item` can be: what `pipeFrom`'s `event` may name. */
+export type TypesFor<Item, Events> = {
   [Type in keyof Events & string]: [Item] extends [Events[Type]] ? Type : never;
 }[keyof Events & string];
 

@@ -7,7 +7,7 @@ import { pipeFrom } from "./_internal/pipe.ts";
 import type { PipeFromOptions } from "./pipe-from.ts";
 import { ServerSentEvent, type ServerSentEventInit } from "./server-sent-event.ts";
 import type { StreamCloseEvent } from "./stream-close-event.ts";
-import type { EventListenerInput, ListenerOptions } from "./web-types.ts";
+import type { AddListenerOptions, EventListenerInput } from "./web-types.ts";
 
 /** Options for {@linkcode ServerSentEventTarget.close}. */
 export interface CloseOptions {
@@ -332,19 +332,19 @@ export class ServerSentEventTarget<
   override addEventListener(
     type: "close",
     listener: StreamCloseListener | null,
-    options?: ListenerOptions,
+    options?: AddListenerOptions,
   ): void;
   /** Listens for the events of one type of the event map, as they are dispatched (before they are sent). */
   override addEventListener<Type extends keyof Events & string>(
     type: Type,
     listener: ServerSentEventListener<Type, Events[Type]> | null,
-    options?: ListenerOptions,
+    options?: AddListenerOptions,
   ): void;
   /** Listens for events of any type. */
   override addEventListener(
     type: string,
     listener: EventListenerInput,
-    options?: ListenerOptions,
+    options?: AddListenerOptions,
   ): void;
   /**
    * Listens for `close` and for the events dispatched on the target. A listener may cancel a
@@ -357,7 +357,7 @@ export class ServerSentEventTarget<
   override addEventListener(
     type: string,
     listener: EventListenerInput,
-    options?: ListenerOptions,
+    options?: AddListenerOptions,
   ): void {
     // Remember which types have ever had a listener: others skip the local dispatch entirely.
     if (listener) this.#stream.listen(String(type));

@@ -25,7 +25,7 @@ export interface EventOptions {
 export type EventListenerInput = Parameters<EventTarget["addEventListener"]>[1];
 
 /** What `addEventListener` accepts as options on this runtime: `{ once, signal, ... }` or `capture`. */
-export type ListenerOptions = Parameters<EventTarget["addEventListener"]>[2];
+export type AddListenerOptions = Parameters<EventTarget["addEventListener"]>[2];
 
 /** What `removeEventListener` accepts as options on this runtime. */
 export type RemoveListenerOptions = Parameters<EventTarget["removeEventListener"]>[2];

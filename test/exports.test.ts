@@ -1,3 +1,6 @@
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import ts from "typescript";
 import { describe, expect, test } from "vitest";
 import * as hono from "../adapters/hono.ts";
 import * as node from "../adapters/node.ts";
@@ -61,6 +64,52 @@ describe("exports", () => {
         "connect",
         "readEvents",
       ]
+    `);
+  });
+
+  test("the type exports of every entry are exactly the public API", () => {
+    // Types vanish at run time, so the lists above cannot see them: read each entry's exported
+    // names, types included, with the compiler.
+    const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+    const entries = {
+      sendevents: "src/index.ts",
+      "sendevents/node": "adapters/node.ts",
+      "sendevents/hono": "adapters/hono.ts",
+      "sendevents/redis": "adapters/redis.ts",
+      "sendevents/client": "src/client/index.ts",
+    };
+    const files = Object.values(entries).map((entry) => join(root, entry));
+    const program = ts.createProgram(files, {
+      allowImportingTsExtensions: true,
+      noEmit: true,
+      module: ts.ModuleKind.NodeNext,
+      moduleResolution: ts.ModuleResolutionKind.NodeNext,
+      target: ts.ScriptTarget.ES2022,
+    });
+    const checker = program.getTypeChecker();
+    const typesOnly = Object.fromEntries(
+      Object.entries(entries).map(([name, entry]) => {
+        const symbol = checker.getSymbolAtLocation(program.getSourceFile(join(root, entry))!)!;
+        const names = checker
+          .getExportsOfModule(symbol)
+          .filter((exported) => {
+            const target =
+              exported.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(exported) : exported;
+            return (target.flags & ts.SymbolFlags.Value) === 0;
+          })
+          .map((exported) => exported.name)
+          .sort();
+        return [name, names.join(", ")];
+      }),
+    );
+    expect(typesOnly).toMatchInlineSnapshot(`
+      {
+        "sendevents": "AddListenerOptions, BroadcastEvent, ChannelBroadcastInit, ChannelMemberOptions, ChannelOptions, CloseAllOptions, CloseAllResult, CloseOptions, CloseReason, CompatibleTarget, EventListenerInput, EventOfMap, EventOptions, EventRecord, EventStore, EventStoreFeed, EventStoreReadOptions, EventStoreReadResult, EventStoreStaleReason, EventStoreSubscription, HeadersInit, JsonReplacer, MemoryEventStoreOptions, MessageData, PipeFromOptions, RemoveListenerOptions, SendEventsOptions, SendEventsResult, ServerSentEventInit, ServerSentEventListener, ServerSentEventTargetOptions, StreamCloseEventInit, StreamCloseListener, StreamMetrics, TypesFor, UnacceptedEventTypes",
+        "sendevents/client": "AddListenerOptions, CollectEventsOptions, ConnectInit, ConnectOptions, ConnectionEnd, ConnectionErrorEventInit, ConnectionEventOf, ConnectionListener, DataEvent, EventListenerInput, EventOf, EventParsers, FetchFunction, JsonEventTypes, OptionsArgument, ParseOption, ReadEventsOptions, ReceivedEvent, ReceivedMessageData, RemoveListenerOptions, StaleData, TextEventTypes, TextEvents",
+        "sendevents/hono": "EventsCallback, EventsOptions, SendEventsFunction, ServerSentEventsEnv",
+        "sendevents/node": "FetchHandler, ListenerOptions, NodeRequest, NodeResponse, NodeServer, ServeOptions",
+        "sendevents/redis": "NodeRedisClient, RedisConnection, RedisEventStoreOptions, RedisSubscriber",
+      }
     `);
   });
 });

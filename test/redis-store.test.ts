@@ -186,6 +186,38 @@ describe("RedisEventStore", () => {
     await other.quit();
   });
 
+  test("RedisEventStore: register({ history }) on one instance sends the last n events of the shared store, then everything broadcast from the other, with no gap and no repeat", async () => {
+    const other = createClient({ url: redis.url });
+    other.on("error", () => {});
+    await other.connect();
+    const name = key();
+    const here = new RedisEventStore(client, { key: name });
+    const there = new RedisEventStore(other, { key: name });
+    const sender = new Channel(name, { store: there });
+    const receiver = new Channel(name, { store: here });
+    const before: string[] = [];
+    for (let i = 0; i < 10; i++) before.push((await sender.broadcast(`before ${i}`)).id!);
+    const { response, target } = sendEvents(new Request("http://localhost/"));
+    // Broadcasts from the other instance race the registration: each must arrive exactly once.
+    const during = Promise.all(
+      Array.from({ length: 40 }, (_, i) => sender.broadcast(`during ${i}`).then((e) => e.id!)),
+    );
+    await receiver.register(target, { history: 3 });
+    const sentDuring = await during;
+    const after = (await sender.broadcast("after")).id!;
+    await sleep(150);
+    void target.close();
+    const ids = parse(await response.text()).events.map((event) => event.id);
+    // The history is the last 3 events when the store was read (some of the racing broadcasts,
+    // perhaps), and everything after them follows: the tail of the store's one order, whole.
+    const all = [...before, ...sentDuring, after];
+    expect(ids.length).toBeGreaterThanOrEqual(4);
+    expect(ids.length).toBeLessThanOrEqual(all.length - 7);
+    expect(ids).toEqual(all.slice(all.length - ids.length));
+    await Promise.all([here.close(), there.close()]);
+    await other.quit();
+  });
+
   test("RedisEventStore: a Redis that rewound (failover to a replica behind) moves the channel to a new epoch", async () => {
     const name = key();
     const store = new RedisEventStore(client, { key: name, checkInterval: 50 });

@@ -128,7 +128,7 @@ describe("types", () => {
     const app = new Hono();
     app.get(
       "/rooms/:room",
-      events<ChatEvents, Env, "/rooms/:room">((c, target) => {
+      events<ChatEvents, "/rooms/:room", Env>((c, target) => {
         expectTypeOf(c.req.param("room")).toEqualTypeOf<string>();
         target.dispatchEvent(new ServerSentEvent("typing", c.req.param("room")));
         // @ts-expect-error: "typing" carries a string

@@ -9,6 +9,7 @@
 
 import type * as http from "node:http";
 import { streamOf } from "../../src/_internal/access.ts";
+import { noop } from "../../src/_internal/noop.ts";
 import { targetOf } from "../../src/_internal/response-target.ts";
 import type { ServerSentEventTarget } from "../../src/server-sent-event-target.ts";
 import type { StreamGroup } from "../../src/stream-group.ts";
@@ -25,8 +26,6 @@ import { whenCurrent } from "./pipelining.ts";
 import { droppedHeaders, nodeHeaders, streamHead, writeHead } from "./response-head.ts";
 import { abortResponse, DiscardSink, SocketSink, writeWatched } from "./socket-sink.ts";
 import { type SendWatch, watchEventStream } from "./watch-event-stream.ts";
-
-function noop(): void {}
 
 /** What every request of one listener shares. */
 export interface ListenerConfig {

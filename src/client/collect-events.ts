@@ -1,3 +1,4 @@
+import { checkInteger, MAX_DELAY } from "../_internal/check-integer.ts";
 import { describe } from "../_internal/describe.ts";
 import {
   type EventOf,
@@ -16,16 +17,6 @@ export type CollectEventsOptions<Events extends object = TextEvents> = ReadEvent
   /** Stop after this many milliseconds, with the events that came by then. */
   timeout?: number;
 };
-
-function checkCount(value: unknown, name: string, min: number): number | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min) {
-    throw new RangeError(
-      `Cannot collect events: "${name}" must be an integer of at least ${min}, received ${describe(value)}`,
-    );
-  }
-  return value;
-}
 
 /**
  * Reads events from a response until the stream ends, `count` events have come, `until` says
@@ -60,8 +51,13 @@ export async function collectEvents<Events extends object = TextEvents>(
   response: Response | ReadableStream<Uint8Array>,
   ...[options]: OptionsArgument<Events, CollectEventsOptions<Events>>
 ): Promise<EventOf<Events>[]> {
-  const count = checkCount(options?.count, "count", 0);
-  const timeout = checkCount(options?.timeout, "timeout", 0);
+  const action = "Cannot collect events";
+  const count =
+    options?.count === undefined ? undefined : checkInteger(action, "count", options.count, 0);
+  const timeout =
+    options?.timeout === undefined
+      ? undefined
+      : checkInteger(action, "timeout", options.timeout, 0, MAX_DELAY);
   const until = options?.until;
   if (until !== undefined && typeof until !== "function") {
     throw new TypeError(

@@ -1,11 +1,12 @@
+import { checkInteger, MAX_DELAY } from "../_internal/check-integer.ts";
 import { describe } from "../_internal/describe.ts";
 import type { EventStoreStaleReason } from "../event-store.ts";
 import type {
+  AddListenerOptions,
   DataEvent,
   EventListenerInput,
   EventOptions,
   HeadersInit,
-  ListenerOptions,
   RemoveListenerOptions,
 } from "../web-types.ts";
 import { createEventStreamParser, type EventStreamParser } from "./event-stream-parser.ts";
@@ -46,7 +47,10 @@ export interface StaleData {
 }
 
 /** The data of `message` events: the map's, or text. */
-type MessageData<Events> = "message" extends keyof Events ? Events["message"] : string;
+/** The data of `onmessage`'s events: `Events["message"]` when the map has the type, else text. */
+export type ReceivedMessageData<Events> = "message" extends keyof Events
+  ? Events["message"]
+  : string;
 
 /** The events a connection yields: those of the event map, and a `Channel`'s `stale`. */
 export type ConnectionEventOf<Events> = EventOf<Events> | ReceivedEvent<"stale", StaleData>;
@@ -173,18 +177,10 @@ export type ConnectionListener<E extends Event> =
   | ((event: E) => void)
   | { handleEvent(event: E): void };
 
-function checkInteger(value: unknown, name: string, fallback: number): number {
+/** A millisecond option of `connect`: a timer's delay, so at most `MAX_DELAY`. */
+function checkDelay(value: unknown, name: string, fallback: number): number {
   if (value === undefined) return fallback;
-  if (
-    typeof value !== "number" ||
-    value < 0 ||
-    (!Number.isSafeInteger(value) && value !== Number.POSITIVE_INFINITY)
-  ) {
-    throw new RangeError(
-      `Cannot connect: "${name}" must be a non-negative integer, received ${describe(value)}`,
-    );
-  }
-  return value;
+  return checkInteger("Cannot connect", name, value, 0, MAX_DELAY);
 }
 
 function checkString(value: unknown, name: string, fallback: string): string {
@@ -453,10 +449,10 @@ export class EventConnection<Events extends object = TextEvents> extends EventTa
   }
 
   /** Called for `message` events (those without an `event:` field), as `EventSource.onmessage` is. */
-  get onmessage(): ((event: DataEvent<MessageData<Events>>) => void) | null {
+  get onmessage(): ((event: DataEvent<ReceivedMessageData<Events>>) => void) | null {
     return this.#handler("message");
   }
-  set onmessage(handler: ((event: DataEvent<MessageData<Events>>) => void) | null) {
+  set onmessage(handler: ((event: DataEvent<ReceivedMessageData<Events>>) => void) | null) {
     this.#setHandler("message", handler);
   }
 
@@ -553,25 +549,25 @@ export class EventConnection<Events extends object = TextEvents> extends EventTa
   override addEventListener(
     type: "open",
     listener: ConnectionListener<Event> | null,
-    options?: ListenerOptions,
+    options?: AddListenerOptions,
   ): void;
   /** Listens for `error`: an attempt failed or the stream dropped (see {@linkcode ConnectionErrorEvent}). */
   override addEventListener(
     type: "error",
     listener: ConnectionListener<ConnectionErrorEvent> | null,
-    options?: ListenerOptions,
+    options?: AddListenerOptions,
   ): void;
   /** Listens for `stale`: a `Channel` could not resume from the client's last id. */
   override addEventListener(
     type: "stale",
     listener: ConnectionListener<DataEvent<StaleData>> | null,
-    options?: ListenerOptions,
+    options?: AddListenerOptions,
   ): void;
   /** Listens for one of the server's event types, its `data` typed by the event map. */
   override addEventListener<Type extends keyof Events & string>(
     type: Type,
     listener: ConnectionListener<DataEvent<Events[Type]>> | null,
-    options?: ListenerOptions,
+    options?: AddListenerOptions,
   ): void;
   /**
    * Listens as on an `EventSource`: `open`, `error`, `stale` and the server's own event types.
@@ -583,7 +579,7 @@ export class EventConnection<Events extends object = TextEvents> extends EventTa
   override addEventListener(
     type: string,
     listener: EventListenerInput,
-    options?: ListenerOptions,
+    options?: AddListenerOptions,
   ): void {
     if (listener) this.#listened.add(String(type));
     super.addEventListener(type, listener, options);
@@ -916,9 +912,19 @@ export function connect<Events extends object = TextEvents>(
     ...options,
     method: checkString(options.method, "method", "GET"),
     lastEventId: checkString(options.lastEventId, "lastEventId", ""),
-    retry: checkInteger(options.retry, "retry", DEFAULT_RETRY),
-    maxRetryDelay: checkInteger(options.maxRetryDelay, "maxRetryDelay", DEFAULT_MAX_RETRY_DELAY),
-    maxRetries: checkInteger(options.maxRetries, "maxRetries", Number.POSITIVE_INFINITY),
+    retry: checkDelay(options.retry, "retry", DEFAULT_RETRY),
+    maxRetryDelay: checkDelay(options.maxRetryDelay, "maxRetryDelay", DEFAULT_MAX_RETRY_DELAY),
+    maxRetries:
+      options.maxRetries === undefined || options.maxRetries === Number.POSITIVE_INFINITY
+        ? Number.POSITIVE_INFINITY
+        : checkInteger(
+            "Cannot connect",
+            "maxRetries",
+            options.maxRetries,
+            0,
+            undefined,
+            "Infinity",
+          ),
     staleEventType: checkString(options.staleEventType, "staleEventType", "stale"),
   };
   if (signal !== undefined) checked.signal = signal;

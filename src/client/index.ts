@@ -19,7 +19,12 @@
  * @module
  */
 
-export type { DataEvent } from "../web-types.ts";
+export type {
+  AddListenerOptions,
+  DataEvent,
+  EventListenerInput,
+  RemoveListenerOptions,
+} from "../web-types.ts";
 export { type CollectEventsOptions, collectEvents } from "./collect-events.ts";
 export {
   type ConnectInit,
@@ -34,12 +39,15 @@ export {
   DEFAULT_RETRY,
   EventConnection,
   type FetchFunction,
+  type ReceivedMessageData,
   type StaleData,
 } from "./connect.ts";
 export type {
   EventOf,
   EventParsers,
   JsonEventTypes,
+  OptionsArgument,
+  ParseOption,
   ReadEventsOptions,
   ReceivedEvent,
   TextEvents,

@@ -62,11 +62,13 @@ describe("collectEvents", () => {
   test("collectEvents rejects bad options with a RangeError or TypeError naming them", async () => {
     const response = () => new Response("");
     await expect(collectEvents(response(), { count: -1 })).rejects.toThrow(
-      new RangeError(
-        'Cannot collect events: "count" must be an integer of at least 0, received -1',
-      ),
+      new RangeError('Cannot collect events: "count" must be a non-negative integer, received -1'),
     );
     await expect(collectEvents(response(), { timeout: 1.5 })).rejects.toThrow(RangeError);
+    // A timer's longest delay: past it, setTimeout would fire after 1 ms.
+    await expect(collectEvents(response(), { timeout: 2 ** 31 })).rejects.toThrow(
+      /"timeout" must be an integer from 0 to 2147483647/,
+    );
     // @ts-expect-error: until is a function
     await expect(collectEvents(response(), { until: 3 })).rejects.toThrow(TypeError);
   });

@@ -343,9 +343,21 @@ describe("connect", () => {
       /cannot be a ReadableStream/,
     );
     expect(() => connect("http://a.test/", { retry: -1 })).toThrow(
-      new RangeError('Cannot connect: "retry" must be a non-negative integer, received -1'),
+      new RangeError(
+        'Cannot connect: "retry" must be an integer from 0 to 2147483647, received -1',
+      ),
     );
     expect(() => connect("http://a.test/", { maxRetryDelay: 1.5 })).toThrow(RangeError);
+    // A timer's longest delay: past it, setTimeout fires after 1 ms and reconnects would spin.
+    expect(() => connect("http://a.test/", { retry: 2 ** 31 })).toThrow(
+      /"retry" must be an integer from 0 to 2147483647, received 2147483648/,
+    );
+    expect(() => connect("http://a.test/", { maxRetryDelay: 1e12 })).toThrow(RangeError);
+    expect(() => connect("http://a.test/", { maxRetries: -1 })).toThrow(
+      new RangeError(
+        'Cannot connect: "maxRetries" must be a non-negative integer, or Infinity, received -1',
+      ),
+    );
     // @ts-expect-error: not a signal
     expect(() => connect("http://a.test/", { signal: "stop" })).toThrow(TypeError);
     // @ts-expect-error: not a fetch

@@ -1,0 +1,2 @@
+/** Does nothing: for `.catch(noop)` on a promise whose failure has nowhere to go. */
+export function noop(): void {}

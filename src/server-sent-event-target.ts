@@ -2,7 +2,7 @@ import { CONSTRUCT, events, streams } from "./_internal/access.ts";
 import { checkInteger, MAX_DELAY } from "./_internal/check-integer.ts";
 import { describe } from "./_internal/describe.ts";
 import { EventStream } from "./_internal/event-stream.ts";
-import { encodeFrame, formatComment, formatEvent, serializeData } from "./_internal/format.ts";
+import { formatComment, formatEvent, serializeData } from "./_internal/format.ts";
 import { pipeFrom } from "./_internal/pipe.ts";
 import type { PipeFromOptions } from "./pipe-from.ts";
 import { ServerSentEvent, type ServerSentEventInit } from "./server-sent-event.ts";
@@ -217,7 +217,7 @@ export class ServerSentEventTarget<
     const text = serializeData(data, 'Cannot create event "message"');
     if (!stream.open) return stream.refuse();
     if (stream.cannotFit(text)) return stream.refuse();
-    return stream.push(encodeFrame(formatEvent({ type: "message", data: text })));
+    return stream.pushText(formatEvent({ type: "message", data: text }));
   }
 
   /**
@@ -236,7 +236,7 @@ export class ServerSentEventTarget<
     const stream = this.#stream;
     if (!stream.open) return stream.refuse();
     if (stream.cannotFit(text)) return stream.refuse();
-    return stream.push(encodeFrame(formatComment(text)));
+    return stream.pushText(formatComment(text));
   }
 
   /**

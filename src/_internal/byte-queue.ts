@@ -22,6 +22,8 @@ const MIN_BLOCK = 256;
 /** The largest block: a stalled queue is a list of blocks this size (plus any long frames). */
 const MAX_BLOCK = 16 * 1024;
 
+const ENCODER = new TextEncoder();
+
 /** A queue of frames, counted in bytes, taken all at once. */
 export class ByteQueue {
   #queue: Uint8Array[] = [];
@@ -48,6 +50,27 @@ export class ByteQueue {
     this.#bytes += bytes.byteLength;
   }
 
+  /**
+   * Queues the UTF-8 bytes of `text` after what is queued, and returns how many there were. A
+   * short text is encoded straight into the block (`encodeInto`): no `Uint8Array` of its own,
+   * which cost several times the encoding itself. Lone surrogates become U+FFFD, as
+   * `TextEncoder` defines.
+   */
+  protected enqueueText(text: string): number {
+    if (text.length >= COPY_BELOW) {
+      const bytes = ENCODER.encode(text);
+      this.enqueue(bytes);
+      return bytes.byteLength;
+    }
+    // UTF-8 takes at most 3 bytes per UTF-16 unit (a surrogate pair: 4 for 2).
+    const block = this.#reserve(text.length * 3);
+    const used = this.#blockUsed;
+    const { written } = ENCODER.encodeInto(text, used === 0 ? block : block.subarray(used));
+    this.#blockUsed = used + written;
+    this.#bytes += written;
+    return written;
+  }
+
   /** Everything queued as one chunk, and the queue empty; `undefined` when nothing is queued. */
   protected take(): Uint8Array | undefined {
     const size = this.#bytes;
@@ -68,9 +91,15 @@ export class ByteQueue {
     this.#blockUsed = 0;
   }
 
-  /** Appends a short frame to the block, growing it or starting the next one as needed. */
+  /** Appends a short frame to the block. */
   #copyToBlock(bytes: Uint8Array): void {
     const length = bytes.byteLength;
+    this.#reserve(length).set(bytes, this.#blockUsed);
+    this.#blockUsed += length;
+  }
+
+  /** The block, with room for `length` more bytes: grown, or the next one started, as needed. */
+  #reserve(length: number): Uint8Array {
     let block = this.#block;
     const used = this.#blockUsed;
     if (block === undefined || used + length > block.byteLength) {
@@ -88,8 +117,7 @@ export class ByteQueue {
       }
       this.#block = block;
     }
-    block.set(bytes, this.#blockUsed);
-    this.#blockUsed += length;
+    return block;
   }
 
   /** Moves the block's bytes to the end of the queue. */

@@ -25,7 +25,7 @@ import { type CloseReason, StreamCloseEvent } from "../stream-close-event.ts";
 import { ByteQueue } from "./byte-queue.ts";
 import { checkInteger, MAX_DELAY } from "./check-integer.ts";
 import { counters } from "./counters.ts";
-import { encodeFrame, formatRetry, KEEP_ALIVE_FRAME } from "./format.ts";
+import { formatRetry, KEEP_ALIVE_FRAME } from "./format.ts";
 import { KeepAliveMember, KeepAliveWheel } from "./keep-alive.ts";
 import {
   addMembership,
@@ -229,18 +229,36 @@ export class EventStream extends ByteQueue {
 
   // ---- the queue ----
 
-  /** Queues bytes for the client: the only way anything reaches the stream. */
+  /** Queues bytes for the client (an event's shared frame, a keep-alive). */
   push(bytes: Uint8Array): boolean {
-    const size = this.queuedBytes + bytes.byteLength;
-    if (size > this.#maxBufferedAmount) {
+    if (this.queuedBytes + bytes.byteLength > this.#maxBufferedAmount) {
       this.fail("overflow");
       return this.refuse();
     }
     this.enqueue(bytes);
-    counters.queuedBytes += bytes.byteLength;
-    if (bytes !== KEEP_ALIVE_FRAME) counters.eventsSent++;
+    return this.#queued(bytes.byteLength, bytes !== KEEP_ALIVE_FRAME);
+  }
+
+  /**
+   * Queues a frame's text for the client, encoded straight into the queue: what `dispatchMessage`
+   * and `dispatchComment` send (an event dispatched as a `ServerSentEvent` is encoded once on the
+   * event instead, so that many streams share its bytes).
+   */
+  pushText(text: string): boolean {
+    const bytes = this.enqueueText(text);
+    if (this.queuedBytes > this.#maxBufferedAmount) {
+      this.fail("overflow");
+      return this.refuse();
+    }
+    return this.#queued(bytes, true);
+  }
+
+  /** What every frame queued does: counts, keep-alive, `ready`, and one wake of the sink. */
+  #queued(bytes: number, counted: boolean): true {
+    counters.queuedBytes += bytes;
+    if (counted) counters.eventsSent++;
     if (this.#pulse !== undefined) this.#pulse.lastTick = this.#wheel!.tick;
-    if (size >= this.#highWaterMark && this.#resolveReady === undefined) {
+    if (this.queuedBytes >= this.#highWaterMark && this.#resolveReady === undefined) {
       this.#ready = new Promise((resolve) => {
         this.#resolveReady = resolve;
       });
@@ -269,7 +287,7 @@ export class EventStream extends ByteQueue {
 
   /** Queues a lone `retry:` field (no event); `false` if the stream is not open. */
   retry(retry: number): boolean {
-    return this.#state === OPEN && this.push(encodeFrame(formatRetry(retry)));
+    return this.#state === OPEN && this.pushText(formatRetry(retry));
   }
 
   // ---- the sink ----

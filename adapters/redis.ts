@@ -18,6 +18,9 @@
  *
  * @module
  */
+
+import { checkInteger, MAX_DELAY } from "../src/_internal/check-integer.ts";
+import { describe } from "../src/_internal/describe.ts";
 import {
   type EventRecord,
   type EventStore,
@@ -127,6 +130,8 @@ const MAX_BUFFERED = 10_000;
 const RECENT = 1024;
 /** Delay before a feed that could not read the stream tries again, doubled up to 8 times. */
 const RETRY_DELAY = 100;
+/** What a failed constructor's error message starts with. */
+const ACTION = "Cannot create Redis event store";
 const KEY = /^[^{}\s]{1,200}$/;
 const ID = /^([A-Za-z0-9_-]{1,64}):(0|[1-9][0-9]{0,15})$/;
 
@@ -149,20 +154,22 @@ export interface RedisEventStoreOptions {
    */
   maxEvents?: number;
   /**
-   * Milliseconds an event is kept; `Infinity` keeps events until `maxEvents` pushes them out.
-   * Measured by Redis' clock.
+   * Milliseconds an event is kept (a positive integer); `Infinity` keeps events until
+   * `maxEvents` pushes them out. Measured by Redis' clock.
    * @default 300000
    */
   maxAge?: number;
   /**
    * Milliseconds a command may take before it rejects (Redis unreachable): `broadcast` then
-   * rejects, and a member whose replay cannot start is ended with `"error"`.
+   * rejects, and a member whose replay cannot start is ended with `"error"`. An integer up to
+   * 2^31 - 1, a timer's longest delay.
    * @default 5000
    */
   timeout?: number;
   /**
    * Milliseconds between the feed's checks of the stream's newest id, which catch an event whose
-   * notification was lost (a dropped subscriber connection) even when no event follows it.
+   * notification was lost (a dropped subscriber connection) even when no event follows it. An
+   * integer up to 2^31 - 1, a timer's longest delay.
    * @default 1000
    */
   checkInterval?: number;
@@ -180,36 +187,6 @@ interface RawRead {
   last: number;
   /** Flat: sequence, nonce, type, data, retry (`""`: none), per entry. */
   entries: string[];
-}
-
-function describeValue(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value);
-  if (typeof value === "number" || typeof value === "boolean" || value == null)
-    return String(value);
-  return typeof value === "function" ? "a function" : `an ${typeof value}`;
-}
-
-function positiveInteger(name: string, value: unknown): number {
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1) {
-    throw new RangeError(
-      `Cannot create Redis event store: "${name}" must be a positive integer, received ${describeValue(value)}`,
-    );
-  }
-  return value;
-}
-
-function positiveMilliseconds(name: string, value: unknown, infinite: boolean): number {
-  if (
-    typeof value !== "number" ||
-    Number.isNaN(value) ||
-    value <= 0 ||
-    (!infinite && !Number.isFinite(value))
-  ) {
-    throw new RangeError(
-      `Cannot create Redis event store: "${name}" must be a positive number of milliseconds, received ${describeValue(value)}`,
-    );
-  }
-  return value;
 }
 
 /**
@@ -754,30 +731,43 @@ export class RedisEventStore implements EventStore, AsyncDisposable {
       connection = client as RedisConnection;
     } else {
       throw new TypeError(
-        `Cannot create Redis event store: expected a node-redis client or a RedisConnection, received ${describeValue(client)}`,
+        `${ACTION}: expected a node-redis client or a RedisConnection, received ${describe(client)}`,
       );
     }
     const key = (options as Partial<RedisEventStoreOptions> | undefined)?.key;
     if (typeof key !== "string" || !KEY.test(key)) {
       throw new TypeError(
-        `Cannot create Redis event store: "key" must be 1 to 200 characters without whitespace, "{" or "}", received ${describeValue(key)}`,
+        `${ACTION}: "key" must be 1 to 200 characters without whitespace, "{" or "}", received ${describe(key)}`,
       );
     }
     const prefix = options.prefix ?? "sendevents";
     if (typeof prefix !== "string" || !KEY.test(prefix)) {
       throw new TypeError(
-        `Cannot create Redis event store: "prefix" must be 1 to 200 characters without whitespace, "{" or "}", received ${describeValue(prefix)}`,
+        `${ACTION}: "prefix" must be 1 to 200 characters without whitespace, "{" or "}", received ${describe(prefix)}`,
       );
     }
-    this.#maxEvents = String(positiveInteger("maxEvents", options.maxEvents ?? DEFAULT_MAX_EVENTS));
-    const maxAge = positiveMilliseconds("maxAge", options.maxAge ?? DEFAULT_MAX_AGE, true);
-    this.#maxAge = Number.isFinite(maxAge) ? String(Math.ceil(maxAge)) : "0";
-    this.#timeout = positiveMilliseconds("timeout", options.timeout ?? DEFAULT_TIMEOUT, false);
+    this.#maxEvents = String(
+      checkInteger(ACTION, "maxEvents", options.maxEvents ?? DEFAULT_MAX_EVENTS, 1),
+    );
+    const maxAge = options.maxAge ?? DEFAULT_MAX_AGE;
+    this.#maxAge =
+      maxAge === Infinity
+        ? "0"
+        : String(checkInteger(ACTION, "maxAge", maxAge, 1, undefined, "Infinity"));
+    this.#timeout = checkInteger(
+      ACTION,
+      "timeout",
+      options.timeout ?? DEFAULT_TIMEOUT,
+      1,
+      MAX_DELAY,
+    );
     this.#deadlines = new Deadlines(this.#timeout);
-    this.#checkInterval = positiveMilliseconds(
+    this.#checkInterval = checkInteger(
+      ACTION,
       "checkInterval",
       options.checkInterval ?? DEFAULT_CHECK_INTERVAL,
-      false,
+      1,
+      MAX_DELAY,
     );
     // The hub is per client object: every store built on one client shares its subscriber.
     let hub = HUBS.get(client);
@@ -834,7 +824,10 @@ export class RedisEventStore implements EventStore, AsyncDisposable {
    * @throws {RangeError} If `limit` is not a positive integer.
    */
   async read(afterId: string, options: EventStoreReadOptions = {}): Promise<EventStoreReadResult> {
-    const limit = options.limit === undefined ? 10_000 : positiveInteger("limit", options.limit);
+    const limit =
+      options.limit === undefined
+        ? 10_000
+        : checkInteger("Cannot read events", "limit", options.limit, 1);
     const match = typeof afterId === "string" ? ID.exec(afterId) : null;
     if (afterId !== "" && match === null) {
       const read = await this[readRaw]("", 0);
@@ -891,7 +884,7 @@ export class RedisEventStore implements EventStore, AsyncDisposable {
     const y = typeof b === "string" ? ID.exec(b) : null;
     if (x === null || y === null) {
       throw new TypeError(
-        `Cannot compare event ids: ${describeValue(x === null ? a : b)} is not an id of a Redis event store`,
+        `Cannot compare event ids: ${describe(x === null ? a : b)} is not an id of a Redis event store`,
       );
     }
     return Number(x[2]) - Number(y[2]);

@@ -111,8 +111,6 @@ const KNOWN_PRIVATE_TYPES = new Set([
   "Input",
   "Handler",
   "MiddlewareHandler",
-  // The reply of RedisEventStore's internal read, under a module-local symbol.
-  "RawRead",
 ]);
 
 function sourceFiles(dir: string): string[] {

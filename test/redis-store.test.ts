@@ -70,6 +70,43 @@ describe("RedisEventStore", () => {
     expect(() => store.compare("x", "a:1")).toThrow(TypeError);
   });
 
+  test("RedisEventStore refuses a timer longer than a timer can wait (it would fire after 1 ms)", async () => {
+    // setTimeout takes a signed 32-bit delay: 1e12 ms would time every command out at once, and a
+    // check interval of 1e12 ms would read the stream every millisecond.
+    for (const name of ["timeout", "checkInterval"]) {
+      expect(() => new RedisEventStore(client, { key: "a", [name]: 1e12 })).toThrow(
+        new RegExp(`"${name}" must be an integer from 1 to 2147483647, received 1000000000000`),
+      );
+      expect(() => new RedisEventStore(client, { key: "a", [name]: 2 ** 31 })).toThrow(RangeError);
+      expect(() => new RedisEventStore(client, { key: "a", [name]: 0 })).toThrow(RangeError);
+    }
+    // The longest delay itself is a timer's, and works.
+    const store = new RedisEventStore(client, {
+      key: key(),
+      timeout: 2 ** 31 - 1,
+      checkInterval: 2 ** 31 - 1,
+    });
+    const event = await store.append({ type: "message", data: "a" });
+    expect(event.id).toMatch(/:1$/);
+    const subscription = store.subscribe({ event() {}, stale() {} });
+    expect(await subscription.ready).toBe(event.id);
+    subscription.close();
+    await store.close();
+  });
+
+  test("RedisEventStore takes a maxAge of whole milliseconds, or Infinity", async () => {
+    for (const maxAge of [0, 1.5, -1, Number.NaN]) {
+      expect(() => new RedisEventStore(client, { key: "a", maxAge })).toThrow(
+        new RegExp(`"maxAge" must be a positive integer, or Infinity, received ${maxAge}`),
+      );
+    }
+    const store = new RedisEventStore(client, { key: key(), maxAge: Infinity });
+    await store.append({ type: "message", data: "kept" });
+    expect(await store.trim()).toBe(0);
+    expect((await store.read("")).events.map((event) => event.data)).toEqual(["kept"]);
+    await store.close();
+  });
+
   test("RedisEventStore ids are <epoch>:<seq>, contiguous, the epoch kept in Redis", async () => {
     const name = key();
     const one = new RedisEventStore(client, { key: name });

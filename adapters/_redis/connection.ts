@@ -1,11 +1,24 @@
 /**
- * The adapter from node-redis (`redis` v4 and v5) to the {@linkcode RedisConnection} the store
- * needs (declared with the entry, `adapters/redis.ts`).
+ * The {@linkcode RedisConnection} a store runs on (declared with the entry, `adapters/redis.ts`),
+ * and the adapter to it from node-redis (`redis` v4 and v5).
  *
  * @module
  */
 
 import type { NodeRedisClient, RedisConnection, RedisSubscriber } from "../redis.ts";
+
+/**
+ * The connection a store runs on: `client` itself if it is a {@linkcode RedisConnection}, an
+ * adapter if it is a node-redis client, otherwise `undefined`.
+ */
+export function connectionOf(client: unknown): RedisConnection | undefined {
+  if (isNodeRedisClient(client)) return nodeRedisConnection(client);
+  const connection = client as Partial<RedisConnection> | null;
+  return typeof connection?.sendCommand === "function" &&
+    typeof connection.subscriber === "function"
+    ? (connection as RedisConnection)
+    : undefined;
+}
 
 /** Whether `value` looks like a node-redis client. */
 export function isNodeRedisClient(value: unknown): value is NodeRedisClient {

@@ -21,6 +21,12 @@ const EMPTY = new Uint8Array(0);
  * the target keeps them (so `ready` and `maxBufferedAmount` see them) until `drain`.
  */
 export class SocketSink implements StreamSink {
+  /**
+   * The sinks woken in this turn of the event loop, pulled together by one `setImmediate`: a
+   * broadcast to 5,000 streams schedules one callback, not 5,000.
+   */
+  static #woken: SocketSink[] = [];
+
   readonly #res: NodeResponse;
   readonly #stream: EventStream;
   readonly #watch: SendWatch | undefined;
@@ -45,7 +51,7 @@ export class SocketSink implements StreamSink {
   wake(): void {
     if (this.#attached && !this.#scheduled && !this.#blocked) {
       this.#scheduled = true;
-      setImmediate(SocketSink.#pull, this);
+      if (SocketSink.#woken.push(this) === 1) setImmediate(SocketSink.#pullWoken);
     }
   }
 
@@ -84,9 +90,24 @@ export class SocketSink implements StreamSink {
 
   leave(): void {}
 
-  static #pull(sink: SocketSink): void {
-    sink.#scheduled = false;
-    if (!sink.#blocked) sink.#stream.pull();
+  static #pullWoken(): void {
+    const sinks = SocketSink.#woken;
+    SocketSink.#woken = [];
+    let i = 0;
+    try {
+      for (; i < sinks.length; i++) {
+        const sink = sinks[i]!;
+        sink.#scheduled = false;
+        if (!sink.#blocked) sink.#stream.pull();
+      }
+    } finally {
+      // A write that threw must not strand the streams after it: they go in the next batch.
+      if (i < sinks.length - 1) {
+        const rest = sinks.slice(i + 1);
+        if (SocketSink.#woken.length === 0) setImmediate(SocketSink.#pullWoken);
+        SocketSink.#woken.push(...rest);
+      }
+    }
   }
 }
 

@@ -140,11 +140,13 @@ const scenarios = {
         if (++done === clients) finish();
       }
     });
+    const before = await serverStats();
     const start = now();
     await request("POST", `/broadcast?m=${m}`);
     const timeout = setTimeout(finish, 60_000);
     await finished;
     clearTimeout(timeout);
+    const after = await serverStats();
     for (const socket of sockets) socket.resetAndDestroy();
     const sorted = latencies.subarray(0, filled).sort();
     const count = counts.reduce((a, b) => a + b, 0);
@@ -152,6 +154,8 @@ const scenarios = {
       count,
       expected: clients * m,
       deliveriesPerSecond: count / ((last - start) / 1000),
+      // The server's CPU from the broadcast to the last delivery (its stats request included).
+      cpuMicrosPerDelivery: (after.cpu - before.cpu) / count,
       p50: percentile(sorted, 50),
       p99: percentile(sorted, 99),
     };

@@ -167,6 +167,7 @@ const CASES = [
     { clients, m },
     [
       ["deliveriesPerSecond", true],
+      ["cpuMicrosPerDelivery", false],
       ["p50", false],
       ["p99", false],
     ],
@@ -250,6 +251,119 @@ for (const [label, , , figures] of CASES) {
     }
   }
 }
+// Issue 19's goals, each against the hand-tuned server of this same run.
+const tunedRatio = (label, server, figure) => {
+  const ours = results.get(`${label}|${server}|${figure}`);
+  const tuned = results.get(`${label}|raw-tuned|${figure}`);
+  return ours && tuned ? median(ours) / median(tuned) : undefined;
+};
+const valueOf = (label, server, figure) => {
+  const values = results.get(`${label}|${server}|${figure}`);
+  return values ? median(values) : undefined;
+};
+const goals = [];
+const goal = (what, measured, shown, met) =>
+  goals.push(
+    `| ${what} | ${measured === undefined ? "not measured" : shown} | ${measured === undefined ? "—" : met ? "met" : "not met"} |`,
+  );
+const ratioGoal = (what, label, server, figure, bound, atLeast) => {
+  const r = tunedRatio(label, server, figure);
+  goal(
+    `${what} ${atLeast ? "≥" : "≤"} ${bound}× tuned`,
+    r,
+    `${r?.toFixed(2)}×`,
+    atLeast ? r >= bound : r <= bound,
+  );
+};
+for (const [label, scenario] of CASES) {
+  if (scenario === "throughput") {
+    ratioGoal(
+      `Node adapter: ${label}, events/s`,
+      label,
+      "sendevents-node",
+      "eventsPerSecond",
+      0.8,
+      true,
+    );
+  } else if (scenario === "fanout") {
+    ratioGoal(
+      `Node adapter: ${label}, deliveries/s`,
+      label,
+      "sendevents-node",
+      "deliveriesPerSecond",
+      0.95,
+      true,
+    );
+    ratioGoal(
+      `Node adapter: ${label}, CPU per delivery`,
+      label,
+      "sendevents-node",
+      "cpuMicrosPerDelivery",
+      1.05,
+      false,
+    );
+  } else if (scenario === "connects") {
+    ratioGoal(
+      `Node adapter: ${label}, connects/s`,
+      label,
+      "sendevents-node",
+      "connectsPerSecond",
+      0.9,
+      true,
+    );
+    ratioGoal(
+      `Node adapter: ${label}, CPU per connect`,
+      label,
+      "sendevents-node",
+      "cpuMicrosPerConnect",
+      1.1,
+      false,
+    );
+    ratioGoal(
+      `fetch path (@hono/node-server): ${label}, connects/s`,
+      label,
+      "sendevents-hono-node",
+      "connectsPerSecond",
+      0.7,
+      true,
+    );
+  } else if (scenario === "memory") {
+    const ours = valueOf(label, "sendevents-node", "bytesPerConnection");
+    const tuned = valueOf(label, "raw-tuned", "bytesPerConnection");
+    const over = ours === undefined || tuned === undefined ? undefined : ours - tuned;
+    goal(
+      `Node adapter: ${label}, ≤ tuned + 1,024 bytes each`,
+      over,
+      `tuned + ${format(over)}`,
+      over <= 1024,
+    );
+    const fetch = valueOf(label, "sendevents-hono-node", "bytesPerConnection");
+    goal(
+      `fetch path (@hono/node-server): ${label}, ≤ 18,432 bytes each`,
+      fetch,
+      format(fetch),
+      fetch <= 18_432,
+    );
+  }
+}
+const largestFanout = CASES.filter(([, scenario]) => scenario === "fanout").at(-1);
+if (largestFanout) {
+  ratioGoal(
+    `fetch path (@hono/node-server): ${largestFanout[0]}, deliveries/s`,
+    largestFanout[0],
+    "sendevents-hono-node",
+    "deliveriesPerSecond",
+    0.8,
+    true,
+  );
+}
+goal("Deno and Bun beside a raw server of their own", undefined);
+lines.push(
+  "\n### Goals (issue 19), against the hand-tuned server of this run\n",
+  "| goal | measured | |",
+  "|---|---:|---|",
+  ...goals,
+);
 const table = lines.join("\n");
 console.log(table);
 if (mode === "full") {

@@ -26,11 +26,17 @@ const ENCODER = new TextEncoder();
 
 /** A queue of frames, counted in bytes, taken all at once. */
 export class ByteQueue {
-  #queue: Uint8Array[] = [];
+  /**
+   * The first chunk queued, then the others in `#more`: most takes find one chunk, and an idle
+   * stream holds no array (a first `push` gives an array room for 17, some 150 bytes, kept for
+   * good by `length = 0`).
+   */
+  #first: Uint8Array | undefined;
+  #more: Uint8Array[] | undefined;
   #bytes = 0;
   /**
-   * Short frames queued after `#queue`'s, copied together; the bytes in use are `#blockUsed`.
-   * Joins the queue when full, before a long frame, or on a take.
+   * Short frames queued after the chunks, copied together; the bytes in use are `#blockUsed`.
+   * Joins the chunks when full, before a long frame, or on a take.
    */
   #block: Uint8Array | undefined;
   #blockUsed = 0;
@@ -42,10 +48,13 @@ export class ByteQueue {
 
   /** Queues `bytes` after what is queued. */
   protected enqueue(bytes: Uint8Array): void {
-    if (bytes.byteLength >= COPY_BELOW || (this.#queue.length === 0 && this.#block === undefined)) {
+    if (
+      bytes.byteLength >= COPY_BELOW ||
+      (this.#first === undefined && this.#block === undefined)
+    ) {
       // A long frame, or the only one (the client keeps up): queued as it is, no copy.
       this.#sealBlock();
-      this.#queue.push(bytes);
+      this.#add(bytes);
     } else this.#copyToBlock(bytes);
     this.#bytes += bytes.byteLength;
   }
@@ -76,16 +85,18 @@ export class ByteQueue {
     const size = this.#bytes;
     if (size === 0) return undefined;
     this.#sealBlock();
-    const queue = this.#queue;
-    const chunk = queue.length === 1 ? queue[0]! : concat(queue, size);
-    queue.length = 0;
+    const more = this.#more;
+    const chunk = more === undefined ? this.#first! : concat(this.#first!, more, size);
+    this.#first = undefined;
+    this.#more = undefined;
     this.#bytes = 0;
     return chunk;
   }
 
   /** Drops everything queued and lets the queue's memory go. */
   protected clear(): void {
-    this.#queue = [];
+    this.#first = undefined;
+    this.#more = undefined;
     this.#bytes = 0;
     this.#block = undefined;
     this.#blockUsed = 0;
@@ -120,21 +131,29 @@ export class ByteQueue {
     return block;
   }
 
+  /** Appends a chunk. */
+  #add(chunk: Uint8Array): void {
+    if (this.#first === undefined) this.#first = chunk;
+    else if (this.#more === undefined) this.#more = [chunk];
+    else this.#more.push(chunk);
+  }
+
   /** Moves the block's bytes to the end of the queue. */
   #sealBlock(): void {
     const block = this.#block;
     if (block !== undefined) {
-      this.#queue.push(block.subarray(0, this.#blockUsed));
+      this.#add(block.subarray(0, this.#blockUsed));
       this.#block = undefined;
       this.#blockUsed = 0;
     }
   }
 }
 
-function concat(chunks: Uint8Array[], length: number): Uint8Array {
+function concat(first: Uint8Array, more: Uint8Array[], length: number): Uint8Array {
   const out = new Uint8Array(length);
-  let offset = 0;
-  for (const chunk of chunks) {
+  out.set(first, 0);
+  let offset = first.byteLength;
+  for (const chunk of more) {
     out.set(chunk, offset);
     offset += chunk.byteLength;
   }

@@ -65,8 +65,8 @@ const STATIC = {
   "/style.css": ["style.css", "text/css; charset=utf-8"],
 };
 
-/** The built client and the one internal file it imports, served to the page as modules. */
-const CLIENT_MODULE = /^\/sendevents\/((?:client\/[a-z-]+|_internal\/describe)\.js)$/;
+/** The built client and the internal files it imports (describe, check-integer), served as modules. */
+const CLIENT_MODULE = /^\/sendevents\/((?:client|_internal)\/[a-z-]+\.js)$/;
 
 const port = readPort(process.env.PORT);
 

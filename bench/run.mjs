@@ -257,7 +257,7 @@ const tunedRatio = (label, server, figure) => {
   const tuned = results.get(`${label}|raw-tuned|${figure}`);
   return ours && tuned ? median(ours) / median(tuned) : undefined;
 };
-const valueOf = (label, server, figure) => {
+const medianOf = (label, server, figure) => {
   const values = results.get(`${label}|${server}|${figure}`);
   return values ? median(values) : undefined;
 };
@@ -328,8 +328,8 @@ for (const [label, scenario] of CASES) {
       true,
     );
   } else if (scenario === "memory") {
-    const ours = valueOf(label, "sendevents-node", "bytesPerConnection");
-    const tuned = valueOf(label, "raw-tuned", "bytesPerConnection");
+    const ours = medianOf(label, "sendevents-node", "bytesPerConnection");
+    const tuned = medianOf(label, "raw-tuned", "bytesPerConnection");
     const over = ours === undefined || tuned === undefined ? undefined : ours - tuned;
     goal(
       `Node adapter: ${label}, ≤ tuned + 1,024 bytes each`,
@@ -337,7 +337,7 @@ for (const [label, scenario] of CASES) {
       `tuned + ${format(over)}`,
       over <= 1024,
     );
-    const fetch = valueOf(label, "sendevents-hono-node", "bytesPerConnection");
+    const fetch = medianOf(label, "sendevents-hono-node", "bytesPerConnection");
     goal(
       `fetch path (@hono/node-server): ${label}, ≤ 18,432 bytes each`,
       fetch,

@@ -1,9 +1,13 @@
-import { describe, expect, test } from "vitest";
+import { describe, expect, test, vi } from "vitest";
+import * as cloudflare from "../adapters/cloudflare.ts";
 import * as hono from "../adapters/hono.ts";
 import * as node from "../adapters/node.ts";
 import * as redis from "../adapters/redis.ts";
 import * as client from "../src/client/index.ts";
 import * as root from "../src/index.ts";
+
+// Only workerd has cloudflare:workers; here a stand-in base class is enough to list the exports.
+vi.mock("cloudflare:workers", () => ({ DurableObject: class DurableObject {} }));
 
 describe("exports", () => {
   test('exports of "sendevents" are exactly the public API', () => {
@@ -46,6 +50,16 @@ describe("exports", () => {
     expect(Object.keys(redis).sort()).toMatchInlineSnapshot(`
       [
         "RedisEventStore",
+      ]
+    `);
+  });
+
+  test('exports of "sendevents/cloudflare" are exactly the public API', () => {
+    expect(Object.keys(cloudflare).sort()).toMatchInlineSnapshot(`
+      [
+        "ChannelObject",
+        "SqlEventStore",
+        "routeChannel",
       ]
     `);
   });

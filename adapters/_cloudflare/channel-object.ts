@@ -58,13 +58,12 @@ export interface ChannelObjectOptions {
    */
   keepAlive?: number | false;
   /**
-   * Milliseconds a stream's queue may go untaken (bytes waiting, none taken) before the stream is
-   * ended, its place freed. A client that leaves is normally noticed at once or at the next
-   * write; but when its response is dropped between the Worker and the object without being
-   * cancelled (local workerd does this to a client that leaves while broadcasts are running), the
-   * object's writes are never read and never fail, and only this frees the member. A client that
-   * is merely slow for this long would pass `maxBufferedAmount` soon after; it reconnects and
-   * resumes. `false` turns it off.
+   * Milliseconds a stream's response may go unread, from its start, before the stream is ended
+   * and its place freed. A client that leaves is normally noticed at the next write; but when its
+   * response is dropped between the Worker and the object without being cancelled (local workerd
+   * does this to a client that leaves while broadcasts are running), the object's writes are never
+   * read and never fail, and only this frees the member. A stream seen being read is left alone
+   * from then on. `false` turns it off.
    * @default 30000
    */
   stallTimeout?: number | false;
@@ -88,9 +87,11 @@ export interface ChannelObjectBroadcastInit<Type extends string = string> {
 
 /** What the stall watch last saw of a stream. */
 interface Watch {
+  /** A check saw its queue taken from (empty, or smaller than before): it is being sent. */
+  read: boolean;
   /** Its `bufferedAmount` at the last check. */
   queued: number;
-  /** When a check first found its queue untaken, since it was last taken from. */
+  /** When a check first found its queue untaken. */
   since: number | undefined;
 }
 
@@ -329,7 +330,7 @@ export class ChannelObject<
     );
     // HEAD gets the headers alone: no member.
     if (request.method === "HEAD") return response;
-    this.#members.set(target, { queued: 0, since: undefined });
+    this.#members.set(target, { read: false, queued: 0, since: undefined });
     target.addEventListener("close", () => this.#leave(target));
     this.#startWatch();
     void this.#channel.register(target, { history: this.#history });
@@ -344,36 +345,44 @@ export class ChannelObject<
     }
   }
 
-  /** Starts the stall watch: a third of `stallTimeout` apart, while there are members. */
+  /** Starts the stall watch: six checks per `stallTimeout`, only while there are members. */
   #startWatch(): void {
     const timeout = this.#stallTimeout;
     if (timeout === false || this.#watch !== undefined) return;
     this.#watch = setInterval(
       () => this.#checkStalls(timeout),
-      Math.max(1, Math.ceil(timeout / 3)),
+      Math.max(1, Math.ceil(timeout / 6)),
     );
   }
 
   /**
-   * Ends the streams whose queue has waited, untaken, for `timeout`: a pull takes everything
-   * queued, so a queue that never shrinks between checks has not been read at all.
+   * Ends the streams whose response has not been read at all for `timeout`. A read takes
+   * everything queued, so a stream whose queue a check finds smaller than at the check before is
+   * being sent, and the watch leaves it be from then on (a client that stops reading
+   * later is its keep-alive's and `maxBufferedAmount`'s); one whose queue only ever grew was never
+   * read. A stream read only in bursts could, rarely, look unread at every check of its first
+   * `timeout` under heavy traffic: it is then ended, and its client resumes.
    */
   #checkStalls(timeout: number): void {
     const now = Date.now();
     for (const [target, watch] of this.#members) {
+      if (watch.read) continue;
       const queued = target.bufferedAmount;
-      if (queued === 0 || queued < watch.queued) {
-        watch.since = undefined;
-      } else if (watch.since === undefined) {
+      if (queued < watch.queued) {
+        watch.read = true;
+        continue;
+      }
+      watch.queued = queued;
+      // Nothing waiting: nothing to tell (an idle stream's keep-alives are taken at once).
+      if (queued === 0) continue;
+      if (watch.since === undefined) {
         watch.since = now;
       } else if (now - watch.since >= timeout) {
         this.#channel.unregister(target);
         this.#leave(target);
         // Nobody reads it: aborted at once (reason "error"), not waited on.
         void target.close({ timeout: 0 });
-        continue;
       }
-      watch.queued = queued;
     }
   }
 

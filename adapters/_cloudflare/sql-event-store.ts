@@ -212,7 +212,7 @@ export class SqlEventStore implements EventStore {
 
   /** How many events are held now (after dropping those past `maxAge`). */
   get length(): number {
-    this.#expire(Date.now());
+    this.#live(() => this.#expire(Date.now()));
     const state = this.#state;
     return state.oldest === undefined ? 0 : state.last - state.dropped;
   }

@@ -333,7 +333,16 @@ export class ChannelObject<
     this.#members.set(target, { read: false, queued: 0, since: undefined });
     target.addEventListener("close", () => this.#leave(target));
     this.#startWatch();
-    void this.#channel.register(target, { history: this.#history });
+    // A fresh client's history, read as a resume from the id before it: the channel's own
+    // `history` reads the store from its oldest event, every held row (rows read are billed).
+    // Only without a Last-Event-ID header: a resuming client, or one whose id could not be read
+    // (which the channel answers with `stale`), is the channel's to answer.
+    const sent = request.headers.get("last-event-id");
+    const fresh = this.#history > 0 && (sent === null || sent === "");
+    void this.#channel.register(
+      target,
+      fresh ? { lastEventId: this.#store.tailId(this.#history) } : {},
+    );
     return response;
   }
 

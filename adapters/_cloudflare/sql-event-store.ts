@@ -348,6 +348,23 @@ export class SqlEventStore implements EventStore {
   }
 
   /**
+   * The id to read after for the newest `count` events held (fewer if fewer are held): what a
+   * channel's `history` costs with this store, without reading the older ones.
+   *
+   * @throws {RangeError} If `count` is not a non-negative integer.
+   */
+  tailId(count: number): string {
+    if (typeof count !== "number" || !Number.isSafeInteger(count) || count < 0) {
+      throw new RangeError(
+        `Cannot read the tail of the SQL event store: "count" must be a non-negative integer, received ${describeValue(count)}`,
+      );
+    }
+    this.#live(() => this.#expire(Date.now()));
+    const state = this.#state;
+    return `${state.epoch}:${Math.max(state.dropped, state.last - count)}`;
+  }
+
+  /**
    * Drops the store's tables and makes them again with a new epoch: every id issued before reads
    * as `stale: "unknown"`. Calls `onReset`.
    *

@@ -17,6 +17,8 @@ beforeAll(async () => {
   server = await startServer("cloudflare rooms (miniflare)", nodeBinary(22), [
     joinPath(ROOT, "test", "cloudflare", "serve.mjs"),
     joinPath(ROOT, "test", "cloudflare", "worker.ts"),
+    "Room=ROOMS",
+    "HistoryRoom=HISTORY",
   ]);
   // The first request compiles the worker: not what the tests measure.
   await (await fetch(new URL("/rpc/warm-up/stats", server.url))).arrayBuffer();
@@ -50,9 +52,13 @@ interface Member {
   leave(): void;
 }
 
-async function join(name: string, headers: Record<string, string> = {}): Promise<Member> {
+async function join(
+  name: string,
+  headers: Record<string, string> = {},
+  prefix = "/rooms/",
+): Promise<Member> {
   const controller = new AbortController();
-  const response = await fetch(url(`/rooms/${encodeURIComponent(name)}/events`), {
+  const response = await fetch(url(`${prefix}${encodeURIComponent(name)}/events`), {
     headers: { accept: "text/event-stream", ...headers },
     signal: controller.signal,
   });
@@ -84,13 +90,13 @@ async function join(name: string, headers: Record<string, string> = {}): Promise
 }
 
 /** Broadcasts through `POST /rooms/:name`; resolves with the stored event's id. */
-async function post(name: string, data: string, type = "chat"): Promise<string> {
-  const response = await fetch(url(`/rooms/${encodeURIComponent(name)}?type=${type}`), {
+async function post(name: string, data: string, type = "chat", prefix = "/rooms/") {
+  const response = await fetch(url(`${prefix}${encodeURIComponent(name)}?type=${type}`), {
     method: "POST",
     body: data,
   });
   expect(response.status, await response.clone().text()).toBe(200);
-  return ((await response.json()) as { id: string }).id;
+  return ((await response.json()) as { id: string }).id as string;
 }
 
 /** Calls one of the room object's RPC methods through the test worker's /rpc route. */
@@ -427,6 +433,33 @@ describe("sendevents/cloudflare: a channel in a Durable Object, in workerd", () 
     }
     steady.leave();
     expect((await statsUntil(name, (s) => s.members === 0)).members).toBe(0);
+  });
+
+  test("history: a fresh member gets the last 3 events then live; a resuming one what it missed", async () => {
+    const name = room("history");
+    const ids: string[] = [];
+    for (let i = 1; i <= 10; i++) ids.push(await post(name, `h${i}`, "chat", "/history-rooms/"));
+    const fresh = await join(name, {}, "/history-rooms/");
+    const live = post(name, "h11", "chat", "/history-rooms/");
+    expect((await fresh.take(4)).map((event) => event.data)).toEqual(["h8", "h9", "h10", "h11"]);
+    await live;
+    fresh.leave();
+    const resuming = await join(name, { "last-event-id": ids[4]! }, "/history-rooms/");
+    expect((await resuming.take(6)).map((event) => event.data)).toEqual([
+      "h6",
+      "h7",
+      "h8",
+      "h9",
+      "h10",
+      "h11",
+    ]);
+    resuming.leave();
+    const forged = await join(name, { "last-event-id": "x".repeat(5000) }, "/history-rooms/");
+    expect((await forged.take(1))[0]).toMatchObject({
+      type: "stale",
+      data: '{"reason":"unknown"}',
+    });
+    forged.leave();
   });
 
   test("hostile names and huge values are refused without harming the room", async () => {

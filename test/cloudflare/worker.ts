@@ -10,6 +10,14 @@ export interface RoomEvents {
 
 interface Env {
   ROOMS: DurableObjectNamespace<Room>;
+  HISTORY: DurableObjectNamespace<HistoryRoom>;
+}
+
+/** A room whose new members get its last 3 events first, from a history of up to 50. */
+export class HistoryRoom extends ChannelObject<Env, RoomEvents> {
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env, { history: 3, maxEvents: 50, keepAlive: 300 });
+  }
 }
 
 /** A small room: 4 members, 5 events of history, a keep-alive every 300 ms, stalls ended after 900 ms. */
@@ -67,6 +75,8 @@ export default {
         return Response.json({ error: String(error) }, { status: 500 });
       }
     }
+    const history = await routeChannel(request, env.HISTORY, { prefix: "/history-rooms/" });
+    if (history !== undefined) return history;
     const routed = await routeChannel(request, env.ROOMS, {
       authorize(request) {
         const auth = request.headers.get("x-test-auth");

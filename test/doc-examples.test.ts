@@ -70,6 +70,13 @@ export function handler(request: Request): Response {
 `,
 };
 
+/**
+ * Workers code: an example that imports sendevents/cloudflare (or cloudflare:workers) is checked
+ * in a program of its own with @cloudflare/workers-types, whose globals cannot share one with the
+ * DOM's, and is not run (it needs workerd: test/cloudflare/ runs it there).
+ */
+const WORKERS = /from "(?:sendevents\/cloudflare|cloudflare:workers)"/;
+
 /** What keeps an example from running on its own: it is then type-checked only. */
 const NOT_RUNNABLE: [RegExp, string][] = [
   [/\bport: \d|\.listen\(\d/, "listens on a fixed port"],
@@ -78,6 +85,7 @@ const NOT_RUNNABLE: [RegExp, string][] = [
   [/\bcreateClient\(/, "needs a Redis server"],
   [/^declare /m, "declares what it stands for (types only)"],
   [/from "vitest"/, "is a test for vitest"],
+  [WORKERS, "runs in workerd only"],
   [/from "\.\.?\//, "imports the application's modules"],
   [/\b(output|getFreshToken|render|reloadState|showBanner)\b/, "uses the application's code"],
 ];
@@ -146,7 +154,7 @@ const examples: Example[] = [
   ...readmeExamples(),
 ].map((example, index) => ({
   ...example,
-  file: `ex/${String(index).padStart(2, "0")}-${slug(example.where)}.ts`,
+  file: `${WORKERS.test(example.code) ? "ex-workers" : "ex"}/${String(index).padStart(2, "0")}-${slug(example.where)}.ts`,
 }));
 
 const dir = mkdtempSync(join(tmpdir(), "sendevents-doc-examples-"));
@@ -154,11 +162,12 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function setUp(): void {
   mkdirSync(join(dir, "ex"));
+  mkdirSync(join(dir, "ex-workers"));
   mkdirSync(join(dir, "server"));
   mkdirSync(join(dir, "node_modules"));
   // The package itself, so "sendevents/..." resolves through its package.json's exports.
   symlinkSync(ROOT, join(dir, "node_modules", "sendevents"), "dir");
-  for (const name of ["hono", "redis", "@redis", "vitest", "@types"]) {
+  for (const name of ["hono", "redis", "@redis", "vitest", "@types", "@cloudflare"]) {
     symlinkSync(join(ROOT, "node_modules", name), join(dir, "node_modules", name), "dir");
   }
   writeFileSync(join(dir, "package.json"), JSON.stringify({ type: "module", private: true }));
@@ -180,6 +189,14 @@ function setUp(): void {
         skipLibCheck: true,
       },
       include: ["ambient.d.ts", "ex", "server"],
+    }),
+  );
+  writeFileSync(
+    join(dir, "tsconfig.workers.json"),
+    JSON.stringify({
+      extends: "./tsconfig.json",
+      compilerOptions: { lib: ["ES2022"], types: ["@cloudflare/workers-types"] },
+      include: ["ex-workers"],
     }),
   );
   writeFileSync(join(dir, "ambient.d.ts"), AMBIENT);
@@ -237,13 +254,19 @@ describe("doc examples", () => {
   });
 
   test("every example type-checks against the built package", { timeout: 60_000 }, async () => {
-    const { ok, text } = await output(process.execPath, [TSC, "-p", "tsconfig.json"], 55_000);
+    const checks = await Promise.all(
+      ["tsconfig.json", "tsconfig.workers.json"].map((config) =>
+        output(process.execPath, [TSC, "-p", config], 55_000),
+      ),
+    );
+    const ok = checks.every((check) => check.ok);
+    const text = checks.map((check) => check.text).join("\n");
     // Each error, named by where the example comes from and the line in it.
     const errors = text
       .split("\n")
       .filter((line) => /error TS/.test(line))
       .map((line) => {
-        const match = /^(ex\/[^(]+)\((\d+),(\d+)\): (.*)$/.exec(line);
+        const match = /^(ex(?:-workers)?\/[^(]+)\((\d+),(\d+)\): (.*)$/.exec(line);
         const example = examples.find((e) => e.file === match?.[1]);
         return example && match
           ? `${example.where} "${example.title}", line ${match[2]} of the example: ${match[4]}`

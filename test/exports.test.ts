@@ -1,12 +1,16 @@
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import ts from "typescript";
-import { describe, expect, test } from "vitest";
+import { describe, expect, test, vi } from "vitest";
+import * as cloudflare from "../adapters/cloudflare.ts";
 import * as hono from "../adapters/hono.ts";
 import * as node from "../adapters/node.ts";
 import * as redis from "../adapters/redis.ts";
 import * as client from "../src/client/index.ts";
 import * as root from "../src/index.ts";
+
+// Only workerd has cloudflare:workers; here a stand-in base class is enough to list the exports.
+vi.mock("cloudflare:workers", () => ({ DurableObject: class DurableObject {} }));
 
 describe("exports", () => {
   test('exports of "sendevents" are exactly the public API', () => {
@@ -53,6 +57,16 @@ describe("exports", () => {
     `);
   });
 
+  test('exports of "sendevents/cloudflare" are exactly the public API', () => {
+    expect(Object.keys(cloudflare).sort()).toMatchInlineSnapshot(`
+      [
+        "ChannelObject",
+        "SqlEventStore",
+        "routeChannel",
+      ]
+    `);
+  });
+
   test('exports of "sendevents/client" are exactly the public API', () => {
     expect(Object.keys(client).sort()).toMatchInlineSnapshot(`
       [
@@ -77,8 +91,12 @@ describe("exports", () => {
       "sendevents/hono": "adapters/hono.ts",
       "sendevents/redis": "adapters/redis.ts",
       "sendevents/client": "src/client/index.ts",
+      "sendevents/cloudflare": "adapters/cloudflare.ts",
     };
-    const files = Object.values(entries).map((entry) => join(root, entry));
+    const files = [
+      ...Object.values(entries).map((entry) => join(root, entry)),
+      join(root, "adapters/_cloudflare/workers-module.d.ts"),
+    ];
     const program = ts.createProgram(files, {
       allowImportingTsExtensions: true,
       noEmit: true,
@@ -106,6 +124,7 @@ describe("exports", () => {
       {
         "sendevents": "AddListenerOptions, BroadcastEvent, ChannelBroadcastInit, ChannelMemberOptions, ChannelOptions, CloseAllOptions, CloseAllResult, CloseOptions, CloseReason, CompatibleTarget, EventListenerInput, EventOfMap, EventOptions, EventRecord, EventStore, EventStoreFeed, EventStoreReadOptions, EventStoreReadResult, EventStoreStaleReason, EventStoreSubscription, HeadersInit, JsonReplacer, MemoryEventStoreOptions, MessageData, PipeFromOptions, RemoveListenerOptions, SendEventsOptions, SendEventsResult, ServerSentEventInit, ServerSentEventListener, ServerSentEventTargetOptions, StreamCloseEventInit, StreamCloseListener, StreamMetrics, TypesFor, UnacceptedEventTypes",
         "sendevents/client": "AddListenerOptions, CollectEventsOptions, ConnectInit, ConnectOptions, ConnectionEnd, ConnectionErrorEventInit, ConnectionEventOf, ConnectionListener, DataEvent, EventListenerInput, EventOf, EventParsers, FetchFunction, JsonEventTypes, OptionsArgument, ParseOption, ReadEventsOptions, ReceivedEvent, ReceivedMessageData, RemoveListenerOptions, StaleData, TextEventTypes, TextEvents",
+        "sendevents/cloudflare": "AuthorizeResult, ChannelNamespace, ChannelObjectBroadcastInit, ChannelObjectOptions, ChannelObjectState, ChannelObjectStats, RouteChannelOptions, SqlCursor, SqlEventStoreOptions, SqlStorageLike, SqlValue",
         "sendevents/hono": "EventsCallback, EventsOptions, SendEventsFunction, ServerSentEventsEnv",
         "sendevents/node": "FetchHandler, ListenerOptions, NodeRequest, NodeResponse, NodeServer, ServeOptions",
         "sendevents/redis": "NodeRedisClient, RedisConnection, RedisEventStoreOptions, RedisSubscriber",

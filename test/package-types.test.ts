@@ -66,6 +66,9 @@ beforeAll(async () => {
     }
     const files = ["consumer.ts"];
     if (setup.types.includes("node")) files.push("node-consumer.ts");
+    if (setup.types.some((types) => types.startsWith("@cloudflare/workers-types"))) {
+      files.push("workers-consumer.ts");
+    }
     for (const file of files) {
       cpSync(join(ROOT, "test/package-types", file), join(project, file));
     }

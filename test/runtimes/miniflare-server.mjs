@@ -4,7 +4,9 @@
  *
  *   node22 test/runtimes/miniflare-server.mjs [worker.js]
  *
- * The worker defaults to wrangler.toml's `main`. miniflare 4 needs Node 22 or later. `PORT` sets
+ * The worker defaults to `examples/cloudflare/worker.js` (wrangler.toml's `main` is the rooms
+ * example, whose Durable Objects test/cloudflare/serve.mjs binds). miniflare 4 needs Node 22 or
+ * later. `PORT` sets
  * the port (default 8787; `0` picks a free one). Prints `listening on <url>`; SIGTERM or SIGINT
  * disposes of workerd and exits.
  *
@@ -21,7 +23,7 @@ import { Miniflare } from "miniflare";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const config = readWranglerToml(join(root, "wrangler.toml"));
-const entry = resolve(process.argv[2] ?? join(root, config.main));
+const entry = resolve(process.argv[2] ?? join(root, "examples", "cloudflare", "worker.js"));
 
 const bundle = await build({
   entryPoints: [entry],

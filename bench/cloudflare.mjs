@@ -1,5 +1,5 @@
 // The Durable Object benchmark: one room of sendevents/cloudflare (a ChannelObject, its history in
-// SQLite) in local workerd (miniflare 4, test/cloudflare/serve.mjs, under Node 22), beside an
+// SQLite) in local workerd (miniflare 4, test/runtimes/miniflare-server.mjs, under Node 22), beside an
 // in-memory Channel on Node (bench/servers/cloudflare-baseline.mjs), in the same run. Both are
 // driven the same way over 127.0.0.1: <clients> streams from a load-client process
 // (bench/redis-client.mjs), and broadcasts as HTTP POSTs from this process, each stamped with
@@ -78,7 +78,11 @@ async function startBaseline() {
 async function startRooms() {
   const { child, match } = await start(
     NODE_22,
-    [join(ROOT, "test/cloudflare/serve.mjs"), join(HERE, "servers/cloudflare-rooms.ts")],
+    [
+      join(ROOT, "test/runtimes/miniflare-server.mjs"),
+      join(HERE, "servers/cloudflare-rooms.ts"),
+      "Room=ROOMS",
+    ],
     /listening on http:\/\/127\.0\.0\.1:(\d+)/,
   );
   const port = Number(match[1]);

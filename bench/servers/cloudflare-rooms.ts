@@ -1,5 +1,5 @@
 // The Durable Object side of bench/cloudflare.mjs, served in local workerd by
-// test/cloudflare/serve.mjs: one room ("bench") of sendevents/cloudflare's ChannelObject.
+// test/runtimes/miniflare-server.mjs: one room ("bench") of sendevents/cloudflare's ChannelObject.
 // GET /subscribe joins it (the last event, "ready", comes first: history 1); POST /publish-one
 // broadcasts the body through the object's RPC `broadcast` and answers its id; GET /stats is the
 // room's stats.

@@ -1,4 +1,4 @@
-// sendevents/cloudflare in real workerd (miniflare 4 under Node 22, test/cloudflare/serve.mjs):
+// sendevents/cloudflare in real workerd (miniflare 4 under Node 22, test/runtimes/miniflare-server.mjs):
 // the rooms of test/cloudflare/worker.ts, a ChannelObject with SQLite history behind
 // routeChannel, driven over 127.0.0.1 by real clients (the `eventsource` package and our own
 // readEvents). Each test has rooms of its own (a name per test), so they never share a channel.
@@ -15,7 +15,7 @@ beforeAll(async () => {
   // The worker imports sendevents/cloudflare, the built package.
   await ensureBuilt();
   server = await startServer("cloudflare rooms (miniflare)", nodeBinary(22), [
-    joinPath(ROOT, "test", "cloudflare", "serve.mjs"),
+    joinPath(ROOT, "test", "runtimes", "miniflare-server.mjs"),
     joinPath(ROOT, "test", "cloudflare", "worker.ts"),
     "Room=ROOMS",
     "HistoryRoom=HISTORY",
@@ -69,14 +69,15 @@ async function join(
     async take(count) {
       const taken: Received[] = [];
       while (taken.length < count) {
-        // Bounded, so a missing event fails here rather than at the test's timeout.
+        // Bounded, so a missing event fails here rather than at the test's timeout; generous,
+        // because a loaded machine (CI, the rest of the suite beside it) can stall workerd.
         let timer: ReturnType<typeof setTimeout> | undefined;
         const next = await Promise.race([
           events.next(),
           new Promise<never>((_, reject) => {
             timer = setTimeout(
-              () => reject(new Error(`no event ${taken.length + 1} of ${count} within 5 s`)),
-              5000,
+              () => reject(new Error(`no event ${taken.length + 1} of ${count} within 15 s`)),
+              15_000,
             );
           }),
         ]).finally(() => clearTimeout(timer));

@@ -1,4 +1,4 @@
-// The Worker the tests of sendevents/cloudflare run in workerd (through miniflare, serve.mjs):
+// The Worker the tests of sendevents/cloudflare run in workerd (through miniflare, test/runtimes/miniflare-server.mjs):
 // the rooms of `Room`, routed by routeChannel under /rooms/, with an authorize hook driven by a
 // test header, and /rpc/<name>/<method> to call the object's RPC methods from a test.
 import { ChannelObject, routeChannel } from "sendevents/cloudflare";

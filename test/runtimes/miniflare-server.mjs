@@ -2,13 +2,13 @@
  * Serves a Worker module in workerd through miniflare 4, with the settings of the top-level
  * `wrangler.toml` (compatibility date and flags), bundled with esbuild as wrangler does:
  *
- *   node22 test/runtimes/miniflare-server.mjs [worker.js]
+ *   node22 test/runtimes/miniflare-server.mjs [worker.js] [ClassName=BINDING ...]
  *
- * The worker defaults to `examples/cloudflare/worker.js` (wrangler.toml's `main` is the rooms
- * example, whose Durable Objects test/cloudflare/serve.mjs binds). miniflare 4 needs Node 22 or
- * later. `PORT` sets
- * the port (default 8787; `0` picks a free one). Prints `listening on <url>`; SIGTERM or SIGINT
- * disposes of workerd and exits.
+ * The worker defaults to `examples/cloudflare/worker.js`. Each `ClassName=BINDING` binds the
+ * worker's exported class as a SQLite-backed Durable Object namespace (storage in memory), as the
+ * tests and bench of `sendevents/cloudflare` need; `cloudflare:*` modules are left to workerd.
+ * miniflare 4 needs Node 22 or later. `PORT` sets the port (default 8787; `0` picks a free one).
+ * Prints `listening on <url>`; SIGTERM or SIGINT disposes of workerd and exits.
  *
  * `npx wrangler dev` runs the same worker for people; the suite uses miniflare directly, without
  * wrangler's extra proxy in front of the worker.
@@ -23,7 +23,15 @@ import { Miniflare } from "miniflare";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const config = readWranglerToml(join(root, "wrangler.toml"));
-const entry = resolve(process.argv[2] ?? join(root, "examples", "cloudflare", "worker.js"));
+const [worker, ...classes] = process.argv.slice(2);
+const entry = resolve(worker ?? join(root, "examples", "cloudflare", "worker.js"));
+const durableObjects = Object.fromEntries(
+  classes.map((pair) => {
+    const [className, binding] = pair.split("=");
+    if (!className || !binding) throw new Error(`expected ClassName=BINDING, received ${pair}`);
+    return [binding, { className, useSQLite: true }];
+  }),
+);
 
 const bundle = await build({
   entryPoints: [entry],
@@ -34,6 +42,7 @@ const bundle = await build({
   target: "es2022",
   mainFields: ["module", "main"],
   conditions: ["workerd", "worker", "browser"],
+  external: ["cloudflare:*"],
   logLevel: "error",
 });
 
@@ -43,6 +52,7 @@ const miniflare = new Miniflare({
   script: bundle.outputFiles[0].text,
   compatibilityDate: config.compatibility_date,
   compatibilityFlags: config.compatibility_flags ?? [],
+  ...(classes.length > 0 ? { durableObjects } : {}),
   host: "127.0.0.1",
   port: Number(process.env.PORT ?? 8787),
 });

@@ -168,7 +168,7 @@ export class ServerSentEventTarget<
     const stream = this.#stream;
     if (!stream.open) return stream.refuse();
     // The validated type, which the listeners are raised with too: `event.type` can be shadowed.
-    const { type } = events.fields(event);
+    const type = events.type(event);
     if (type !== "close" && stream.hears(type)) {
       // Each target's listeners get a clean event: one target's preventDefault() or
       // stopImmediatePropagation() must not silence the next (a channel sends one event to all).

@@ -124,6 +124,7 @@ export class ServerSentEvent<Type extends string = string, Data = unknown> exten
         ...(retry === undefined ? {} : { retry }),
       });
     };
+    events.type = (event) => event.#type;
     events.fields = (event) => ({
       type: event.#type,
       data: event.#data,

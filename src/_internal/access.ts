@@ -47,6 +47,8 @@ export interface EventAccess {
    * a subclass can shadow `type`, `data`, `id` and `retry`).
    */
   fields(event: ServerSentEvent): EventFields;
+  /** The type as validated: `fields(event).type` without making the fields object. */
+  type(event: ServerSentEvent): string;
   /**
    * The event to raise on one target's listeners: `event` itself the first time, then a copy that
    * shares its bytes, so one target's `preventDefault()` or `stopImmediatePropagation()` never
@@ -71,6 +73,7 @@ export const events: EventAccess = {
   frame: unset,
   encoded: unset,
   fields: unset,
+  type: unset,
   forListeners: unset,
   own: unset,
 };

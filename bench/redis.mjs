@@ -4,12 +4,12 @@
 // is set. Prints a Markdown report.
 //   npm run build && node bench/redis.mjs [--clients 1000] [--rates 100,1000] [--seconds 3]
 //     [--flat 2000] [--appends 20000]
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { children, start, stop } from "./launch.mjs";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -22,47 +22,12 @@ const RATES = option("rates", "100,1000").split(",").map(Number);
 const SECONDS = Number(option("seconds", 3));
 const FLAT = Number(option("flat", 2000));
 const APPENDS = Number(option("appends", 20_000));
-const children = new Set();
-
 function freePort() {
   return new Promise((resolve) => {
     const server = createServer().listen(0, "127.0.0.1", () => {
       const { port } = server.address();
       server.close(() => resolve(port));
     });
-  });
-}
-
-/** Spawns `file`, resolves with the child and the first stdout line matching `ready`. */
-function start(command, argv, ready, env = {}) {
-  const child = spawn(command, argv, {
-    stdio: ["ignore", "pipe", "inherit"],
-    env: { ...process.env, ...env },
-  });
-  children.add(child);
-  child.once("exit", () => children.delete(child));
-  return new Promise((resolve, reject) => {
-    let output = "";
-    const onData = (chunk) => {
-      output += chunk;
-      const match = ready.exec(output);
-      if (match) {
-        child.stdout.off("data", onData);
-        resolve({ child, match, rest: output.slice(match.index + match[0].length) });
-      }
-    };
-    child.stdout.setEncoding("utf8");
-    child.stdout.on("data", onData);
-    child.once("exit", (code) => reject(new Error(`${command} exited (${code}):\n${output}`)));
-  });
-}
-
-function stop(child) {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    child.once("exit", resolve);
-    child.kill("SIGTERM");
-    setTimeout(() => child.kill("SIGKILL"), 2000).unref();
   });
 }
 

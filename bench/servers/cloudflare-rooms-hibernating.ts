@@ -98,6 +98,39 @@ export class HibernatingRoom extends DurableObject<Env> {
   }
 }
 
+/** The stall watch of one stream, as ChannelObject's `stallTimeout` (shorter: the bench waits 20 s). */
+const STALL_TIMEOUT = 10_000;
+
+/**
+ * Ends a stream whose response is never read (local workerd drops some responses of clients that
+ * leave while broadcasts run without cancelling them, as the shipped adapter's README says): the
+ * same rule as ChannelObject's stall watch, here in the Worker, which holds the stream. Its timer
+ * is the Worker request's, not the object's: it does not keep the object awake.
+ */
+function watchStall(target: {
+  bufferedAmount: number;
+  close(init?: { timeout?: number }): unknown;
+}) {
+  let queued = 0;
+  let since: number | undefined;
+  const timer = setInterval(() => {
+    const now = Date.now();
+    const size = target.bufferedAmount;
+    if (size < queued) {
+      clearInterval(timer);
+      return;
+    }
+    queued = size;
+    if (size === 0) return;
+    if (since === undefined) since = now;
+    else if (now - since >= STALL_TIMEOUT) {
+      clearInterval(timer);
+      void target.close({ timeout: 0 });
+    }
+  }, STALL_TIMEOUT / 6);
+  return () => clearInterval(timer);
+}
+
 /** One client's stream: its own WebSocket to the room, each message written as one event. */
 async function subscribe(request: Request, room: DurableObjectStub<HibernatingRoom>) {
   const headers = new Headers({ upgrade: "websocket" });
@@ -118,7 +151,9 @@ async function subscribe(request: Request, room: DurableObjectStub<HibernatingRo
   });
   ws.addEventListener("close", () => void target.close());
   ws.addEventListener("error", () => void target.close());
+  const unwatch = watchStall(target);
   target.addEventListener("close", () => {
+    unwatch();
     try {
       ws.close(1000, "client left");
     } catch {

@@ -8,11 +8,18 @@
 // the Worker for each POST. Prints a Markdown report.
 //   npm run build && node bench/cloudflare.mjs [--clients 1000] [--rates 100,1000] [--seconds 3]
 //     [--flat 2000] [--inflight 64] [--appends 5000] [--members 1000,2500,5000]
+//     [--hibernating] [--idle-clients 100] [--idle-seconds 20]
+// --hibernating adds, in the same run, the bench-only hibernation layout
+// (bench/servers/cloudflare-rooms-hibernating.ts: the Worker holds each client's stream, the object
+// reached over one hibernatable WebSocket per stream) as rows beside the simple layout's, and an
+// idle probe of both: <idle-clients> streams open, no broadcast for <idle-seconds>, then one; it
+// reports what the object holds while idle and whether workerd evicted it (the `instance` id of
+// /stats changes when the object is constructed again).
 // A scenario whose clients are not all served within the load client's 60 s is reported as failed.
-import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { children, start as launch, stop } from "./launch.mjs";
 import { now, payload } from "./shared.mjs";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -29,42 +36,13 @@ const FLAT = Number(option("flat", 2000));
 const INFLIGHT = Number(option("inflight", 64));
 const APPENDS = Number(option("appends", 5000));
 const MEMBERS = option("members", "1000,2500,5000").split(",").map(Number);
+const HIBERNATING = args.includes("--hibernating");
+const IDLE_CLIENTS = Number(option("idle-clients", 100));
+const IDLE_SECONDS = Number(option("idle-seconds", 20));
 const NODE_22 = join(ROOT, "test/runtimes/node-versions/node_modules/node22/bin/node");
-const children = new Set();
-
-/** Spawns a process, resolves with it and the first stdout match of `ready`. */
-function start(command, argv, ready, env = {}) {
-  const child = spawn(command, argv, {
-    cwd: ROOT,
-    stdio: ["ignore", "pipe", "inherit"],
-    env: { ...process.env, PORT: "0", ...env },
-  });
-  children.add(child);
-  child.once("exit", () => children.delete(child));
-  return new Promise((resolve, reject) => {
-    let output = "";
-    const onData = (chunk) => {
-      output += chunk;
-      const match = ready.exec(output);
-      if (match) {
-        child.stdout.off("data", onData);
-        resolve({ child, match, rest: output.slice(match.index + match[0].length) });
-      }
-    };
-    child.stdout.setEncoding("utf8");
-    child.stdout.on("data", onData);
-    child.once("exit", (code) => reject(new Error(`${command} exited (${code}):\n${output}`)));
-  });
-}
-
-function stop(child) {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    child.once("exit", resolve);
-    child.kill("SIGTERM");
-    setTimeout(() => child.kill("SIGKILL"), 3000).unref();
-  });
-}
+/** Every process here gets `PORT=0`: a free port, announced on stdout. */
+const start = (command, argv, ready, env = {}) =>
+  launch(command, argv, ready, { PORT: "0", ...env });
 
 async function startBaseline() {
   const { child, match } = await start(
@@ -75,20 +53,60 @@ async function startBaseline() {
   return { name: "memory", child, port: Number(match[1]) };
 }
 
-async function startRooms() {
+async function startRooms(
+  file = "servers/cloudflare-rooms.ts",
+  name = "durable object",
+  classes = ["Room=ROOMS"],
+) {
   const { child, match } = await start(
     NODE_22,
-    [
-      join(ROOT, "test/runtimes/miniflare-server.mjs"),
-      join(HERE, "servers/cloudflare-rooms.ts"),
-      "Room=ROOMS",
-    ],
+    [join(ROOT, "test/runtimes/miniflare-server.mjs"), join(HERE, file), ...classes],
     /listening on http:\/\/127\.0\.0\.1:(\d+)/,
   );
   const port = Number(match[1]);
   // Wakes the object, and gives the room one event: what a joining client is sent first.
   await publishOne(port, "ready");
-  return { name: "durable object", child, port };
+  return { name, child, port };
+}
+
+const stats = async (port) => (await fetch(`http://127.0.0.1:${port}/stats`)).json();
+
+/**
+ * <IDLE_CLIENTS> streams joined, then no broadcast for IDLE_SECONDS, then one: what the object
+ * holds while idle, whether workerd evicted it meanwhile, and whether the broadcast after it
+ * reached every stream.
+ */
+async function idle(server) {
+  process.stderr.write(`${server.name}: idle probe, ${IDLE_CLIENTS} members, ${IDLE_SECONDS} s\n`);
+  const load = await start(
+    process.execPath,
+    [join(HERE, "redis-client.mjs"), String(server.port), String(IDLE_CLIENTS), "1", "120000"],
+    /ready\n/,
+  );
+  let output = load.rest;
+  load.child.stdout.on("data", (chunk) => {
+    output += chunk;
+  });
+  const exited = new Promise((resolve) => load.child.once("exit", resolve));
+  const before = await stats(server.port);
+  await new Promise((resolve) => setTimeout(resolve, IDLE_SECONDS * 1000));
+  const after = await stats(server.port);
+  await publishOne(server.port, payload(0, now()));
+  await exited;
+  const result = JSON.parse(output.trim().split("\n").pop());
+  for (let i = 0; i < 200; i++) {
+    if ((await stats(server.port)).members === 0) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return {
+    members: before.members,
+    evicted: before.instance !== after.instance,
+    rebuiltAfter:
+      after.instance === before.instance ? undefined : after.constructedAt - before.constructedAt,
+    membersAfter: after.members,
+    deliveries: result.deliveries,
+    expected: result.expected,
+  };
 }
 
 async function publishOne(port, data) {
@@ -170,6 +188,7 @@ async function main() {
     );
   }
   const rows = [];
+  const idles = [];
   try {
     const memory = await startBaseline();
     const rooms = await startRooms();
@@ -177,6 +196,16 @@ async function main() {
       ["memory Channel (Node)", memory],
       ["Durable Object (workerd)", rooms],
     ];
+    const objects = [["Durable Object (workerd)", rooms]];
+    if (HIBERNATING) {
+      const hibernating = await startRooms(
+        "servers/cloudflare-rooms-hibernating.ts",
+        "hibernating object",
+        ["HibernatingRoom=HIBERNATING"],
+      );
+      both.push(["hibernating DO + Worker streams (workerd)", hibernating]);
+      objects.push(["hibernating DO + Worker streams (workerd)", hibernating]);
+    }
     for (const rate of RATES) {
       const count = Math.round(rate * SECONDS);
       for (const [name, server] of both) {
@@ -199,10 +228,15 @@ async function main() {
       ]);
     }
     for (const members of MEMBERS) {
-      rows.push([
-        `Durable Object (workerd), ${members} members, 10/s × ${10 * SECONDS}`,
-        await run(rooms, 10 * SECONDS, 10, members),
-      ]);
+      for (const [name, server] of objects) {
+        rows.push([
+          `${name}, ${members} members, 10/s × ${10 * SECONDS}`,
+          await run(server, 10 * SECONDS, 10, members),
+        ]);
+      }
+    }
+    if (HIBERNATING) {
+      for (const [name, server] of objects) idles.push([name, await idle(server)]);
     }
   } finally {
     await Promise.all([...children].map(stop));
@@ -225,6 +259,20 @@ async function main() {
     }
     console.log(
       `| ${name} | ${fmt(r.deliveries)}/${fmt(r.expected)} | ${fmt(r.deliveriesPerSecond)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.broadcastsPerSecond)} |`,
+    );
+  }
+  if (idles.length === 0) return;
+  console.log(
+    `\nIdle probe: ${IDLE_CLIENTS} streams open, no broadcast for ${IDLE_SECONDS} s, then one\n`,
+  );
+  console.log(
+    "| layout | members while idle | evicted while idle | members after | delivered after |",
+  );
+  console.log("|---|---:|---|---:|---:|");
+  for (const [name, r] of idles) {
+    const evicted = r.evicted ? `yes (rebuilt ${fmt(r.rebuiltAfter / 1000, 1)} s later)` : "no";
+    console.log(
+      `| ${name} | ${r.members} | ${evicted} | ${r.membersAfter} | ${fmt(r.deliveries)}/${fmt(r.expected)} |`,
     );
   }
 }

@@ -2,16 +2,21 @@
 // each is spawned with its stdout read until a line says it is ready, tracked until it exits, and
 // stopped by its PID (SIGTERM, then SIGKILL).
 import { spawn } from "node:child_process";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 
 /** The processes started and not yet exited. */
 export const children = new Set();
 
 /**
- * Spawns `command argv`, resolves with the child, the first match of `ready` in its stdout and
- * what followed the match; rejects if it exits first.
+ * Spawns `command argv` in the repository's root, resolves with the child, the first match of
+ * `ready` in its stdout and what followed the match; rejects if it exits first.
  */
 export function start(command, argv, ready, env = {}) {
   const child = spawn(command, argv, {
+    cwd: ROOT,
     stdio: ["ignore", "pipe", "inherit"],
     env: { ...process.env, ...env },
   });

@@ -2,7 +2,8 @@
 // test/runtimes/miniflare-server.mjs: one room ("bench") of sendevents/cloudflare's ChannelObject.
 // GET /subscribe joins it (the last event, "ready", comes first: history 1); POST /publish-one
 // broadcasts the body through the object's RPC `broadcast` and answers its id; GET /stats is the
-// room's stats.
+// room's stats, with `instance`: a random id made in the object's constructor, which changes when
+// workerd evicted the object and a request built it again (the idle probe of --hibernating).
 import { ChannelObject } from "sendevents/cloudflare";
 
 interface Env {
@@ -10,8 +11,15 @@ interface Env {
 }
 
 export class Room extends ChannelObject<Env> {
+  readonly #instance = crypto.randomUUID();
+  readonly #constructedAt = Date.now();
+
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env, { maxMembers: 20_000, history: 1, maxEvents: 10_000 });
+  }
+
+  override stats() {
+    return { ...super.stats(), instance: this.#instance, constructedAt: this.#constructedAt };
   }
 }
 

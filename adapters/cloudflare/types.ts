@@ -4,7 +4,7 @@
  * `@cloudflare/workers-types`) are globals that cannot share a program with the DOM's or Node's
  * typings, so the package's own declarations name these instead, and the real objects fit them.
  *
- * @internal Re-exported as types by `adapters/cloudflare.ts`.
+ * Re-exported as types by `adapters/cloudflare.ts`.
  * @module
  */
 

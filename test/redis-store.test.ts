@@ -202,15 +202,29 @@ describe("RedisEventStore", () => {
     expect((await store.read(before.id!)).stale).toBe("unknown");
   });
 
-  test("RedisEventStore: a member without Last-Event-ID gets every broadcast made once register resolved", async () => {
+  /**
+   * One channel on two instances: a store of its own each, on two connections, sharing a key.
+   * `sender` broadcasts on one, `receiver` registers on the other.
+   */
+  async function twoInstances() {
     const other = createClient({ url: redis.url });
     other.on("error", () => {});
     await other.connect();
     const name = key();
     const here = new RedisEventStore(client, { key: name });
     const there = new RedisEventStore(other, { key: name });
-    const sender = new Channel(name, { store: there });
-    const receiver = new Channel(name, { store: here });
+    return {
+      sender: new Channel(name, { store: there }),
+      receiver: new Channel(name, { store: here }),
+      async close() {
+        await Promise.all([here.close(), there.close()]);
+        await other.quit();
+      },
+    };
+  }
+
+  test("RedisEventStore: a member without Last-Event-ID gets every broadcast made once register resolved", async () => {
+    const { sender, receiver, close } = await twoInstances();
     const { response, target } = sendEvents(new Request("http://localhost/"));
     await receiver.register(target); // the first member: the feed subscribes now
     const sent = await sender.broadcast("right after");
@@ -219,19 +233,11 @@ describe("RedisEventStore", () => {
     expect(parse(await response.text()).events).toEqual([
       expect.objectContaining({ id: sent.id, data: "right after" }),
     ]);
-    await Promise.all([here.close(), there.close()]);
-    await other.quit();
+    await close();
   });
 
   test("RedisEventStore: register({ history }) on one instance sends the last n events of the shared store, then everything broadcast from the other, with no gap and no repeat", async () => {
-    const other = createClient({ url: redis.url });
-    other.on("error", () => {});
-    await other.connect();
-    const name = key();
-    const here = new RedisEventStore(client, { key: name });
-    const there = new RedisEventStore(other, { key: name });
-    const sender = new Channel(name, { store: there });
-    const receiver = new Channel(name, { store: here });
+    const { sender, receiver, close } = await twoInstances();
     const before: string[] = [];
     for (let i = 0; i < 10; i++) before.push((await sender.broadcast(`before ${i}`)).id!);
     const { response, target } = sendEvents(new Request("http://localhost/"));
@@ -251,8 +257,7 @@ describe("RedisEventStore", () => {
     expect(ids.length).toBeGreaterThanOrEqual(4);
     expect(ids.length).toBeLessThanOrEqual(all.length - 7);
     expect(ids).toEqual(all.slice(all.length - ids.length));
-    await Promise.all([here.close(), there.close()]);
-    await other.quit();
+    await close();
   });
 
   test("RedisEventStore: a Redis that rewound (failover to a replica behind) moves the channel to a new epoch", async () => {

@@ -88,10 +88,10 @@ const SIZES = {
     runs: 3,
     throughput: 200_000,
     fanout: [
-      [1000, 50],
-      [5000, 20],
+      [1000, 100],
+      [5000, 40],
     ],
-    connects: [3000, 32],
+    connects: [2000, 32],
     memory: [5000, 19_000],
   },
 }[mode];
@@ -168,7 +168,7 @@ const CASES = [
   [
     `throughput, 1 connection, ${SIZES.throughput} events`,
     "throughput",
-    { n: SIZES.throughput },
+    { n: SIZES.throughput, warm: SIZES.throughput / 2 },
     [
       ["eventsPerSecond", true],
       ["cpuMicrosPerEvent", false],
@@ -177,7 +177,7 @@ const CASES = [
   ...SIZES.fanout.map(([clients, m]) => [
     `fan-out, ${clients} clients × ${m} events`,
     "fanout",
-    { clients, m },
+    { clients, m, warm: 2 },
     [
       ["deliveriesPerSecond", true],
       ["cpuMicrosPerDelivery", false],
@@ -188,7 +188,7 @@ const CASES = [
   [
     `connects/s, ${SIZES.connects[1]} at once`,
     "connects",
-    { duration: SIZES.connects[0], concurrency: SIZES.connects[1] },
+    { duration: SIZES.connects[0], concurrency: SIZES.connects[1], warm: SIZES.connects[0] / 4 },
     [
       ["connectsPerSecond", true],
       ["cpuMicrosPerConnect", false],
@@ -429,6 +429,10 @@ if (mode === "full") {
     "Ratios are to raw `node:http` writing preformatted frames (one write per event), and to a hand-tuned",
     "raw server that coalesces each connection's frames into one write per turn (64 KiB batches on one stream),",
     "both measured in the same run.",
+    "Every measured pass follows a warm-up pass of the same work on the same process (half the events, two",
+    "broadcast rounds, a quarter of the connect time), so that the figures are a running server's, not",
+    "those of code still being compiled: a fresh process runs its first thousands of calls unoptimised,",
+    "which cost the deeper code paths (every library's) more than a hand-written loop.",
     "",
     `- Machine: ${cpus().length} × ${cpus()[0]?.model ?? "unknown CPU"}, ${Math.round(totalmem() / 2 ** 30)} GiB`,
     `- Node ${process.version}, ${await versions(bin("deno"), ["--version"])}, Bun ${await versions(bin("bun"), ["--version"])}`,

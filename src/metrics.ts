@@ -15,7 +15,12 @@ export interface StreamMetrics {
   readonly eventsSent: number;
   /** Bytes handed to the runtime, keep-alives and `retry:` hints included. */
   readonly bytesSent: number;
-  /** Bytes dispatched but not yet taken by the runtime, over all open streams. */
+  /**
+   * Bytes dispatched but not yet taken by the runtime, over all open streams. Text dispatched
+   * since a stream's last hand-over is encoded when the runtime takes it, and counts one byte per
+   * UTF-16 code unit until then: exact for ASCII, and exact for everything once handed over.
+   * (A target's own `bufferedAmount` is always exact.)
+   */
   readonly queuedBytes: number;
   /**
    * Dispatches refused: `dispatch*` called on a stream that had ended, or an event that would

@@ -1,16 +1,29 @@
 /**
  * The bytes a stream holds between `dispatch*` and the runtime taking them.
  *
- * Long frames are queued as they are (a channel's members share one frame); short ones are copied
- * into blocks while they wait, because a queued `Uint8Array` costs some 200 bytes of heap and
- * backing store whatever its length: a stalled client sent tiny events (comments, tokens) would
- * otherwise hold fifty times its byte bound. `take()` hands everything over as one chunk.
+ * Three parts, in the order they leave: chunks (long frames, queued as they are: a channel's
+ * members share one frame), then a block that short frames are copied into (a queued `Uint8Array`
+ * costs some 200 bytes of heap and backing store whatever its length: a stalled client sent tiny
+ * events would otherwise hold fifty times its byte bound), then text not yet encoded.
+ *
+ * The text is what `dispatchMessage` and `dispatchComment` queue: joined as a string, and encoded
+ * once, when the runtime takes it (or when a long run of it must be counted exactly). Encoding each
+ * frame on its own cost more than everything else a dispatch does (a `TextEncoder` call per frame,
+ * measured at 60% of a dispatch on Node 20); joining strings costs a pointer each.
+ *
+ * Until it is encoded, text is counted by its UTF-16 code units, which bound its UTF-8 bytes from
+ * both sides (at least one byte per unit, at most three). {@linkcode ByteQueue.queuedAtLeast}
+ * decides from those bounds, and encodes the text only when they cannot decide: the bounds a
+ * stream enforces stay exact to the byte, and ASCII (one byte per unit) is always counted exactly.
  *
  * The queue knows nothing of bounds or of the stream's state: {@linkcode EventStream}, which
- * extends it, decides what may be appended.
+ * extends it, decides what may be appended. It keeps its share of the process's `queuedBytes`
+ * gauge.
  *
  * @module
  */
+
+import { counters } from "./counters.ts";
 
 /**
  * Frames shorter than this are copied into a block while they wait, rather than queued one object
@@ -21,14 +34,19 @@ const COPY_BELOW = 1024;
 const MIN_BLOCK = 256;
 /** The largest block: a stalled queue is a list of blocks this size (plus any long frames). */
 const MAX_BLOCK = 16 * 1024;
+/**
+ * The most frames the text joins before it is encoded: a joined string costs a few dozen bytes of
+ * heap per frame beside its characters, which a stalled client must not multiply without bound.
+ */
+const MAX_TEXT_FRAMES = 64;
 
 const ENCODER = new TextEncoder();
 
 /**
- * Whether short texts are encoded straight into the block. On V8 (Node, Deno, Workers) a small
- * `encode()` costs several times an `encodeInto()` (the new `Uint8Array` dominates); on
- * JavaScriptCore (Bun) it is the other way round (measured: V8 1,050 against 275 ns a frame,
- * Bun 305 against 515). Bun says so in `navigator.userAgent`.
+ * Whether text is encoded straight into the block. On V8 (Node, Deno, Workers) a small `encode()`
+ * costs several times an `encodeInto()` (the new `Uint8Array` dominates); on JavaScriptCore (Bun)
+ * it is the other way round (measured: V8 1,050 against 275 ns a frame, Bun 305 against 515). Bun
+ * says so in `navigator.userAgent`.
  */
 const ENCODE_INTO =
   typeof navigator === "undefined" || !String(navigator.userAgent).startsWith("Bun/");
@@ -42,6 +60,7 @@ export class ByteQueue {
    */
   #first: Uint8Array | undefined;
   #more: Uint8Array[] | undefined;
+  /** Bytes in the chunks and the block: exact. */
   #bytes = 0;
   /**
    * Short frames queued after the chunks, copied together; the bytes in use are `#blockUsed`.
@@ -49,66 +68,112 @@ export class ByteQueue {
    */
   #block: Uint8Array | undefined;
   #blockUsed = 0;
+  /** Text queued after the block, not yet encoded; `#textFrames` frames joined. */
+  #text = "";
+  #textFrames = 0;
 
-  /** Bytes queued. */
+  /** Bytes queued, exactly: text waiting is encoded first, to count it. */
   get queuedBytes(): number {
+    if (this.#text !== "") this.#encodeText();
     return this.#bytes;
+  }
+
+  /**
+   * Whether at least `limit` bytes are queued. Decided from the bounds of the text waiting when
+   * they suffice (always, for ASCII frames far from `limit`); otherwise the text is encoded and
+   * counted.
+   */
+  protected queuedAtLeast(limit: number): boolean {
+    const units = this.#text.length;
+    if (this.#bytes + units >= limit) return true;
+    if (this.#bytes + units * 3 < limit) return false;
+    this.#encodeText();
+    return this.#bytes >= limit;
   }
 
   /** Queues `bytes` after what is queued. */
   protected enqueue(bytes: Uint8Array): void {
-    if (
-      bytes.byteLength >= COPY_BELOW ||
-      (this.#first === undefined && this.#block === undefined)
-    ) {
+    if (this.#text !== "") this.#encodeText();
+    const length = bytes.byteLength;
+    if (length >= COPY_BELOW || (this.#first === undefined && this.#block === undefined)) {
       // A long frame, or the only one (the client keeps up): queued as it is, no copy.
       this.#sealBlock();
       this.#add(bytes);
     } else this.#copyToBlock(bytes);
-    this.#bytes += bytes.byteLength;
+    this.#bytes += length;
+    counters.queuedBytes += length;
   }
 
   /**
-   * Queues the UTF-8 bytes of `text` after what is queued, and returns how many there were. A
-   * short text is encoded straight into the block (`encodeInto`): no `Uint8Array` of its own,
-   * which cost several times the encoding itself. Lone surrogates become U+FFFD, as
-   * `TextEncoder` defines.
+   * Queues `text` after what is queued, to be encoded as UTF-8 when it is taken. Lone surrogates
+   * become U+FFFD, as `TextEncoder` defines.
    */
-  protected enqueueText(text: string): number {
-    if (text.length >= COPY_BELOW || !ENCODE_INTO) {
-      const bytes = ENCODER.encode(text);
-      this.enqueue(bytes);
-      return bytes.byteLength;
-    }
-    // UTF-8 takes at most 3 bytes per UTF-16 unit (a surrogate pair: 4 for 2).
-    const block = this.#reserve(text.length * 3);
-    const used = this.#blockUsed;
-    const { written } = ENCODER.encodeInto(text, used === 0 ? block : block.subarray(used));
-    this.#blockUsed = used + written;
-    this.#bytes += written;
-    return written;
+  protected enqueueText(text: string): void {
+    this.#text += text;
+    // Counted as one byte per unit until encoded; `#encodeText` adds the difference.
+    counters.queuedBytes += text.length;
+    if (++this.#textFrames === MAX_TEXT_FRAMES) this.#encodeText();
   }
 
   /** Everything queued as one chunk, and the queue empty; `undefined` when nothing is queued. */
   protected take(): Uint8Array | undefined {
-    const size = this.#bytes;
-    if (size === 0) return undefined;
-    this.#sealBlock();
-    const more = this.#more;
-    const chunk = more === undefined ? this.#first! : concat(this.#first!, more, size);
-    this.#first = undefined;
-    this.#more = undefined;
-    this.#bytes = 0;
+    let chunk: Uint8Array;
+    if (this.#first === undefined && this.#block === undefined) {
+      // Only text (a stream that keeps up with its client): encoded once, straight to the chunk.
+      const text = this.#text;
+      if (text === "") return undefined;
+      chunk = ENCODER.encode(text);
+      counters.queuedBytes -= text.length;
+      this.#text = "";
+      this.#textFrames = 0;
+    } else {
+      if (this.#text !== "") this.#encodeText();
+      this.#sealBlock();
+      const more = this.#more;
+      chunk = more === undefined ? this.#first! : concat(this.#first!, more, this.#bytes);
+      counters.queuedBytes -= this.#bytes;
+      this.#first = undefined;
+      this.#more = undefined;
+      this.#bytes = 0;
+    }
     return chunk;
   }
 
   /** Drops everything queued and lets the queue's memory go. */
   protected clear(): void {
+    counters.queuedBytes -= this.#bytes + this.#text.length;
     this.#first = undefined;
     this.#more = undefined;
     this.#bytes = 0;
     this.#block = undefined;
     this.#blockUsed = 0;
+    this.#text = "";
+    this.#textFrames = 0;
+  }
+
+  /** Encodes the text waiting onto the end of the queue, and counts its bytes exactly. */
+  #encodeText(): void {
+    const text = this.#text;
+    const units = text.length;
+    this.#text = "";
+    this.#textFrames = 0;
+    let written: number;
+    // UTF-8 takes at most 3 bytes per UTF-16 unit (a surrogate pair: 4 for 2).
+    if (ENCODE_INTO && units < COPY_BELOW) {
+      const block = this.#reserve(units * 3);
+      const used = this.#blockUsed;
+      written = ENCODER.encodeInto(text, used === 0 ? block : block.subarray(used)).written;
+      this.#blockUsed = used + written;
+    } else {
+      const bytes = ENCODER.encode(text);
+      written = bytes.byteLength;
+      if (written >= COPY_BELOW) {
+        this.#sealBlock();
+        this.#add(bytes);
+      } else this.#copyToBlock(bytes);
+    }
+    this.#bytes += written;
+    counters.queuedBytes += written - units;
   }
 
   /** Appends a short frame to the block. */
@@ -147,7 +212,7 @@ export class ByteQueue {
     else this.#more.push(chunk);
   }
 
-  /** Moves the block's bytes to the end of the queue. */
+  /** Moves the block's bytes to the end of the chunks. */
   #sealBlock(): void {
     const block = this.#block;
     if (block !== undefined) {

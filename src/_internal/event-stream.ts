@@ -231,34 +231,33 @@ export class EventStream extends ByteQueue {
 
   /** Queues bytes for the client (an event's shared frame, a keep-alive). */
   push(bytes: Uint8Array): boolean {
-    if (this.queuedBytes + bytes.byteLength > this.#maxBufferedAmount) {
+    if (this.queuedAtLeast(this.#maxBufferedAmount + 1 - bytes.byteLength)) {
       this.fail("overflow");
       return this.refuse();
     }
     this.enqueue(bytes);
-    return this.#queued(bytes.byteLength, bytes !== KEEP_ALIVE_FRAME);
+    return this.#queued(bytes !== KEEP_ALIVE_FRAME);
   }
 
   /**
-   * Queues a frame's text for the client, encoded straight into the queue: what `dispatchMessage`
-   * and `dispatchComment` send (an event dispatched as a `ServerSentEvent` is encoded once on the
-   * event instead, so that many streams share its bytes).
+   * Queues a frame's text for the client, to be encoded with the rest of the queue when the sink
+   * takes it: what `dispatchMessage` and `dispatchComment` send (an event dispatched as a
+   * `ServerSentEvent` is encoded once on the event instead, so that many streams share its bytes).
    */
   pushText(text: string): boolean {
-    const bytes = this.enqueueText(text);
-    if (this.queuedBytes > this.#maxBufferedAmount) {
+    this.enqueueText(text);
+    if (this.queuedAtLeast(this.#maxBufferedAmount + 1)) {
       this.fail("overflow");
       return this.refuse();
     }
-    return this.#queued(bytes, true);
+    return this.#queued(true);
   }
 
   /** What every frame queued does: counts, keep-alive, `ready`, and one wake of the sink. */
-  #queued(bytes: number, counted: boolean): true {
-    counters.queuedBytes += bytes;
+  #queued(counted: boolean): true {
     if (counted) counters.eventsSent++;
     if (this.#pulse !== undefined) this.#pulse.lastTick = this.#wheel!.tick;
-    if (this.queuedBytes >= this.#highWaterMark && this.#resolveReady === undefined) {
+    if (this.#resolveReady === undefined && this.queuedAtLeast(this.#highWaterMark)) {
       this.#ready = new Promise((resolve) => {
         this.#resolveReady = resolve;
       });
@@ -274,7 +273,7 @@ export class EventStream extends ByteQueue {
    * the bytes) on the way to being refused.
    */
   cannotFit(text: string): boolean {
-    if (text.length <= this.#maxBufferedAmount - this.queuedBytes) return false;
+    if (!this.queuedAtLeast(this.#maxBufferedAmount + 1 - text.length)) return false;
     this.fail("overflow");
     return true;
   }
@@ -317,11 +316,9 @@ export class EventStream extends ByteQueue {
   pull(): void {
     this.#woken = false;
     if (this.#state === CLOSED) return;
-    const size = this.queuedBytes;
     const chunk = this.take();
     if (chunk !== undefined) {
-      counters.queuedBytes -= size;
-      counters.bytesSent += size;
+      counters.bytesSent += chunk.byteLength;
       this.#sink!.write(chunk);
       this.#releaseReady();
     }
@@ -407,7 +404,6 @@ export class EventStream extends ByteQueue {
     this.#state = CLOSED;
     this.#closeReason = reason;
     this.#stopKeepAlive();
-    counters.queuedBytes -= this.queuedBytes;
     counters.open--;
     counters.closes[reason]++;
     this.clear();

@@ -18,21 +18,6 @@ let realOf: (response: EventStreamResponse) => Response;
 let takeDirect: (
   response: EventStreamResponse,
 ) => { target: ServerSentEventTarget; headers: Headers | undefined } | undefined;
-let targetOfStream: (response: EventStreamResponse) => ServerSentEventTarget;
-let unread: (response: EventStreamResponse) => boolean;
-
-/** The target feeding `response`. */
-export function eventStreamTarget(response: EventStreamResponse): ServerSentEventTarget {
-  return targetOfStream(response);
-}
-
-/**
- * Whether nothing has taken `response`'s stream: neither the adapter (to write it directly) nor
- * anyone reading its body. Such a stream can reach no client unless the handler returns it.
- */
-export function isUnread(response: EventStreamResponse): boolean {
-  return unread(response);
-}
 
 /**
  * The target and headers of an event-stream response the adapter may write directly: one that
@@ -60,8 +45,6 @@ export class EventStreamResponse {
       response.#taken = true;
       return { target: response.#target, headers: response.#headers };
     };
-    targetOfStream = (response) => response.#target;
-    unread = (response) => !response.#taken && response.#body === undefined;
   }
 
   constructor(target: ServerSentEventTarget, headers: Headers | undefined, use: ConnectionUse) {

@@ -23,7 +23,13 @@ import {
   requestState,
 } from "./incoming-request.ts";
 import { whenCurrent } from "./pipelining.ts";
-import { droppedHeaders, nodeHeaders, streamHead, writeHead } from "./response-head.ts";
+import {
+  droppedHeaders,
+  flattenHead,
+  nodeHeaders,
+  streamHead,
+  writeHead,
+} from "./response-head.ts";
 import { abortResponse, DiscardSink, SocketSink, writeWatched } from "./socket-sink.ts";
 import { type SendWatch, watchEventStream } from "./watch-event-stream.ts";
 
@@ -127,6 +133,7 @@ export class Exchange {
     if (direct !== undefined) {
       const head = streamHead(direct.headers, drop);
       writeHead(res, 200, "", head as Record<string, string | string[]>, isHttp2);
+      flattenHead(res);
       if (req.method === "HEAD") {
         // The headers, then the end: the stream ends with reason "server", and `close` listeners
         // added in the handler hear it.

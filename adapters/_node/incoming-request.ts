@@ -20,7 +20,7 @@ import { Readable } from "node:stream";
 import { streamOf } from "../../src/_internal/access.ts";
 import { ADAPTER_REQUEST, type AdapterRequest } from "../../src/_internal/adapter-hook.ts";
 import type { ServerSentEventTarget } from "../../src/server-sent-event-target.ts";
-import { EventStreamResponse, eventStreamTarget, isUnread } from "./event-stream-response.ts";
+import { EventStreamResponse } from "./event-stream-response.ts";
 import { connectionUse } from "./response-head.ts";
 
 /** A request from either server. */
@@ -45,11 +45,12 @@ export class RequestState {
   /** The response has closed: a stream made now can never be sent. */
   #over = false;
   /**
-   * The event streams made for this request (almost always one): ended when the client leaves,
-   * or when the handler answers with another response.
+   * The targets of the event streams made for this request (almost always one): ended when the
+   * client leaves, or when the handler answers with another response. Targets, not their
+   * responses: once the adapter has taken a response, it is let go for the stream's whole life.
    */
-  #stream: EventStreamResponse | undefined;
-  #moreStreams: EventStreamResponse[] | undefined;
+  #stream: ServerSentEventTarget | undefined;
+  #moreStreams: ServerSentEventTarget[] | undefined;
 
   constructor(req: NodeRequest) {
     this.#req = req;
@@ -90,15 +91,14 @@ export class RequestState {
    * Records an event stream made for this request; ends it (deferred, so that a `close` listener
    * added right after `sendEvents` hears it) if the client has left or the response has closed.
    */
-  addStream(response: EventStreamResponse): void {
+  addStream(target: ServerSentEventTarget): void {
     if (this.#left) {
-      const target = eventStreamTarget(response);
       queueMicrotask(() => streamOf(target).leave());
     } else if (this.#over) {
-      queueMicrotask(() => abandonOne(response, undefined, false));
-    } else if (this.#stream === undefined) this.#stream = response;
-    else if (this.#moreStreams === undefined) this.#moreStreams = [response];
-    else this.#moreStreams.push(response);
+      queueMicrotask(() => abandonOne(target, undefined, false));
+    } else if (this.#stream === undefined) this.#stream = target;
+    else if (this.#moreStreams === undefined) this.#moreStreams = [target];
+    else this.#moreStreams.push(target);
   }
 
   /**
@@ -109,11 +109,9 @@ export class RequestState {
     if (this.#left) return;
     this.#left = true;
     this.#abort?.abort(clientLeft());
-    if (this.#stream !== undefined) streamOf(eventStreamTarget(this.#stream)).leave();
+    if (this.#stream !== undefined) streamOf(this.#stream).leave();
     if (this.#moreStreams !== undefined) {
-      for (const response of this.#moreStreams) {
-        streamOf(eventStreamTarget(response)).leave();
-      }
+      for (const target of this.#moreStreams) streamOf(target).leave();
     }
   }
 
@@ -130,7 +128,7 @@ export class RequestState {
     if (stream === undefined) return;
     abandonOne(stream, sent, unreadOnly);
     if (this.#moreStreams !== undefined) {
-      for (const response of this.#moreStreams) abandonOne(response, sent, unreadOnly);
+      for (const target of this.#moreStreams) abandonOne(target, sent, unreadOnly);
     }
   }
 }
@@ -276,7 +274,7 @@ const NODE_ADAPTER: AdapterRequest = {
   connection: (request) => connectionUse(stateOf(request as IncomingRequest).req),
   respond: (request, target, headers, use) => {
     const response = new EventStreamResponse(target, headers, use);
-    stateOf(request as IncomingRequest).addStream(response);
+    stateOf(request as IncomingRequest).addStream(target);
     return response as unknown as Response;
   },
 };
@@ -342,13 +340,16 @@ const SIGNAL_DESCRIPTOR: PropertyDescriptor = {
   },
 };
 
+/**
+ * Aborts `target`'s stream unless it is `sent` or has ended; with `unreadOnly`, only if nothing
+ * drains it (neither the adapter nor a reader of its body).
+ */
 function abandonOne(
-  response: EventStreamResponse,
+  target: ServerSentEventTarget,
   sent: ServerSentEventTarget | undefined,
   unreadOnly: boolean,
 ): void {
-  const target = eventStreamTarget(response);
-  if (target === sent || target.closed || (unreadOnly && !isUnread(response))) return;
+  if (target === sent || target.closed || (unreadOnly && streamOf(target).attached)) return;
   target.abort(new Error("Event stream closed: the handler did not send its response"));
 }
 

@@ -99,3 +99,15 @@ export function writeHead(
   if (isHttp2) (res as http2.Http2ServerResponse).writeHead(status, headers);
   else (res as http.ServerResponse).writeHead(status, statusText || undefined, headers);
 }
+
+/**
+ * Flattens the head that Node keeps on an HTTP/1 response for its whole life (`_header`, the
+ * status line and fields joined one by one). V8 keeps a joined string as a tree of its parts until
+ * something reads it as a whole: for an event stream's head that tree held some 830 bytes of heap,
+ * and the flat string holds 200, on every idle connection (measured, Node 20). Reading one
+ * character flattens it in place. (HTTP/2 responses keep no such string.)
+ */
+export function flattenHead(res: NodeResponse): void {
+  const head = (res as { _header?: unknown })._header;
+  if (typeof head === "string") head.charCodeAt(0);
+}

@@ -291,6 +291,11 @@ export class EventStream extends ByteQueue {
 
   // ---- the sink ----
 
+  /** `true` once something drains the stream (see {@linkcode EventStream.attach}). */
+  get attached(): boolean {
+    return this.#sink !== undefined;
+  }
+
   /** Drains the stream into `sink`: the fetch path's body source, or an adapter's socket. */
   attach(sink: StreamSink): void {
     if (this.#sink !== undefined) throw new TypeError("Cannot attach: the stream is being read");

@@ -1,0 +1,49 @@
+// A server for test/node-idle-memory.test.ts: every request gets an idle event stream, from the
+// Node adapter or (argument "raw") from a hand-written node:http baseline. Answers "held" with the bytes the process holds after full collections.
+import { createServer } from "node:http";
+import { serve } from "../dist/adapters/node.js";
+import { sendEvents } from "../dist/src/index.js";
+
+const collect = globalThis.gc;
+async function held() {
+  for (let i = 0; i < 3; i++) {
+    collect();
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  const { heapUsed, arrayBuffers } = process.memoryUsage();
+  return heapUsed + arrayBuffers;
+}
+
+/** The hand-written baseline: the bench's tuned server's idle path (a head, a frame, a set). */
+async function raw() {
+  const open = new Set();
+  const server = createServer({ noDelay: true }, (_req, res) => {
+    res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+    res.write("data: ready\n\n");
+    const connection = { res, pending: "" };
+    open.add(connection);
+    res.on("close", () => open.delete(connection));
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    port: server.address().port,
+    close: () => new Promise((resolve) => server.close(resolve)),
+  };
+}
+
+const server =
+  process.argv[2] === "raw"
+    ? await raw()
+    : await serve((request) => {
+        const { response, target } = sendEvents(request);
+        target.dispatchMessage("ready");
+        return response;
+      });
+process.on("message", async (message) => {
+  if (message === "held") process.send({ held: await held() });
+  else if (message === "stop") {
+    await server.close();
+    process.exit(0);
+  }
+});
+process.send({ port: server.port });

@@ -35,10 +35,13 @@ const MIN_BLOCK = 256;
 /** The largest block: a stalled queue is a list of blocks this size (plus any long frames). */
 const MAX_BLOCK = 16 * 1024;
 /**
- * The most frames the text joins before it is encoded: a joined string costs a few dozen bytes of
- * heap per frame beside its characters, which a stalled client must not multiply without bound.
+ * A joined string costs some 60 to 100 bytes of heap per frame beside its characters, which a
+ * stalled client sent tiny frames must not multiply: past {@linkcode MIN_TEXT_FRAMES} frames, text
+ * whose frames average under {@linkcode SHORT_FRAME} units is encoded. Longer frames stay joined
+ * until the runtime takes them (one encoding per hand-over), costing at most about as much again.
  */
-const MAX_TEXT_FRAMES = 64;
+const MIN_TEXT_FRAMES = 64;
+const SHORT_FRAME = 32;
 
 const ENCODER = new TextEncoder();
 
@@ -112,7 +115,8 @@ export class ByteQueue {
     this.#text += text;
     // Counted as one byte per unit until encoded; `#encodeText` adds the difference.
     counters.queuedBytes += text.length;
-    if (++this.#textFrames === MAX_TEXT_FRAMES) this.#encodeText();
+    const frames = ++this.#textFrames;
+    if (frames >= MIN_TEXT_FRAMES && frames * SHORT_FRAME > this.#text.length) this.#encodeText();
   }
 
   /** Everything queued as one chunk, and the queue empty; `undefined` when nothing is queued. */

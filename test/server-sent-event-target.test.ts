@@ -120,9 +120,9 @@ describe("ServerSentEventTarget", () => {
     await text;
     await delay(60);
     expect(reads).not.toHaveBeenCalled();
-    // A later one reads it once, on its first tick (a quarter of an interval), and closes on an
-    // abort that came before.
-    const { target } = start(request, { keepAlive: 40 });
+    // A later one reads it once, on its first tick (a quarter of an interval: 100 ms, far from the
+    // 5 ms look below even on a loaded machine), and closes on an abort that came before.
+    const { target } = start(request, { keepAlive: 400 });
     const closed = once<StreamCloseEvent>(target, "close");
     controller.abort();
     await delay(5);

@@ -199,10 +199,20 @@ export class ByteQueue {
         );
         grown.set(block.subarray(0, used));
         block = grown;
-      } else {
-        const full = block !== undefined;
+      } else if (block !== undefined) {
         this.#sealBlock();
-        block = new Uint8Array(full ? MAX_BLOCK : Math.max(MIN_BLOCK, length * 2));
+        block = new Uint8Array(MAX_BLOCK);
+      } else {
+        const first = this.#first;
+        if (first !== undefined && this.#more === undefined && first.byteLength < COPY_BELOW) {
+          // The queue's only chunk is short: the block starts with a copy of it, so that the take
+          // hands over the block as it is rather than joining the two (a broadcast's second frame).
+          const held = first.byteLength;
+          block = new Uint8Array(Math.max(MIN_BLOCK, (held + length) * 2));
+          block.set(first);
+          this.#first = undefined;
+          this.#blockUsed = held;
+        } else block = new Uint8Array(Math.max(MIN_BLOCK, length * 2));
       }
       this.#block = block;
     }

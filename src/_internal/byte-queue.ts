@@ -1,10 +1,11 @@
 /**
  * The bytes a stream holds between `dispatch*` and the runtime taking them.
  *
- * Three parts, in the order they leave: chunks (long frames, queued as they are: a channel's
- * members share one frame), then a block that short frames are copied into (a queued `Uint8Array`
- * costs some 200 bytes of heap and backing store whatever its length: a stalled client sent tiny
- * events would otherwise hold fifty times its byte bound), then text not yet encoded.
+ * Three parts, in the order they leave: chunks (frames queued as they are: a channel's members
+ * share one frame), then a block that short frames are copied into once the queue holds many
+ * chunks (a queued `Uint8Array` of a stream's own costs some 200 bytes of heap and backing store
+ * whatever its length: a stalled client sent tiny events would otherwise hold fifty times its byte
+ * bound), then text not yet encoded.
  *
  * The text is what `dispatchMessage` and `dispatchComment` queue: joined as a string, and encoded
  * once, when the runtime takes it (or when a long run of it must be counted exactly). Encoding each
@@ -30,6 +31,13 @@ import { counters } from "./counters.ts";
  * each.
  */
 const COPY_BELOW = 1024;
+/**
+ * Short frames are queued as they are while the queue holds fewer chunks than this: a broadcast
+ * shares one frame among its members, and a reference costs a slot where a copy costs a block
+ * (allocated, grown and joined). Past it they are copied, so that a stalled client sent frames of
+ * its own (each some 200 bytes of objects) holds at most this many of them.
+ */
+const MAX_SHORT_CHUNKS = 64;
 /** The first block's size; each next one doubles, up to {@linkcode MAX_BLOCK}. */
 const MIN_BLOCK = 256;
 /** The largest block: a stalled queue is a list of blocks this size (plus any long frames). */
@@ -98,8 +106,11 @@ export class ByteQueue {
   protected enqueue(bytes: Uint8Array): void {
     if (this.#text !== "") this.#encodeText();
     const length = bytes.byteLength;
-    if (length >= COPY_BELOW || (this.#first === undefined && this.#block === undefined)) {
-      // A long frame, or the only one (the client keeps up): queued as it is, no copy.
+    if (
+      length >= COPY_BELOW ||
+      (this.#block === undefined && (this.#more?.length ?? 0) < MAX_SHORT_CHUNKS - 1)
+    ) {
+      // A long frame, or one of a few short ones (a client that keeps up): queued as it is.
       this.#sealBlock();
       this.#add(bytes);
     } else this.#copyToBlock(bytes);

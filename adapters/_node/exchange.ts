@@ -19,8 +19,7 @@ import {
   type IncomingRequest,
   incomingRequest,
   type Refusal,
-  type RequestState,
-  requestState,
+  RequestState,
 } from "./incoming-request.ts";
 import { whenCurrent } from "./pipelining.ts";
 import {
@@ -41,36 +40,35 @@ export interface ListenerConfig {
   onError: (error: unknown, request: Request) => Response | Promise<Response>;
 }
 
-/** One request and its response: a class rather than closures, which cost more per request. */
-export class Exchange {
+/**
+ * One request and its response: a class rather than closures, which cost more per request. It is
+ * the request's `RequestState` too (one object per request: an idle stream keeps it for life).
+ */
+export class Exchange extends RequestState {
   readonly #config: ListenerConfig;
-  readonly #req: NodeRequest;
   readonly #res: NodeResponse;
-  /** Not the `Request` itself: an event stream outlives it (see `RequestState`). */
-  #state!: RequestState;
   #watch: SendWatch | undefined;
   /** The event stream being sent, if the response is one. */
   #sent: ServerSentEventTarget | undefined;
 
   constructor(config: ListenerConfig, req: NodeRequest, res: NodeResponse) {
+    super(req);
     this.#config = config;
-    this.#req = req;
     this.#res = res;
   }
 
   /** Runs the handler once the response may be sent: see `pipelining.ts`. */
   run(): void {
-    whenCurrent(this.#req, this.#res, () => this.#start());
+    whenCurrent(this.req, this.#res, () => this.#start());
   }
 
   #start(): void {
     const res = this.#res;
-    const request = incomingRequest(this.#req);
+    const request = incomingRequest(this.req, this);
     if (typeof request === "number") {
-      refuse(this.#req, res, request);
+      refuse(this.req, res, request);
       return;
     }
-    this.#state = requestState(request);
     res.on("close", () => this.#closed());
     let result: Response | Promise<Response>;
     try {
@@ -97,8 +95,8 @@ export class Exchange {
    */
   #closed(): void {
     this.#watch?.release();
-    if (!this.#res.writableEnded) this.#state.leave();
-    this.#state.abandon(this.#sent, false);
+    if (!this.#res.writableEnded) this.leave();
+    this.abandon(this.#sent, false);
   }
 
   async #settle(pending: Response | Promise<Response>, request: IncomingRequest): Promise<void> {
@@ -112,13 +110,13 @@ export class Exchange {
   }
 
   #send(response: Response): Promise<void> | undefined {
-    const req = this.#req;
+    const req = this.req;
     const res = this.#res;
     const direct = directStream(response);
     const target = direct?.target ?? targetOf(response);
     this.#sent = target;
     // The handler's answer is known: the event streams it made and did not return go now.
-    this.#state.abandon(target, true);
+    this.abandon(target, true);
     if (res.destroyed) {
       if (direct === undefined) return response.body?.cancel().catch(noop);
       streamOf(direct.target).leave();
@@ -169,7 +167,7 @@ export class Exchange {
 
   #fail(error: unknown): void {
     console.error(error);
-    this.#state.abandon(undefined, false);
+    this.abandon(undefined, false);
     const res = this.#res;
     if (!res.headersSent) {
       res.statusCode = 500;

@@ -133,10 +133,6 @@ export class RequestState {
   }
 }
 
-/** The {@linkcode RequestState} behind a request the adapter made. */
-export function requestState(request: IncomingRequest): RequestState {
-  return stateOf(request);
-}
 
 /**
  * RFC 9110 §7.2: `Host = uri-host [ ":" port ]`, where `uri-host` is an IP literal in brackets or
@@ -215,12 +211,14 @@ function headerPairs(req: NodeRequest): [string, string][] {
  * header fields cannot make a `Request` (see the module), `501` for a method a `Request` cannot
  * have (`CONNECT`, `TRACE`, `TRACK`).
  */
-export function incomingRequest(req: NodeRequest): IncomingRequest | Refusal {
+export function incomingRequest(
+  req: NodeRequest,
+  state: RequestState = new RequestState(req),
+): IncomingRequest | Refusal {
   const method = req.method ?? "GET";
   if (FORBIDDEN_METHODS.has(method.toUpperCase())) return 501;
   const url = urlOf(req);
   if (url === undefined) return 400;
-  const state = new RequestState(req);
   const init: RequestInit & { duplex?: "half" } = { method, headers: headerPairs(req) };
   // Where undici lets the signal be ours (see SIGNAL_SLOT), it is made only when read; elsewhere
   // the Request must follow one from the start.

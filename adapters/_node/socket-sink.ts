@@ -14,6 +14,14 @@ import type { NodeResponse } from "../node.ts";
 import type { SendWatch } from "./watch-event-stream.ts";
 
 const EMPTY = new Uint8Array(0);
+/** The sink drains its stream. */
+const ATTACHED = 1;
+/** The sink is in this turn's batch of woken sinks. */
+const SCHEDULED = 2;
+/** The socket's buffer is full: waiting for `drain`. */
+const BLOCKED = 4;
+/** Something has been written (the head is out). */
+const WROTE = 8;
 
 /**
  * Writes an event stream's target straight to the response: no web stream between them. Events
@@ -30,10 +38,8 @@ export class SocketSink implements StreamSink {
   readonly #res: NodeResponse;
   readonly #stream: EventStream;
   readonly #watch: SendWatch | undefined;
-  #attached = false;
-  #scheduled = false;
-  #blocked = false;
-  #wrote = false;
+  /** `ATTACHED`, `SCHEDULED`, `BLOCKED` and `WROTE`, in one field: every idle stream has a sink. */
+  #flags = 0;
 
   constructor(res: NodeResponse, stream: EventStream, watch: SendWatch | undefined) {
     this.#res = res;
@@ -44,23 +50,23 @@ export class SocketSink implements StreamSink {
   /** Starts draining: the head and everything dispatched so far leave together, in one write. */
   start(): void {
     this.#stream.attach(this);
-    this.#attached = true;
+    this.#flags |= ATTACHED;
     this.#stream.pull();
   }
 
   wake(): void {
-    if (this.#attached && !this.#scheduled && !this.#blocked) {
-      this.#scheduled = true;
+    if ((this.#flags & (ATTACHED | SCHEDULED | BLOCKED)) === ATTACHED) {
+      this.#flags |= SCHEDULED;
       if (SocketSink.#woken.push(this) === 1) setImmediate(SocketSink.#pullWoken);
     }
   }
 
   write(chunk: Uint8Array): void {
-    this.#wrote = true;
+    this.#flags |= WROTE;
     if (!writeWatched(this.#res, chunk, this.#watch)) {
-      this.#blocked = true;
+      this.#flags |= BLOCKED;
       this.#res.once("drain", () => {
-        this.#blocked = false;
+        this.#flags &= ~BLOCKED;
         this.#stream.pull();
       });
     }
@@ -74,7 +80,7 @@ export class SocketSink implements StreamSink {
     const res = this.#res;
     // The stream failed before its first write (an overflow while the handler ran): send the head
     // first, so the client sees a stream that broke, as after any later overflow, not silence.
-    if (!this.#wrote) {
+    if ((this.#flags & WROTE) === 0) {
       const h2 = res as http2.Http2ServerResponse;
       if (h2.stream !== undefined) {
         // Node 22 (22.23) drops the HEADERS frame of a stream reset in the same turn: reset it
@@ -97,8 +103,8 @@ export class SocketSink implements StreamSink {
     try {
       for (; i < sinks.length; i++) {
         const sink = sinks[i]!;
-        sink.#scheduled = false;
-        if (!sink.#blocked) sink.#stream.pull();
+        sink.#flags &= ~SCHEDULED;
+        if ((sink.#flags & BLOCKED) === 0) sink.#stream.pull();
       }
     } finally {
       // A write that threw must not strand the streams after it: they go in the next batch.

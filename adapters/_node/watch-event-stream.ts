@@ -49,17 +49,15 @@ export class SendWatch extends Link {
   /** Bytes Node held unsent (`writableLength`) at the last tick. */
   unsent = 0;
   res: NodeResponse | undefined;
-  readonly #clock: SendClock;
 
-  constructor(res: NodeResponse, clock: SendClock) {
+  constructor(res: NodeResponse) {
     super();
     this.res = res;
-    this.#clock = clock;
   }
 
-  /** Stops watching: the stream has ended. */
+  /** Stops watching: the stream has ended. (`list` is its clock's: no field of its own.) */
   release(): void {
-    this.#clock.delete(this);
+    this.list?.delete(this);
     this.res = undefined;
   }
 }
@@ -99,11 +97,8 @@ class SendClock {
     }
   }
 
-  /** The timer stops at the next tick that finds no stream: churn around zero needs no new one. */
-  delete(watch: SendWatch): void {
-    this.#watches.delete(watch);
-  }
-
+  // A watch leaves by itself (`release`). The timer stops at the next tick that finds no stream:
+  // churn around zero needs no new one.
   #onTick = (): void => {
     if (this.#watches.size === 0) {
       clearInterval(this.#timer);
@@ -144,7 +139,7 @@ export function watchEventStream(
   streams?.track(target);
   if (sendTimeout === false) return undefined;
   const clock = SendClock.for(sendTimeout);
-  const watch = new SendWatch(res, clock);
+  const watch = new SendWatch(res);
   clock.add(watch);
   return watch;
 }

@@ -26,7 +26,8 @@ import { ByteQueue } from "./byte-queue.ts";
 import { checkInteger, MAX_DELAY } from "./check-integer.ts";
 import { counters } from "./counters.ts";
 import { formatRetry, KEEP_ALIVE_FRAME } from "./format.ts";
-import { KeepAliveMember, KeepAliveWheel } from "./keep-alive.ts";
+import { type KeepAliveMember, KeepAliveWheel } from "./keep-alive.ts";
+import type { Link, LinkedList } from "./linked-list.ts";
 import {
   addMembership,
   endMemberships,
@@ -63,26 +64,16 @@ export interface StreamInit extends ServerSentEventTargetOptions {
   lastEventIdRejected?: boolean;
 }
 
-/** A stream's place on its keep-alive wheel. */
-class Pulse extends KeepAliveMember {
-  readonly #stream: EventStream;
-
-  constructor(stream: EventStream) {
-    super();
-    this.#stream = stream;
-  }
-
-  ping(): void {
-    this.#stream.ping();
-  }
-
-  settle(): void {
-    this.#stream.settle();
-  }
-}
-
-/** The stream core of one target. */
-export class EventStream extends ByteQueue {
+/**
+ * The stream core of one target. It is its own place on its keep-alive wheel (`prev`, `next`,
+ * `list`, `lastTick`, `fresh`: see `keep-alive.ts`), so that a stream costs no object there.
+ */
+export class EventStream extends ByteQueue implements KeepAliveMember {
+  prev: Link | undefined = undefined;
+  next: Link | undefined = undefined;
+  list: LinkedList<Link> | undefined = undefined;
+  lastTick = 0;
+  fresh = true;
   /** The public target: `close` is raised on it. */
   readonly #owner: EventTarget;
   #state = OPEN;
@@ -97,8 +88,8 @@ export class EventStream extends ByteQueue {
   #resolveReady: (() => void) | undefined;
   #closed: Promise<void> | undefined;
   #resolveClosed: (() => void) | undefined;
+  /** The wheel that keeps the stream alive; `undefined` without keep-alive, or once it stopped. */
   #wheel: KeepAliveWheel | undefined;
-  #pulse: KeepAliveMember | undefined;
   #cleanups: (() => void)[] | undefined;
   #groups: Memberships | undefined;
   /** The request whose `signal` is watched from the first keep-alive tick on. */
@@ -152,10 +143,8 @@ export class EventStream extends ByteQueue {
     this.push(KEEP_ALIVE_FRAME);
     if (keepAlive !== false) {
       const wheel = KeepAliveWheel.for(keepAlive);
-      const pulse = new Pulse(this);
-      wheel.add(pulse);
+      wheel.add(this);
       this.#wheel = wheel;
-      this.#pulse = pulse;
     }
   }
 
@@ -256,7 +245,7 @@ export class EventStream extends ByteQueue {
   /** What every frame queued does: counts, keep-alive, `ready`, and one wake of the sink. */
   #queued(counted: boolean): true {
     if (counted) counters.eventsSent++;
-    if (this.#pulse !== undefined) this.#pulse.lastTick = this.#wheel!.tick;
+    if (this.#wheel !== undefined) this.lastTick = this.#wheel.tick;
     if (this.#resolveReady === undefined && this.queuedAtLeast(this.#highWaterMark)) {
       this.#ready = new Promise((resolve) => {
         this.#resolveReady = resolve;
@@ -314,7 +303,7 @@ export class EventStream extends ByteQueue {
     sink.wake();
     // No keep-alive tick will come to let an unread body go: let it go now (it is held weakly,
     // and watched, until its first read).
-    if (this.#pulse === undefined) sink.unread?.();
+    if (this.#wheel === undefined) sink.unread?.();
   }
 
   /** The sink can take more: hands it the whole queue as one chunk; completes a pending close. */
@@ -463,7 +452,7 @@ export class EventStream extends ByteQueue {
    * must wait for the runtime to take what is queued binds it at once.
    */
   watchRequest(request: Request): void {
-    if (this.#pulse === undefined) this.#watchSignal(signalOf(request));
+    if (this.#wheel === undefined) this.#watchSignal(signalOf(request));
     else this.#request = request;
   }
 
@@ -473,9 +462,8 @@ export class EventStream extends ByteQueue {
   }
 
   #stopKeepAlive(): void {
-    if (this.#pulse !== undefined) {
-      this.#wheel!.delete(this.#pulse);
-      this.#pulse = undefined;
+    if (this.#wheel !== undefined) {
+      this.#wheel.delete(this);
       this.#wheel = undefined;
     }
   }

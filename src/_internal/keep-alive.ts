@@ -10,21 +10,24 @@
  * @module
  */
 
-import { Link, LinkedList } from "./linked-list.ts";
+import { type Link, LinkedList } from "./linked-list.ts";
 
-/** A stream a wheel keeps alive. */
-export abstract class KeepAliveMember extends Link {
+/**
+ * A stream a wheel keeps alive: a link of the wheel's list itself (the stream core carries the
+ * fields, so that a stream costs no object of its own on the wheel).
+ */
+export interface KeepAliveMember extends Link {
   /** The tick of the member's last write. */
-  lastTick = 0;
+  lastTick: number;
   /** `true` until the member's first tick. */
-  fresh = true;
+  fresh: boolean;
   /** Sends a keep-alive comment (which also updates `lastTick`). */
-  abstract ping(): void;
+  ping(): void;
   /**
    * Called once, on the first tick after the member joined (within a slice of an interval),
    * before any ping: for work a stream that ends sooner never needs.
    */
-  abstract settle(): void;
+  settle(): void;
 }
 
 /** How many ticks a shared wheel makes per interval: the worst silence is 1¼ intervals. */

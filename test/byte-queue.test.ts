@@ -3,6 +3,7 @@
 // bounds a stream enforces to the byte with text whose units and bytes differ (2, 3 and 4 bytes a
 // character, lone surrogates), at the edges where counting units, or three bytes a unit, would
 // decide wrong.
+import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import { metrics, ServerSentEvent, type ServerSentEventTarget, sendEvents } from "../src/index.ts";
 
@@ -146,4 +147,89 @@ describe("the byte queue", () => {
       expect(metrics.queuedBytes).toBe(before);
     }
   });
+});
+
+// Any sequence of comments, messages and shared events, of any text (ASCII, multi-byte, astral,
+// lone surrogates, long and short), against a model that counts every frame's UTF-8 bytes: the
+// queue accepts exactly what fits, reports exactly what it holds, waits exactly at the mark, and
+// hands over exactly those bytes in order.
+describe("the byte queue, against a model (property)", () => {
+  const unit = fc.constantFrom("a", "é", "€", "😀", "\uD800", "\n", "xyz");
+  const piece = fc.oneof(
+    fc.string({ unit, maxLength: 40 }),
+    fc.string({ unit, minLength: 300, maxLength: 1500 }),
+    // One character repeated: where units and bytes differ most (three bytes a unit for "€").
+    fc
+      .tuple(fc.constantFrom("€", "é", "😀", "\uD800"), fc.integer({ min: 1, max: 1500 }))
+      .map(([character, count]) => character.repeat(count)),
+  );
+  const step = fc.oneof(
+    fc.record({ kind: fc.constant("comment" as const), text: piece }),
+    fc.record({ kind: fc.constant("message" as const), text: piece }),
+    fc.record({ kind: fc.constant("event" as const), text: piece }),
+    fc.record({ kind: fc.constant("look" as const) }),
+  );
+
+  test("bounds, bufferedAmount, ready and the bytes sent agree with the model", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(step, { maxLength: 120 }),
+        fc.integer({ min: 0, max: 6000 }),
+        fc.integer({ min: 0, max: 9000 }),
+        async (steps, highWaterMark, extra) => {
+          const maxBufferedAmount = Math.max(highWaterMark, 3) + extra;
+          const { response, target } = open({ highWaterMark, maxBufferedAmount });
+          const reader = response.body!.getReader();
+          const first = await reader.read(); // the opening comment: nothing is read after it
+          expect(bytes(new TextDecoder().decode(first.value))).toBe(OPENING);
+          const encoder = new TextEncoder();
+          let queued = 0;
+          let open_ = true;
+          const sent: Uint8Array[] = [];
+          for (const s of steps) {
+            if (s.kind === "look") {
+              expect(target.bufferedAmount).toBe(open_ ? queued : 0);
+              continue;
+            }
+            const frame =
+              s.kind === "comment"
+                ? `: ${s.text.split(/\r\n|\r|\n/).join("\n: ")}\n\n`
+                : `${s.kind === "event" ? "event: e\n" : ""}data: ${s.text.split(/\r\n|\r|\n/).join("\ndata: ")}\n\n`;
+            const size = encoder.encode(frame).byteLength;
+            const accepted =
+              s.kind === "comment"
+                ? target.dispatchComment(s.text)
+                : s.kind === "message"
+                  ? target.dispatchMessage(s.text)
+                  : target.dispatchEvent(new ServerSentEvent("e", s.text));
+            if (!open_) {
+              expect(accepted).toBe(false);
+              continue;
+            }
+            if (queued + size > maxBufferedAmount) {
+              expect(accepted).toBe(false);
+              expect(target.closed).toBe(true);
+              open_ = false;
+              continue;
+            }
+            expect(accepted).toBe(true);
+            queued += size;
+            sent.push(encoder.encode(frame));
+            expect(await isPending(target.ready)).toBe(queued >= highWaterMark);
+          }
+          if (!open_) return;
+          expect(target.bufferedAmount).toBe(queued);
+          void target.close();
+          const chunks: Uint8Array[] = [];
+          for (;;) {
+            const { done, value } = await reader.read();
+            if (done) break;
+            chunks.push(value);
+          }
+          expect(Buffer.concat(chunks)).toEqual(Buffer.concat(sent));
+        },
+      ),
+      { numRuns: 100 },
+    );
+  }, 60_000);
 });

@@ -133,3 +133,59 @@ describe("sendevents/hono on @hono/node-server: a pipelined request", () => {
     }
   });
 });
+
+describe("sendEvents on @hono/node-server: an idle stream past its first keep-alive tick", () => {
+  test("node: the server's stand-in request never builds its Request, and the client leaving still ends the stream", async () => {
+    const { sendEvents } = await import("../../src/index.ts");
+    const { connect } = await import("node:net");
+    const requests: Request[] = [];
+    const closed: string[] = [];
+    const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
+      const started = serve(
+        {
+          fetch: (request: Request) => {
+            requests.push(request);
+            const { response, target } = sendEvents(request, { keepAlive: 80 });
+            target.addEventListener("close", (event) => closed.push(event.reason));
+            target.dispatchMessage("ready");
+            return response;
+          },
+          port: 0,
+          hostname: "127.0.0.1",
+        },
+        () => resolve(started),
+      );
+    });
+    const { port } = server.address() as AddressInfo;
+    const socket = connect(port, "127.0.0.1");
+    try {
+      socket.write("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n");
+      let text = "";
+      socket.on("data", (chunk) => {
+        text += chunk;
+      });
+      // Several ticks: the first one is when a stream settles (and used to read the signal).
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(text).toContain("data: ready");
+      expect(text).toContain("\r\n3\r\n:\n\n"); // a keep-alive: the ticks did run
+      const request = requests[0]!;
+      expect(request instanceof Request).toBe(true);
+      // @hono/node-server keeps the Request it builds on demand under a symbol of its own.
+      const built = Object.getOwnPropertySymbols(request).filter(
+        (key) => key.description === "requestCache",
+      );
+      expect(built.map((key) => (request as unknown as Record<symbol, unknown>)[key])).toEqual(
+        built.map(() => undefined),
+      );
+      socket.destroy();
+      const deadline = Date.now() + 2000;
+      while (closed.length === 0 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      expect(closed).toEqual(["client"]);
+    } finally {
+      socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+});

@@ -133,7 +133,6 @@ export class RequestState {
   }
 }
 
-
 /**
  * RFC 9110 §7.2: `Host = uri-host [ ":" port ]`, where `uri-host` is an IP literal in brackets or
  * a reg-name (unreserved, pct-encoded and sub-delims characters; an IPv4 address is one too).

@@ -173,7 +173,7 @@ const CASES = [
   [
     `throughput, 1 connection, ${SIZES.throughput} events`,
     "throughput",
-    { n: SIZES.throughput, warm: SIZES.throughput / 2 },
+    { n: SIZES.throughput, warm: SIZES.throughput / 4 },
     [
       ["eventsPerSecond", true],
       ["cpuMicrosPerEvent", false],
@@ -444,8 +444,8 @@ if (mode === "full") {
     "Ratios are to raw `node:http` writing preformatted frames (one write per event), and to a hand-tuned",
     "raw server that coalesces each connection's frames into one write per turn (64 KiB batches on one stream),",
     "both measured in the same run.",
-    "Every measured pass follows a warm-up pass of the same work on the same process (half the events, two",
-    "broadcast rounds, a quarter of the connect time), so that the figures are a running server's, not",
+    "Every measured pass follows a warm-up of the same work on the same process (a quarter of the events;",
+    "two broadcast rounds of a quarter of the events; a quarter of the connect time), so that the figures are a running server's, not",
     "those of code still being compiled: a fresh process runs its first thousands of calls unoptimised,",
     "which cost the deeper code paths (every library's) more than a hand-written loop.",
     "",

@@ -208,12 +208,10 @@ function headerPairs(req: NodeRequest): [string, string][] {
 /**
  * The `Request` for `req`, or the status to refuse it with: `400` if its target, authority or
  * header fields cannot make a `Request` (see the module), `501` for a method a `Request` cannot
- * have (`CONNECT`, `TRACE`, `TRACK`).
+ * have (`CONNECT`, `TRACE`, `TRACK`). `state` becomes the request's {@linkcode RequestState} (the
+ * adapter's `Exchange` is one).
  */
-export function incomingRequest(
-  req: NodeRequest,
-  state: RequestState = new RequestState(req),
-): IncomingRequest | Refusal {
+export function incomingRequest(req: NodeRequest, state: RequestState): IncomingRequest | Refusal {
   const method = req.method ?? "GET";
   if (FORBIDDEN_METHODS.has(method.toUpperCase())) return 501;
   const url = urlOf(req);

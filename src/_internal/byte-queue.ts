@@ -216,8 +216,9 @@ export class ByteQueue {
       } else {
         const first = this.#first;
         if (first !== undefined && this.#more === undefined && first.byteLength < COPY_BELOW) {
-          // The queue's only chunk is short: the block starts with a copy of it, so that the take
-          // hands over the block as it is rather than joining the two (a broadcast's second frame).
+          // The queue's only chunk is short (a stream's opening comment before its first text):
+          // the block starts with a copy of it, so that the take hands over the block as it is
+          // rather than joining the two.
           const held = first.byteLength;
           block = new Uint8Array(Math.max(MIN_BLOCK, (held + length) * 2));
           block.set(first);

@@ -337,7 +337,8 @@ export class EventStream extends ByteQueue implements KeepAliveMember {
       this.#state = CLOSING;
       this.#stopKeepAlive();
       // What is queued is handed over first; the sink ends the body on the pull that empties it.
-      if (this.queuedBytes === 0) this.#end();
+      // Text waiting counts too, without encoding it just to learn that it is there.
+      if (!this.queuedAtLeast(1)) this.#end();
       else {
         // Waiting on the runtime now, with no keep-alive tick to come: watch the signal at once.
         this.settle();

@@ -67,7 +67,7 @@ export class RequestState {
       const abort = new AbortController();
       if (this.#left) abort.abort(clientLeft());
       this.#abort = abort;
-      if (SIGNAL_SLOT === undefined) this.#signal = abort.signal;
+      if (signalSlot === undefined) this.#signal = abort.signal;
       else {
         // A signal of undici's own making, which follows ours: undici aborts the clones of a
         // request from the controller behind its signal (a map of its own), so a plain signal
@@ -217,9 +217,9 @@ export function incomingRequest(req: NodeRequest, state: RequestState): Incoming
   const url = urlOf(req);
   if (url === undefined) return 400;
   const init: RequestInit & { duplex?: "half" } = { method, headers: headerPairs(req) };
-  // Where undici lets the signal be ours (see SIGNAL_SLOT), it is made only when read; elsewhere
-  // the Request must follow one from the start.
-  if (SIGNAL_SLOT === undefined) init.signal = state.signal;
+  // Where undici lets the signal be ours (see SLOT), it is made only when read; elsewhere the
+  // Request must follow one from the start.
+  if (signalSlot === undefined) init.signal = state.signal;
   if (method !== "GET" && method !== "HEAD") {
     init.body = bodyOf(req);
     init.duplex = "half";
@@ -274,29 +274,9 @@ const NODE_ADAPTER: AdapterRequest = {
   },
 };
 
-/** A real `Request` for a Node request; made by {@linkcode incomingRequest}. */
-export class IncomingRequest extends Request {
-  readonly #state: RequestState;
-  static {
-    stateOf = (request) => request.#state;
-  }
-
-  /** Marks it as a request this adapter made, for sendEvents. */
-  get [ADAPTER_REQUEST](): AdapterRequest {
-    return NODE_ADAPTER;
-  }
-
-  /** @throws {TypeError} If `new Request(url, init)` does. */
-  constructor(state: RequestState, url: string, init: RequestInit & { duplex?: "half" }) {
-    super(url, init);
-    this.#state = state;
-    if (SIGNAL_SLOT !== undefined) Object.defineProperty(this, SIGNAL_SLOT, SIGNAL_DESCRIPTOR);
-  }
-}
-
 /**
- * Where undici keeps a `Request`'s signal, if it lets us put ours there: an own property under a
- * symbol of its own, which `request.signal`, `request.clone()`, `new Request(request)` and
+ * Where undici keeps a `Request`'s signal, if it lets us put ours there: a property under a symbol
+ * of its own, which `request.signal`, `request.clone()`, `new Request(request)` and
  * `fetch(request)` all read (undici in Node 18, 20 and 22). Then the adapter passes no signal to
  * the `Request` and makes one only when it is read: a signal that undici follows costs a `WeakRef`
  * and a `FinalizationRegistry` entry per request, which tripled the garbage collector's time per
@@ -305,7 +285,7 @@ export class IncomingRequest extends Request {
  * start. The probe checks the whole round trip: ours is what `signal` gives, and what a copy
  * and a clone follow.
  */
-const SIGNAL_SLOT: symbol | undefined = (() => {
+const SLOT: symbol | undefined = (() => {
   try {
     const probe = new Request("http://probe.invalid/");
     const slot = Object.getOwnPropertySymbols(probe).find(
@@ -326,14 +306,49 @@ const SIGNAL_SLOT: symbol | undefined = (() => {
   }
 })();
 
-/** The signal slot's accessor on every adapter request: one shared getter, no closure each. */
-const SIGNAL_DESCRIPTOR: PropertyDescriptor = {
-  configurable: true,
-  enumerable: false,
-  get(this: IncomingRequest): AbortSignal {
-    return stateOf(this).signal;
-  },
-};
+/**
+ * The signal undici's constructor stores while it runs (it reads it back once, in Node 18), kept
+ * here because the slot is an accessor on the prototype: the instance gets no property of its own.
+ */
+let constructing: unknown;
+
+/** A real `Request` for a Node request; made by {@linkcode incomingRequest}. */
+export class IncomingRequest extends Request {
+  readonly #state: RequestState;
+  static {
+    stateOf = (request) => request.#state;
+    // The signal slot is an accessor on the prototype, which undici's `this[slot] = signal`
+    // calls rather than making an own property: redefining an own property on every request
+    // (the way this began) turned each into a slow dictionary-mode object, some 3 µs a request.
+    if (SLOT !== undefined) {
+      Object.defineProperty(IncomingRequest.prototype, SLOT, {
+        configurable: true,
+        enumerable: false,
+        get(this: IncomingRequest): unknown {
+          return #state in this ? this.#state.signal : constructing;
+        },
+        set(this: IncomingRequest, value: unknown) {
+          if (!(#state in this)) constructing = value;
+        },
+      });
+    }
+  }
+
+  /** Marks it as a request this adapter made, for sendEvents. */
+  get [ADAPTER_REQUEST](): AdapterRequest {
+    return NODE_ADAPTER;
+  }
+
+  /** @throws {TypeError} If `new Request(url, init)` does. */
+  constructor(state: RequestState, url: string, init: RequestInit & { duplex?: "half" }) {
+    try {
+      super(url, init);
+    } finally {
+      constructing = undefined;
+    }
+    this.#state = state;
+  }
+}
 
 /**
  * Aborts `target`'s stream unless it is `sent` or has ended; with `unreadOnly`, only if nothing
@@ -359,3 +374,27 @@ function clientLeft(): DOMException {
   left ??= new DOMException("The client left", "AbortError");
   return left;
 }
+
+/**
+ * {@linkcode SLOT} while the prototype's accessor works on a request of ours as it does on the
+ * probe (the request's signal is its state's, and a copy and a clone follow it); else `undefined`,
+ * and the accessor is gone.
+ */
+let signalSlot: symbol | undefined = SLOT;
+// Checked last, once everything it calls is defined.
+signalSlot = (() => {
+  if (SLOT === undefined) return undefined;
+  try {
+    const state = new RequestState({} as NodeRequest);
+    const probe = new IncomingRequest(state, "http://probe.invalid/", { method: "GET" });
+    const own = Object.getOwnPropertySymbols(probe).includes(SLOT);
+    if (!own && probe.signal === state.signal) {
+      const copy = new Request(probe);
+      const clone = probe.clone();
+      state.leave();
+      if (copy.signal.aborted && clone.signal.aborted) return SLOT;
+    }
+  } catch {}
+  delete (IncomingRequest.prototype as unknown as Record<symbol, unknown>)[SLOT];
+  return undefined;
+})();

@@ -31,10 +31,20 @@ async function probe(request) {
   return Response.json(seen);
 }
 
+/** V8's own answer, where the server runs with --allow-natives-syntax; `null` elsewhere. */
+const hasFastProperties = (() => {
+  try {
+    return new Function("object", "return %HasFastProperties(object)");
+  } catch {
+    return () => null;
+  }
+})();
+
 const server = await serve(
   async (request) => {
     const path = new URL(request.url).pathname;
     if (path === "/probe") return probe(request);
+    if (path === "/shape") return Response.json({ fast: hasFastProperties(request) });
     if (path === "/signals") {
       // What proxies and middleware make of a request: each must abort when its client leaves.
       signals = {

@@ -34,10 +34,13 @@ const COPY_BELOW = 1024;
 /**
  * Short frames are queued as they are while the queue holds fewer chunks than this: a broadcast
  * shares one frame among its members, and a reference costs a slot where a copy costs a block
- * (allocated, grown and joined). Past it they are copied, so that a stalled client sent frames of
- * its own (each some 200 bytes of objects) holds at most this many of them.
+ * (allocated, grown and joined). A burst of a hundred events in one turn stays references, joined
+ * once by the take (with 64, the frames past it went through a growing block, then the join: a
+ * third more time per delivery). Past it the chunks are folded into a block and the frames after
+ * them copied there, so that a stalled client sent frames of its own (each some 200 bytes of
+ * objects) holds at most this many of them, some 25 KB.
  */
-const MAX_SHORT_CHUNKS = 64;
+const MAX_SHORT_CHUNKS = 128;
 /** The first block's size; each next one doubles, up to {@linkcode MAX_BLOCK}. */
 const MIN_BLOCK = 256;
 /** The largest block: a stalled queue is a list of blocks this size (plus any long frames). */
@@ -214,15 +217,21 @@ export class ByteQueue {
         this.#sealBlock();
         block = new Uint8Array(MAX_BLOCK);
       } else {
-        const first = this.#first;
-        if (first !== undefined && this.#more === undefined && first.byteLength < COPY_BELOW) {
-          // The queue's only chunk is short (a stream's opening comment before its first text):
-          // the block starts with a copy of it, so that the take hands over the block as it is
-          // rather than joining the two.
-          const held = first.byteLength;
-          block = new Uint8Array(Math.max(MIN_BLOCK, (held + length) * 2));
-          block.set(first);
+        const held = this.#bytes;
+        if (held !== 0 && held + length <= MAX_BLOCK) {
+          // The chunks queued so far fit in a block (a broadcast's frames past the cap on
+          // references, a stream's opening comment before its first text): the block starts with
+          // a copy of them, so that each byte is copied once and the take hands over the block as
+          // it is, rather than joining chunks and block. Room for as much again as it holds.
+          block = new Uint8Array(Math.min(MAX_BLOCK, Math.max(MIN_BLOCK, (held + length) * 2)));
+          block.set(this.#first!);
+          let offset = this.#first!.byteLength;
+          for (const chunk of this.#more ?? []) {
+            block.set(chunk, offset);
+            offset += chunk.byteLength;
+          }
           this.#first = undefined;
+          this.#more = undefined;
           this.#blockUsed = held;
         } else block = new Uint8Array(Math.max(MIN_BLOCK, length * 2));
       }

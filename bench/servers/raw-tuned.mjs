@@ -7,6 +7,29 @@ import { announce, collect, now, payload, query, stats } from "../shared.mjs";
 
 const HEADERS = { "content-type": "text/event-stream", "cache-control": "no-cache" };
 const BATCH = 64 * 1024;
+/**
+ * With TUNED_CONTRACT=1, the same server also does what sendevents' contract makes any server do:
+ * its producer awaits a promise before every event (what `await target.ready` is when nothing is
+ * queued), every payload is checked for CR and LF (which must split it into `data:` lines), and
+ * every request becomes a Fetch `Request` (what a fetch handler is given). The floor under the
+ * goals that the contract itself costs, measured beside the others.
+ */
+const CONTRACT = process.env.TUNED_CONTRACT === "1";
+const RESOLVED = Promise.resolve();
+
+/** A payload that holds a line break would need one `data:` line per line: not the bench's. */
+function checked(data) {
+  if (data.indexOf("\n") !== -1 || data.indexOf("\r") !== -1) throw new TypeError("line break");
+  return data;
+}
+
+/** The Fetch `Request` a fetch handler would be given for `req`. */
+function fetchRequest(req) {
+  const raw = req.rawHeaders;
+  const headers = [];
+  for (let i = 0; i < raw.length; i += 2) headers.push([raw[i], raw[i + 1]]);
+  return new Request(`http://${req.headers.host}${req.url}`, { method: req.method, headers });
+}
 
 /** One connection: what is waiting to be written, and whether the socket said to wait. */
 class Connection {
@@ -73,7 +96,10 @@ const server = createServer({ noDelay: true }, async (req, res) => {
     res.writeHead(200, HEADERS);
     let batch = "";
     for (let i = 0; i < n; i++) {
-      batch += `data: ${payload(i)}\n\n`;
+      if (CONTRACT) {
+        await RESOLVED;
+        batch += `data: ${checked(payload(i))}\n\n`;
+      } else batch += `data: ${payload(i)}\n\n`;
       if (batch.length >= BATCH) {
         const more = res.write(batch);
         batch = "";
@@ -96,6 +122,7 @@ const server = createServer({ noDelay: true }, async (req, res) => {
     }
     res.end(String(subscribers.size));
   } else if (path === "/once") {
+    if (CONTRACT && fetchRequest(req).method !== req.method) throw new Error("unreachable");
     res.writeHead(200, HEADERS);
     res.write(`data: ${payload(0)}\n\n`);
   } else if (path === "/stats") {

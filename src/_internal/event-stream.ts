@@ -47,6 +47,8 @@ export const DEFAULT_HIGH_WATER_MARK = 64 * 1024;
 export const DEFAULT_MAX_BUFFERED_AMOUNT = 1024 * 1024;
 
 const RESOLVED: Promise<void> = Promise.resolve();
+/** The keep-alive comment, as the text a stream opens with. */
+const OPENING_TEXT = ":\n\n";
 const OPEN = 0;
 const CLOSING = 1;
 const CLOSED = 2;
@@ -139,8 +141,10 @@ export class EventStream extends ByteQueue implements KeepAliveMember {
     counters.open++;
     counters.opened++;
     // The body opens with a comment, which clients ignore: runtimes that hold the headers until
-    // the first body byte (Bun, workerd) then send them at once.
-    this.push(KEEP_ALIVE_FRAME);
+    // the first body byte (Bun, workerd) then send them at once. Queued as text, so that it is
+    // encoded with the text dispatched before the first take (one chunk, no block).
+    this.enqueueText(OPENING_TEXT);
+    this.#queued(false);
     if (keepAlive !== false) {
       const wheel = KeepAliveWheel.for(keepAlive);
       wheel.add(this);

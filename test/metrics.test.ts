@@ -87,6 +87,43 @@ describe("metrics", () => {
     }
   });
 
+  test("the Node adapter writes text of 2-, 3- and 4-byte characters and lone surrogates as TextEncoder would, and counts its bytes", async () => {
+    // Text a stream keeps up with goes to Node as a string, which Node encodes: the bytes on the
+    // wire, and metrics.bytesSent, must be those of TextEncoder (a lone surrogate as U+FFFD).
+    const before = snapshot();
+    const messages = ["é", "a€b", "😀", "\uD800x", "x\uDC00", "\uD83D"];
+    const server = await serve((request) => {
+      const { response, target } = sendEvents(request);
+      // One message a turn, so each is taken alone, as text.
+      void (async () => {
+        for (const message of messages) {
+          target.dispatchMessage(message);
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        }
+        target.dispatchComment("€ \uDBFF");
+        await target.close();
+      })();
+      return response;
+    });
+    try {
+      const socket = net.connect(server.port, "127.0.0.1");
+      socket.write("GET / HTTP/1.0\r\n\r\n");
+      const chunks: Buffer[] = [];
+      socket.on("data", (chunk: Buffer) => chunks.push(chunk));
+      await new Promise((resolve) => socket.once("close", resolve));
+      const received = Buffer.concat(chunks);
+      const body = received.subarray(received.indexOf("\r\n\r\n") + 4);
+      const expected = new TextEncoder().encode(
+        `:\n\n${messages.map((message) => `data: ${message}\n\n`).join("")}: € \uDBFF\n\n`,
+      );
+      expect(Buffer.from(body).toString("hex")).toBe(Buffer.from(expected).toString("hex"));
+      expect(metrics.bytesSent - before.bytesSent).toBe(expected.byteLength);
+      expect(metrics.queuedBytes).toBe(before.queuedBytes);
+    } finally {
+      await server.close();
+    }
+  });
+
   // Last in the file: on a library that counts in the object it hands out, it breaks the rest.
   test("metrics is a read-only view: code that writes, resets or freezes it never changes what the streams count", async () => {
     const before = snapshot();

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { Buffer } from "node:buffer";
 import type * as http from "node:http";
 import * as http2 from "node:http2";
 import type { EventStream } from "../../src/_internal/event-stream.ts";
@@ -63,13 +64,26 @@ export class SocketSink implements StreamSink {
 
   write(chunk: Uint8Array): void {
     this.#flags |= WROTE;
-    if (!writeWatched(this.#res, chunk, this.#watch)) {
-      this.#flags |= BLOCKED;
-      this.#res.once("drain", () => {
-        this.#flags &= ~BLOCKED;
-        this.#stream.pull();
-      });
-    }
+    if (!writeWatched(this.#res, chunk, this.#watch)) this.#block();
+  }
+
+  /**
+   * Text goes to Node as a string: it encodes it as it writes (on HTTP/1.1 the head and the chunk
+   * size join it in one string), with no `Uint8Array` of ours to make and wrap in a `Buffer`.
+   */
+  writeText(text: string): number {
+    this.#flags |= WROTE;
+    if (!writeWatched(this.#res, text, this.#watch)) this.#block();
+    return Buffer.byteLength(text);
+  }
+
+  /** The socket's buffer is full: the stream keeps what comes next until `drain`. */
+  #block(): void {
+    this.#flags |= BLOCKED;
+    this.#res.once("drain", () => {
+      this.#flags &= ~BLOCKED;
+      this.#stream.pull();
+    });
   }
 
   end(): void {
@@ -144,7 +158,7 @@ export class DiscardSink implements StreamSink {
  */
 export function writeWatched(
   res: NodeResponse,
-  chunk: Uint8Array,
+  chunk: Uint8Array | string,
   watch: SendWatch | undefined,
 ): boolean {
   const out = res as http.ServerResponse;

@@ -133,6 +133,20 @@ export class ByteQueue {
     if (frames >= MIN_TEXT_FRAMES && frames * SHORT_FRAME > this.#text.length) this.#encodeText();
   }
 
+  /**
+   * The text queued, and the queue empty, if the queue holds text only (a stream that keeps up with
+   * its client); otherwise `undefined`, and {@linkcode ByteQueue.take} hands over the rest. For a
+   * sink that writes strings: the runtime encodes them, without a `Uint8Array` of ours between.
+   */
+  protected takeText(): string | undefined {
+    const text = this.#text;
+    if (text === "" || this.#first !== undefined || this.#block !== undefined) return undefined;
+    counters.queuedBytes -= text.length;
+    this.#text = "";
+    this.#textFrames = 0;
+    return text;
+  }
+
   /** Everything queued as one chunk, and the queue empty; `undefined` when nothing is queued. */
   protected take(): Uint8Array | undefined {
     let chunk: Uint8Array;

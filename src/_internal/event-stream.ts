@@ -314,11 +314,18 @@ export class EventStream extends ByteQueue implements KeepAliveMember {
   pull(): void {
     this.#woken = false;
     if (this.#state === CLOSED) return;
-    const chunk = this.take();
-    if (chunk !== undefined) {
-      counters.bytesSent += chunk.byteLength;
-      this.#sink!.write(chunk);
+    const sink = this.#sink!;
+    const text = sink.writeText === undefined ? undefined : this.takeText();
+    if (text !== undefined) {
+      counters.bytesSent += sink.writeText!(text);
       this.#releaseReady();
+    } else {
+      const chunk = this.take();
+      if (chunk !== undefined) {
+        counters.bytesSent += chunk.byteLength;
+        sink.write(chunk);
+        this.#releaseReady();
+      }
     }
     if (this.#state === CLOSING) this.#end();
   }

@@ -13,6 +13,12 @@ export interface StreamSink {
   wake(): void;
   /** Takes everything queued since the last pull, as one chunk. */
   write(chunk: Uint8Array): void;
+  /**
+   * Takes everything queued since the last pull when it is text only, which the runtime encodes as
+   * UTF-8 (lone surrogates as U+FFFD, as `TextEncoder` does); returns the bytes that makes. A sink
+   * without it is always given bytes.
+   */
+  writeText?(text: string): number;
   /** Ends the body normally: everything dispatched has been written. */
   end(): void;
   /** Ends the body abruptly (overflow, error): the client must see a failed stream, not an end. */

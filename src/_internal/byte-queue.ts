@@ -85,6 +85,12 @@ export class ByteQueue {
   /** Text queued after the block, not yet encoded; `#textFrames` frames joined. */
   #text = "";
   #textFrames = 0;
+  /**
+   * The text's bytes, when it was queued with them (a stream's opening comment): a frame that must
+   * follow it in bytes then takes them, rather than encoding it once per stream (which would cost
+   * a broadcast to thousands of unread streams an encoding each).
+   */
+  #textEncoded: Uint8Array | undefined;
 
   /** Bytes queued, exactly: text waiting is encoded first, to count it. */
   get queuedBytes(): number {
@@ -127,6 +133,7 @@ export class ByteQueue {
    */
   protected enqueueText(text: string): void {
     this.#text += text;
+    this.#textEncoded = undefined;
     // Counted as one byte per unit until encoded; `#encodeText` adds the difference.
     counters.queuedBytes += text.length;
     const frames = ++this.#textFrames;
@@ -142,9 +149,15 @@ export class ByteQueue {
     const text = this.#text;
     if (text === "" || this.#first !== undefined || this.#block !== undefined) return undefined;
     counters.queuedBytes -= text.length;
-    this.#text = "";
-    this.#textFrames = 0;
+    this.#dropText();
     return text;
+  }
+
+  /** Queues `text`, whose UTF-8 bytes are `bytes`, after what is queued (see `#textEncoded`). */
+  protected enqueueEncodedText(text: string, bytes: Uint8Array): void {
+    const alone = this.#text === "";
+    this.enqueueText(text);
+    if (alone && this.#text === text) this.#textEncoded = bytes;
   }
 
   /** Everything queued as one chunk, and the queue empty; `undefined` when nothing is queued. */
@@ -156,8 +169,7 @@ export class ByteQueue {
       if (text === "") return undefined;
       chunk = ENCODER.encode(text);
       counters.queuedBytes -= text.length;
-      this.#text = "";
-      this.#textFrames = 0;
+      this.#dropText();
     } else {
       if (this.#text !== "") this.#encodeText();
       this.#sealBlock();
@@ -179,16 +191,30 @@ export class ByteQueue {
     this.#bytes = 0;
     this.#block = undefined;
     this.#blockUsed = 0;
+    this.#dropText();
+  }
+
+  /** Forgets the text waiting (taken, encoded or dropped). */
+  #dropText(): void {
     this.#text = "";
     this.#textFrames = 0;
+    this.#textEncoded = undefined;
   }
 
   /** Encodes the text waiting onto the end of the queue, and counts its bytes exactly. */
   #encodeText(): void {
     const text = this.#text;
     const units = text.length;
-    this.#text = "";
-    this.#textFrames = 0;
+    const encoded = this.#textEncoded;
+    this.#dropText();
+    if (encoded !== undefined) {
+      // Bytes known already: queued as they are, as any frame's.
+      this.#sealBlock();
+      this.#add(encoded);
+      this.#bytes += encoded.byteLength;
+      counters.queuedBytes += encoded.byteLength - units;
+      return;
+    }
     let written: number;
     // UTF-8 takes at most 3 bytes per UTF-16 unit (a surrogate pair: 4 for 2).
     if (ENCODE_INTO && units < COPY_BELOW) {

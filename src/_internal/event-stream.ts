@@ -143,7 +143,7 @@ export class EventStream extends ByteQueue implements KeepAliveMember {
     // The body opens with a comment, which clients ignore: runtimes that hold the headers until
     // the first body byte (Bun, workerd) then send them at once. Queued as text, so that it is
     // encoded with the text dispatched before the first take (one chunk, no block).
-    this.enqueueText(OPENING_TEXT);
+    this.enqueueEncodedText(OPENING_TEXT, KEEP_ALIVE_FRAME);
     this.#queued(false);
     if (keepAlive !== false) {
       const wheel = KeepAliveWheel.for(keepAlive);

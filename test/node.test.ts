@@ -248,6 +248,34 @@ describe("sendevents/node: the direct path and the lazy request", () => {
     });
   });
 
+  test("node hands text to the socket once a third of highWaterMark is queued, within the turn", async () => {
+    // Text past a third of the mark would need encoding to be placed against it (one to three
+    // bytes a unit): the socket takes it as a string instead, and the turn goes on.
+    let waiting = -1;
+    const frames = Array.from({ length: 40 }, (_, i) => `${i} ${"x".repeat(1000)}`);
+    const server = await start((request) => {
+      const { response, target } = sendEvents(request);
+      setTimeout(() => {
+        for (const frame of frames) target.dispatchMessage(frame);
+        waiting = target.bufferedAmount;
+        target.dispatchMessage("done");
+      }, 50);
+      return response;
+    });
+    const source = connect(server.url);
+    const received: string[] = [];
+    await new Promise<void>((resolve) =>
+      source.addEventListener("message", (event) => {
+        received.push(event.data);
+        if (event.data === "done") resolve();
+      }),
+    );
+    expect(received).toEqual([...frames, "done"]);
+    // 40 KB dispatched in one turn: what waited for the turn's end is under a third of 64 KiB.
+    expect(waiting).toBeGreaterThan(0);
+    expect(waiting).toBeLessThan(65536 / 3);
+  });
+
   test("node aborts request.signal, read after sendEvents, when the client leaves", async () => {
     let signal: AbortSignal | undefined;
     const server = await start((request) => {

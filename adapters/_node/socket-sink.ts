@@ -77,6 +77,10 @@ export class SocketSink implements StreamSink {
     return Buffer.byteLength(text);
   }
 
+  flush(): void {
+    if ((this.#flags & (ATTACHED | BLOCKED)) === ATTACHED) this.#stream.pull();
+  }
+
   /** The socket's buffer is full: the stream keeps what comes next until `drain`. */
   #block(): void {
     this.#flags |= BLOCKED;

@@ -153,6 +153,11 @@ export class ByteQueue {
     return text;
   }
 
+  /** The UTF-16 units of text queued when the queue holds nothing else; otherwise 0. */
+  protected get textOnlyUnits(): number {
+    return this.#first === undefined && this.#block === undefined ? this.#text.length : 0;
+  }
+
   /** Queues `text`, whose UTF-8 bytes are `bytes`, after what is queued (see `#textEncoded`). */
   protected enqueueEncodedText(text: string, bytes: Uint8Array): void {
     const alone = this.#text === "";

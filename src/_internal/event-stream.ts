@@ -47,6 +47,8 @@ export const DEFAULT_HIGH_WATER_MARK = 64 * 1024;
 export const DEFAULT_MAX_BUFFERED_AMOUNT = 1024 * 1024;
 
 const RESOLVED: Promise<void> = Promise.resolve();
+/** The least text (in UTF-16 units) worth a write of its own: see `pushText`. */
+const MIN_FLUSH = 16 * 1024;
 /** The keep-alive comment, as the text a stream opens with. */
 const OPENING_TEXT = ":\n\n";
 const OPEN = 0;
@@ -242,6 +244,15 @@ export class EventStream extends ByteQueue implements KeepAliveMember {
     if (this.queuedAtLeast(this.#maxBufferedAmount + 1)) {
       this.fail("overflow");
       return this.refuse();
+    }
+    // Text past a third of the mark in units cannot be placed against the mark without encoding
+    // it (it may be one to three bytes a unit): a sink that writes text takes it now instead, as
+    // a string, and the stream goes on with an empty queue. (A producer that outruns a fast
+    // socket, in one turn, fills the batches a hand-tuned server writes.)
+    const sink = this.#sink;
+    if (sink?.flush !== undefined) {
+      const units = this.textOnlyUnits;
+      if (units >= MIN_FLUSH && units * 3 >= this.#highWaterMark) sink.flush();
     }
     return this.#queued(true);
   }

@@ -19,6 +19,11 @@ export interface StreamSink {
    * without it is always given bytes.
    */
   writeText?(text: string): number;
+  /**
+   * Text is waiting that is worth a write of its own, and would soon need encoding to be counted
+   * (see `EventStream.pushText`): pull now if you can take it (a socket not waiting for `drain`).
+   */
+  flush?(): void;
   /** Ends the body normally: everything dispatched has been written. */
   end(): void;
   /** Ends the body abruptly (overflow, error): the client must see a failed stream, not an end. */

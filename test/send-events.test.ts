@@ -161,6 +161,40 @@ describe("sendEvents", () => {
   });
 });
 
+describe("a body the runtime cancels", () => {
+  test("sendEvents ends the stream with reason client and never closes the cancelled body (which throws)", async () => {
+    // Closing a cancelled body throws, and the error's stack trace cost a short stream on the
+    // fetch path more than the rest of its end: count the closes that throw.
+    const close = ReadableStreamDefaultController.prototype.close;
+    let threw = 0;
+    ReadableStreamDefaultController.prototype.close = function (
+      this: ReadableStreamDefaultController,
+    ) {
+      try {
+        close.call(this);
+      } catch (error) {
+        threw++;
+        throw error;
+      }
+    };
+    try {
+      const reasons: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const { response, target } = sendEvents(new Request("http://localhost/"));
+        target.addEventListener("close", (event) => reasons.push(event.reason));
+        target.dispatchMessage("hello");
+        const reader = response.body!.getReader();
+        await reader.read();
+        await reader.cancel();
+      }
+      expect(reasons).toEqual(["client", "client", "client"]);
+      expect(threw).toBe(0);
+    } finally {
+      ReadableStreamDefaultController.prototype.close = close;
+    }
+  });
+});
+
 describe("one event, many targets", () => {
   test("A listener's preventDefault() on one target does not cancel the event for the next", async () => {
     const { sendEvents, ServerSentEvent } = await import("../src/index.ts");

@@ -77,6 +77,10 @@ class BodySource implements StreamSink, UnderlyingDefaultSource<Uint8Array> {
   }
 
   cancel(): void {
+    // The runtime cancelled the body: nothing is left to close (closing it would throw, and an
+    // error's stack trace cost more than the rest of a short stream's end).
+    this.#controller = undefined;
+    this.#unread = undefined;
     this.#stream.leave();
   }
 

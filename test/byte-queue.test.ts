@@ -232,4 +232,36 @@ describe("the byte queue, against a model (property)", () => {
       { numRuns: 100 },
     );
   }, 60_000);
+
+  test("streams sent the same events in a turn share one joined chunk, and each still gets exactly its own bytes", async () => {
+    // The join is kept until the end of the turn: members of a channel would otherwise each join
+    // the same frames into the same bytes.
+    const a = open({});
+    const b = open({});
+    const c = open({});
+    const events = [1, 2, 3].map((i) => new ServerSentEvent("tick", i));
+    for (const event of events) {
+      a.target.dispatchEvent(event);
+      b.target.dispatchEvent(event);
+      c.target.dispatchEvent(event);
+    }
+    c.target.dispatchComment("c alone");
+    const readers = [a, b, c].map(({ response }) => response.body!.getReader());
+    const [first, second, third] = await Promise.all(readers.map((reader) => reader.read()));
+    const decode = (chunk: Uint8Array | undefined) => new TextDecoder().decode(chunk);
+    const shared = ":\n\nevent: tick\ndata: 1\n\nevent: tick\ndata: 2\n\nevent: tick\ndata: 3\n\n";
+    expect(decode(first.value)).toBe(shared);
+    expect(decode(second.value)).toBe(shared);
+    expect(decode(third.value)).toBe(`${shared}: c alone\n\n`);
+    expect(second.value).toBe(first.value);
+    // A later turn joins anew: nothing from the last join is kept.
+    for (const { target } of [a, b]) {
+      target.dispatchEvent(events[0]!);
+      target.dispatchEvent(events[1]!);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    const [later] = await Promise.all(readers.slice(0, 2).map((reader) => reader.read()));
+    expect(decode(later.value)).toBe("event: tick\ndata: 1\n\nevent: tick\ndata: 2\n\n");
+    for (const reader of readers) await reader.cancel();
+  });
 });

@@ -179,7 +179,7 @@ export class ByteQueue {
       if (this.#text !== "") this.#encodeText();
       this.#sealBlock();
       const more = this.#more;
-      chunk = more === undefined ? this.#first! : concat(this.#first!, more, this.#bytes);
+      chunk = more === undefined ? this.#first! : joined(this.#first!, more, this.#bytes);
       counters.queuedBytes -= this.#bytes;
       this.#first = undefined;
       this.#more = undefined;
@@ -301,6 +301,48 @@ export class ByteQueue {
       this.#blockUsed = 0;
     }
   }
+}
+
+/**
+ * The last join, kept until the end of the turn: the members of a channel (or any targets sent
+ * the same events) queue the very same frames in the same order, and each would join them into
+ * the same bytes. Chunks are never written to once queued (shared frames are the events' own,
+ * blocks are sealed), so the same chunks, by identity, are the same bytes.
+ */
+let lastFirst: Uint8Array | undefined;
+let lastMore: Uint8Array[] | undefined;
+let lastJoined: Uint8Array | undefined;
+let forgetting = false;
+
+function forgetJoin(): void {
+  forgetting = false;
+  lastFirst = undefined;
+  lastMore = undefined;
+  lastJoined = undefined;
+}
+
+/** `first` and `more` as one chunk: the last join's, if it joined the very same chunks. */
+function joined(first: Uint8Array, more: Uint8Array[], length: number): Uint8Array {
+  if (first === lastFirst && lastJoined!.byteLength === length && sameChunks(more, lastMore!)) {
+    return lastJoined!;
+  }
+  const out = concat(first, more, length);
+  lastFirst = first;
+  // The queue lets go of `more` when it takes: the array is ours to keep.
+  lastMore = more;
+  lastJoined = out;
+  if (!forgetting) {
+    // Nothing outlives the turn: a stream's last join is not kept alive by the cache.
+    forgetting = true;
+    queueMicrotask(forgetJoin);
+  }
+  return out;
+}
+
+function sameChunks(a: Uint8Array[], b: Uint8Array[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function concat(first: Uint8Array, more: Uint8Array[], length: number): Uint8Array {

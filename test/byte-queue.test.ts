@@ -250,10 +250,10 @@ describe("the byte queue, against a model (property)", () => {
     const [first, second, third] = await Promise.all(readers.map((reader) => reader.read()));
     const decode = (chunk: Uint8Array | undefined) => new TextDecoder().decode(chunk);
     const shared = ":\n\nevent: tick\ndata: 1\n\nevent: tick\ndata: 2\n\nevent: tick\ndata: 3\n\n";
-    expect(decode(first.value)).toBe(shared);
-    expect(decode(second.value)).toBe(shared);
-    expect(decode(third.value)).toBe(`${shared}: c alone\n\n`);
-    expect(second.value).toBe(first.value);
+    expect(decode(first!.value)).toBe(shared);
+    expect(decode(second!.value)).toBe(shared);
+    expect(decode(third!.value)).toBe(`${shared}: c alone\n\n`);
+    expect(second!.value).toBe(first!.value);
     // A later turn joins anew: nothing from the last join is kept.
     for (const { target } of [a, b]) {
       target.dispatchEvent(events[0]!);
@@ -261,7 +261,7 @@ describe("the byte queue, against a model (property)", () => {
     }
     await new Promise((resolve) => setTimeout(resolve, 0));
     const [later] = await Promise.all(readers.slice(0, 2).map((reader) => reader.read()));
-    expect(decode(later.value)).toBe("event: tick\ndata: 1\n\nevent: tick\ndata: 2\n\n");
+    expect(decode(later!.value)).toBe("event: tick\ndata: 1\n\nevent: tick\ndata: 2\n\n");
     for (const reader of readers) await reader.cancel();
   });
 });

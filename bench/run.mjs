@@ -100,7 +100,7 @@ const SIZES = {
   },
   full: {
     runs: 3,
-    throughput: 300_000,
+    throughput: 200_000,
     fanout: [
       [1000, 100],
       [5000, 40],

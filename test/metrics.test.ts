@@ -7,6 +7,20 @@ function snapshot() {
   return JSON.parse(JSON.stringify(metrics)) as typeof metrics;
 }
 
+/**
+ * The body `port` answers `GET /` with over HTTP/1.0, whose body comes without chunked framing, so
+ * its bytes are what was sent.
+ */
+async function bodyOver10(port: number): Promise<Buffer> {
+  const socket = net.connect(port, "127.0.0.1");
+  socket.write("GET / HTTP/1.0\r\n\r\n");
+  const chunks: Buffer[] = [];
+  socket.on("data", (chunk: Buffer) => chunks.push(chunk));
+  await new Promise((resolve) => socket.once("close", resolve));
+  const received = Buffer.concat(chunks);
+  return received.subarray(received.indexOf("\r\n\r\n") + 4);
+}
+
 describe("metrics", () => {
   test("metrics counts open streams, events, bytes and closes by reason", async () => {
     const before = snapshot();
@@ -68,15 +82,7 @@ describe("metrics", () => {
       return response;
     });
     try {
-      const socket = net.connect(server.port, "127.0.0.1");
-      // HTTP/1.0: the body comes without chunked framing, so its length is what was sent.
-      socket.write("GET / HTTP/1.0\r\n\r\n");
-      let text = "";
-      socket.on("data", (chunk: Buffer) => {
-        text += chunk.toString("latin1");
-      });
-      await new Promise((resolve) => socket.once("close", resolve));
-      const body = text.slice(text.indexOf("\r\n\r\n") + 4);
+      const body = (await bodyOver10(server.port)).toString("latin1");
       expect(body).toBe(":\n\ndata: hello\n\n: c\n\n");
       expect(metrics.bytesSent - before.bytesSent).toBe(body.length);
       expect(metrics.eventsSent - before.eventsSent).toBe(2);
@@ -106,17 +112,11 @@ describe("metrics", () => {
       return response;
     });
     try {
-      const socket = net.connect(server.port, "127.0.0.1");
-      socket.write("GET / HTTP/1.0\r\n\r\n");
-      const chunks: Buffer[] = [];
-      socket.on("data", (chunk: Buffer) => chunks.push(chunk));
-      await new Promise((resolve) => socket.once("close", resolve));
-      const received = Buffer.concat(chunks);
-      const body = received.subarray(received.indexOf("\r\n\r\n") + 4);
+      const body = await bodyOver10(server.port);
       const expected = new TextEncoder().encode(
         `:\n\n${messages.map((message) => `data: ${message}\n\n`).join("")}: € \uDBFF\n\n`,
       );
-      expect(Buffer.from(body).toString("hex")).toBe(Buffer.from(expected).toString("hex"));
+      expect(body.toString("hex")).toBe(Buffer.from(expected).toString("hex"));
       expect(metrics.bytesSent - before.bytesSent).toBe(expected.byteLength);
       expect(metrics.queuedBytes).toBe(before.queuedBytes);
     } finally {

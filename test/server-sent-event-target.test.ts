@@ -447,77 +447,52 @@ describe("footguns", () => {
 });
 
 describe("the queue's memory", () => {
-  test("ServerSentEventTarget holds a stalled client's tiny events in about maxBufferedAmount of memory, not an object per event", async () => {
-    const { heldBytes, MB } = await import("./helpers/heap.ts");
-    const streams: {
-      reader: ReadableStreamDefaultReader<Uint8Array>;
-      target: ServerSentEventTarget;
-    }[] = [];
-    const before = await heldBytes();
-    // Four clients that read the opening comment, then stall; each is sent 4-byte comments until its
-    // queue is just under the bound (1 MiB), so none overflows.
-    for (let i = 0; i < 4; i++) {
-      const { response, target } = start(undefined, { keepAlive: false });
-      const reader = response.body!.getReader();
-      await reader.read();
-      while (target.bufferedAmount + 4 <= 1024 * 1024) target.dispatchComment("");
-      streams.push({ reader, target });
-    }
-    const held = (await heldBytes()) - before;
-    expect(streams.every(({ target }) => !target.closed)).toBe(true);
-    // What was queued still arrives intact, in order.
-    const { reader, target } = streams[0]!;
-    void target.close();
-    let text = "";
-    const decoder = new TextDecoder();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      text += decoder.decode(value, { stream: true });
-    }
-    for (const stream of streams.slice(1)) await stream.reader.cancel();
-    expect(text).toBe(": \n\n".repeat(262144));
-    // 4 MiB counted; allow twice that for block slack and the runtime's own bookkeeping.
-    expect(held).toBeLessThan(8 * MB);
-  });
-});
-
-describe("the queue's memory, events of a stream's own", () => {
-  test("ServerSentEventTarget holds a stalled client's tiny ServerSentEvents in about maxBufferedAmount of memory, not an object per event", async () => {
-    // Each event is encoded on its own, a Uint8Array of its own (some 200 bytes of objects beside
-    // its 17 bytes): the queue keeps a bounded number of them by reference, and copies the rest.
-    const { heldBytes, MB } = await import("./helpers/heap.ts");
-    const streams: {
-      reader: ReadableStreamDefaultReader<Uint8Array>;
-      target: ServerSentEventTarget;
-    }[] = [];
-    const frame = "event: e\ndata: \n\n";
-    const before = await heldBytes();
-    for (let i = 0; i < 4; i++) {
-      const { response, target } = start(undefined, { keepAlive: false });
-      const reader = response.body!.getReader();
-      await reader.read();
-      while (target.bufferedAmount + frame.length <= 1024 * 1024) {
-        target.dispatchEvent(new ServerSentEvent("e", ""));
+  test.each([
+    // 4-byte comments: text, joined and encoded in blocks as it waits.
+    ["tiny comments", ": \n\n", (target: ServerSentEventTarget) => target.dispatchComment("")],
+    // Each event encoded on its own, a Uint8Array of its own (some 200 bytes of objects beside its
+    // 17 bytes): the queue keeps a bounded number of them by reference, and copies the rest.
+    [
+      "tiny ServerSentEvents of its own",
+      "event: e\ndata: \n\n",
+      (target: ServerSentEventTarget) => target.dispatchEvent(new ServerSentEvent("e", "")),
+    ],
+  ])(
+    "ServerSentEventTarget holds a stalled client's %s in about maxBufferedAmount of memory, not an object per event",
+    async (_, frame, send) => {
+      const { heldBytes, MB } = await import("./helpers/heap.ts");
+      const streams: {
+        reader: ReadableStreamDefaultReader<Uint8Array>;
+        target: ServerSentEventTarget;
+      }[] = [];
+      const before = await heldBytes();
+      // Four clients that read the opening comment, then stall; each is sent frames until its queue
+      // is just under the bound (1 MiB), so none overflows.
+      for (let i = 0; i < 4; i++) {
+        const { response, target } = start(undefined, { keepAlive: false });
+        const reader = response.body!.getReader();
+        await reader.read();
+        while (target.bufferedAmount + frame.length <= 1024 * 1024) send(target);
+        streams.push({ reader, target });
       }
-      streams.push({ reader, target });
-    }
-    const held = (await heldBytes()) - before;
-    expect(streams.every(({ target }) => !target.closed)).toBe(true);
-    const { reader, target } = streams[0]!;
-    void target.close();
-    let text = "";
-    const decoder = new TextDecoder();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      text += decoder.decode(value, { stream: true });
-    }
-    for (const stream of streams.slice(1)) await stream.reader.cancel();
-    expect(text).toBe(frame.repeat(Math.floor((1024 * 1024 - 3) / frame.length)));
-    // 4 MiB counted; allow twice that for block slack and the runtime's own bookkeeping.
-    expect(held).toBeLessThan(8 * MB);
-  });
+      const held = (await heldBytes()) - before;
+      expect(streams.every(({ target }) => !target.closed)).toBe(true);
+      // What was queued still arrives intact, in order.
+      const { reader, target } = streams[0]!;
+      void target.close();
+      let text = "";
+      const decoder = new TextDecoder();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        text += decoder.decode(value, { stream: true });
+      }
+      for (const stream of streams.slice(1)) await stream.reader.cancel();
+      expect(text).toBe(frame.repeat(Math.floor((1024 * 1024) / frame.length)));
+      // 4 MiB counted; allow twice that for block slack and the runtime's own bookkeeping.
+      expect(held).toBeLessThan(8 * MB);
+    },
+  );
 });
 
 describe("a payload too large for the queue", () => {

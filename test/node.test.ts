@@ -29,6 +29,16 @@ function connect(url: URL | string): EventSource {
   sources.push(source);
   return source;
 }
+/** Whether `promise` is still pending after the microtasks queued before this call. */
+async function isPending(promise: Promise<unknown>): Promise<boolean> {
+  let settled = false;
+  void promise.then(() => {
+    settled = true;
+  });
+  await null;
+  await null;
+  return !settled;
+}
 function next(source: EventSource, type: string): Promise<MessageEvent> {
   return new Promise((resolve) =>
     source.addEventListener(type, (event) => resolve(event as MessageEvent), { once: true }),
@@ -248,32 +258,85 @@ describe("sendevents/node: the direct path and the lazy request", () => {
     });
   });
 
-  test("node hands text to the socket once a third of highWaterMark is queued, within the turn", async () => {
-    // Text past a third of the mark would need encoding to be placed against it (one to three
-    // bytes a unit): the socket takes it as a string instead, and the turn goes on.
+  test("node hands a producer's text to the socket in one write of highWaterMark, within the turn", async () => {
+    // Text is counted as text up to the mark, and a socket that can take it takes the whole mark
+    // at once, as one string: the batch a hand-tuned server writes. The chunk sizes on the wire
+    // are the writes.
     let waiting = -1;
-    const frames = Array.from({ length: 40 }, (_, i) => `${i} ${"x".repeat(1000)}`);
+    let pending = true;
+    const frames = Array.from({ length: 100 }, (_, i) => `${i} ${"x".repeat(1000)}`);
     const server = await start((request) => {
       const { response, target } = sendEvents(request);
-      setTimeout(() => {
+      setTimeout(async () => {
         for (const frame of frames) target.dispatchMessage(frame);
         waiting = target.bufferedAmount;
+        pending = await isPending(target.ready);
         target.dispatchMessage("done");
+        void target.close();
       }, 50);
       return response;
     });
-    const source = connect(server.url);
-    const received: string[] = [];
-    await new Promise<void>((resolve) =>
-      source.addEventListener("message", (event) => {
-        received.push(event.data);
-        if (event.data === "done") resolve();
-      }),
-    );
-    expect(received).toEqual([...frames, "done"]);
-    // 40 KB dispatched in one turn: what waited for the turn's end is under a third of 64 KiB.
-    expect(waiting).toBeGreaterThan(0);
-    expect(waiting).toBeLessThan(65536 / 3);
+    const socket = connectSocket(server.port, "127.0.0.1");
+    socket.write("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    let wire = "";
+    socket.setEncoding("latin1");
+    socket.on("data", (data: string) => {
+      wire += data;
+    });
+    await vi.waitFor(() => expect(wire.endsWith("\r\n0\r\n\r\n")).toBe(true));
+    socket.destroy();
+    const body = wire.slice(wire.indexOf("\r\n\r\n") + 4);
+    const sizes: number[] = [];
+    let text = "";
+    for (let at = 0; ; ) {
+      const line = body.indexOf("\r\n", at);
+      const size = Number.parseInt(body.slice(at, line), 16);
+      if (size === 0) break;
+      sizes.push(size);
+      text += body.slice(line + 2, line + 2 + size);
+      at = line + 2 + size + 2;
+    }
+    expect(text).toBe(`:\n\n${[...frames, "done"].map((frame) => `data: ${frame}\n\n`).join("")}`);
+    // The opening, then one write of the mark's worth (it ends with the frame that reached it).
+    expect(sizes[0]).toBe(3);
+    expect(sizes[1]).toBeGreaterThanOrEqual(65536);
+    expect(sizes[1]).toBeLessThan(65536 + 1100);
+    // Everything after it waited in the queue (then left with "done", or before it), and `ready`
+    // never did.
+    const rest = sizes.slice(2).reduce((sum, size) => sum + size, 0);
+    expect(waiting).toBe(rest - "data: done\n\n".length);
+    expect(pending).toBe(false);
+  });
+
+  test("node counts queued text exactly, 2-, 3- and 4-byte characters and lone surrogates, against the mark", async () => {
+    // Text is counted by Node as a string, not encoded: every count must still be TextEncoder's.
+    const pieces = ["é", "€", "😀", "\ud800", "x"];
+    const highWaterMark = 30_000;
+    const seen: { buffered: number; expected: number; waiting: boolean }[] = [];
+    const server = await start((request) => {
+      const { response, target } = sendEvents(request, { highWaterMark });
+      setTimeout(async () => {
+        // All in one turn (microtasks only): nothing is written until its end, so what is queued
+        // is what was sent.
+        let expected = 0;
+        for (let i = 0; i < 40; i++) {
+          const data = pieces[i % pieces.length]!.repeat(300);
+          target.dispatchMessage(data);
+          expected += new TextEncoder().encode(`data: ${data}\n\n`).byteLength;
+          const waiting = await isPending(target.ready);
+          seen.push({ buffered: target.bufferedAmount, expected, waiting });
+        }
+        void target.close();
+      }, 50);
+      return response;
+    });
+    const response = await fetch(server.url);
+    await response.text();
+    expect(seen.length).toBe(40);
+    for (const { buffered, expected, waiting } of seen) {
+      expect(buffered).toBe(expected);
+      expect(waiting).toBe(expected >= highWaterMark);
+    }
   });
 
   test("node aborts request.signal, read after sendEvents, when the client leaves", async () => {

@@ -71,9 +71,13 @@ export class SocketSink implements StreamSink {
    * Text goes to Node as a string: it encodes it as it writes (on HTTP/1.1 the head and the chunk
    * size join it in one string), with no `Uint8Array` of ours to make and wrap in a `Buffer`.
    */
-  writeText(text: string): number {
+  writeText(text: string): void {
     this.#flags |= WROTE;
     if (!writeWatched(this.#res, text, this.#watch)) this.#block();
+  }
+
+  /** Node's own count, which is `TextEncoder`'s (lone surrogates as U+FFFD's three bytes). */
+  countText(text: string): number {
     return Buffer.byteLength(text);
   }
 

@@ -12,10 +12,13 @@
  * frame on its own cost more than everything else a dispatch does (a `TextEncoder` call per frame,
  * measured at 60% of a dispatch on Node 20); joining strings costs a pointer each.
  *
- * Until it is encoded, text is counted by its UTF-16 code units, which bound its UTF-8 bytes from
+ * Until it is counted, text is known by its UTF-16 code units, which bound its UTF-8 bytes from
  * both sides (at least one byte per unit, at most three). {@linkcode ByteQueue.queuedAtLeast}
- * decides from those bounds, and encodes the text only when they cannot decide: the bounds a
+ * decides from those bounds, and counts the text only when they cannot decide: the bounds a
  * stream enforces stay exact to the byte, and ASCII (one byte per unit) is always counted exactly.
+ * Counting encodes the text, unless the queue is drained by a runtime that writes strings (see
+ * {@linkcode ByteQueue.countText}): the text is then counted by the runtime, as a string, and stays
+ * one until it is written, as a hand-tuned server's batch does.
  *
  * The queue knows nothing of bounds or of the stream's state: {@linkcode EventStream}, which
  * extends it, decides what may be appended. It keeps its share of the process's `queuedBytes`
@@ -82,38 +85,54 @@ export class ByteQueue {
    */
   #block: Uint8Array | undefined;
   #blockUsed = 0;
-  /** Text queued after the block, not yet encoded; `#textFrames` frames joined. */
-  #text = "";
-  #textFrames = 0;
   /**
-   * The text's bytes, when it was queued with them (a stream's opening comment): a frame that must
-   * follow it in bytes then takes them, rather than encoding it once per stream (which would cost
-   * a broadcast to thousands of unread streams an encoding each).
+   * Text queued after the block, not yet encoded: first `#text`, whose UTF-8 bytes are known
+   * (`#textBytes`), then `#tail`, not counted yet. `#textFrames` frames joined in all.
    */
-  #textEncoded: Uint8Array | undefined;
+  #text = "";
+  #textBytes = 0;
+  #tail = "";
+  #textFrames = 0;
 
-  /** Bytes queued, exactly: text waiting is encoded first, to count it. */
-  get queuedBytes(): number {
-    if (this.#text !== "") this.#encodeText();
-    return this.#bytes;
+  /**
+   * Bytes queued, exactly: text waiting is counted first (as text if `asText`: see
+   * {@linkcode ByteQueue.queuedAtLeast}).
+   */
+  protected queuedExactly(asText: boolean): number {
+    if (this.#tail !== "") this.#countTail(asText);
+    return this.#bytes + this.#textBytes;
   }
 
   /**
    * Whether at least `limit` bytes are queued. Decided from the bounds of the text waiting when
-   * they suffice (always, for ASCII frames far from `limit`); otherwise the text is encoded and
-   * counted.
+   * they suffice (always, for ASCII frames far from `limit`); otherwise the text is counted: by the
+   * runtime, as a string, if `asText` and the queue's reader writes strings; else encoded.
+   *
+   * `asText` is for the stream's `highWaterMark`, where a producer that awaits `ready` stops: text
+   * past it is encoded, so that a queue far past the mark holds bytes, not strings (which may take
+   * two bytes a unit of memory, where UTF-8 takes one for ASCII).
    */
-  protected queuedAtLeast(limit: number): boolean {
-    const units = this.#text.length;
-    if (this.#bytes + units >= limit) return true;
-    if (this.#bytes + units * 3 < limit) return false;
-    this.#encodeText();
-    return this.#bytes >= limit;
+  protected queuedAtLeast(limit: number, asText = false): boolean {
+    const known = this.#bytes + this.#textBytes;
+    const units = this.#tail.length;
+    if (known + units >= limit) return true;
+    if (known + units * 3 < limit) return false;
+    this.#countTail(asText);
+    return this.#bytes + this.#textBytes >= limit;
+  }
+
+  /**
+   * The UTF-8 bytes of `text` as the queue's reader counts them, without encoding it; `undefined`
+   * if the reader takes bytes (the text is encoded to be counted then). Lone surrogates count as
+   * U+FFFD, as `TextEncoder` encodes them.
+   */
+  protected countText(_text: string): number | undefined {
+    return undefined;
   }
 
   /** Queues `bytes` after what is queued. */
   protected enqueue(bytes: Uint8Array): void {
-    if (this.#text !== "") this.#encodeText();
+    if (this.#text !== "" || this.#tail !== "") this.#encodeText();
     const length = bytes.byteLength;
     if (
       length >= COPY_BELOW ||
@@ -132,37 +151,63 @@ export class ByteQueue {
    * become U+FFFD, as `TextEncoder` defines.
    */
   protected enqueueText(text: string): void {
-    this.#text += text;
-    this.#textEncoded = undefined;
-    // Counted as one byte per unit until encoded; `#encodeText` adds the difference.
+    this.#tail += text;
+    // Counted as one byte per unit until counted; `#countTail` adds the difference.
     counters.queuedBytes += text.length;
     const frames = ++this.#textFrames;
-    if (frames >= MIN_TEXT_FRAMES && frames * SHORT_FRAME > this.#text.length) this.#encodeText();
+    if (frames >= MIN_TEXT_FRAMES && frames * SHORT_FRAME > this.#text.length + this.#tail.length) {
+      this.#encodeText();
+    }
   }
 
   /**
    * The text queued, and the queue empty, if the queue holds text only (a stream that keeps up with
-   * its client); otherwise `undefined`, and {@linkcode ByteQueue.take} hands over the rest. For a
-   * sink that writes strings: the runtime encodes them, without a `Uint8Array` of ours between.
+   * its client) and its reader counts text ({@linkcode ByteQueue.countText}); otherwise
+   * `undefined`, and {@linkcode ByteQueue.take} hands over the rest. For a sink that writes
+   * strings: the runtime encodes them, without a `Uint8Array` of ours between. Its bytes are then
+   * {@linkcode takenTextBytes}.
    */
   protected takeText(): string | undefined {
-    const text = this.#text;
-    if (text === "" || this.#first !== undefined || this.#block !== undefined) return undefined;
-    counters.queuedBytes -= text.length;
+    if (this.#first !== undefined || this.#block !== undefined) return undefined;
+    let text = this.#text;
+    const tail = this.#tail;
+    if (tail !== "") {
+      const bytes = this.countText(tail);
+      if (bytes === undefined) return undefined;
+      this.#textBytes += bytes;
+      counters.queuedBytes += bytes - tail.length;
+      text = text === "" ? tail : text + tail;
+    } else if (text === "") return undefined;
+    takenBytes = this.#textBytes;
+    counters.queuedBytes -= takenBytes;
     this.#dropText();
     return text;
   }
 
   /** The UTF-16 units of text queued when the queue holds nothing else; otherwise 0. */
   protected get textOnlyUnits(): number {
-    return this.#first === undefined && this.#block === undefined ? this.#text.length : 0;
+    return this.#first === undefined && this.#block === undefined
+      ? this.#text.length + this.#tail.length
+      : 0;
   }
 
-  /** Queues `text`, whose UTF-8 bytes are `bytes`, after what is queued (see `#textEncoded`). */
+  /**
+   * Queues `text`, whose UTF-8 bytes are `bytes`, after what is queued: a stream's opening comment.
+   * Its bytes are known, and a frame that must follow it in bytes takes them, rather than encoding
+   * it once per stream (which would cost a broadcast to thousands of unread streams an encoding
+   * each).
+   */
   protected enqueueEncodedText(text: string, bytes: Uint8Array): void {
-    const alone = this.#text === "";
-    this.enqueueText(text);
-    if (alone && this.#text === text) this.#textEncoded = bytes;
+    if (this.#text !== "" || this.#tail !== "") {
+      this.enqueueText(text);
+      return;
+    }
+    knownText = text;
+    knownBytes = bytes;
+    this.#text = text;
+    this.#textBytes = bytes.byteLength;
+    this.#textFrames = 1;
+    counters.queuedBytes += bytes.byteLength;
   }
 
   /** Everything queued as one chunk, and the queue empty; `undefined` when nothing is queued. */
@@ -170,13 +215,17 @@ export class ByteQueue {
     let chunk: Uint8Array;
     if (this.#first === undefined && this.#block === undefined) {
       // Only text (a stream that keeps up with its client): encoded once, straight to the chunk.
-      const text = this.#text;
-      if (text === "") return undefined;
-      chunk = ENCODER.encode(text);
-      counters.queuedBytes -= text.length;
+      const head = this.#text;
+      const tail = this.#tail;
+      if (head === "" && tail === "") return undefined;
+      chunk =
+        tail === "" && head === knownText
+          ? knownBytes!
+          : ENCODER.encode(head === "" ? tail : head + tail);
+      counters.queuedBytes -= this.#textBytes + tail.length;
       this.#dropText();
     } else {
-      if (this.#text !== "") this.#encodeText();
+      if (this.#text !== "" || this.#tail !== "") this.#encodeText();
       this.#sealBlock();
       const more = this.#more;
       chunk = more === undefined ? this.#first! : joined(this.#first!, more, this.#bytes);
@@ -190,7 +239,7 @@ export class ByteQueue {
 
   /** Drops everything queued and lets the queue's memory go. */
   protected clear(): void {
-    counters.queuedBytes -= this.#bytes + this.#text.length;
+    counters.queuedBytes -= this.#bytes + this.#textBytes + this.#tail.length;
     this.#first = undefined;
     this.#more = undefined;
     this.#bytes = 0;
@@ -202,24 +251,47 @@ export class ByteQueue {
   /** Forgets the text waiting (taken, encoded or dropped). */
   #dropText(): void {
     this.#text = "";
+    this.#textBytes = 0;
+    this.#tail = "";
     this.#textFrames = 0;
-    this.#textEncoded = undefined;
+  }
+
+  /**
+   * Counts the text not counted yet: by the reader, as a string, if `asText` and it can; else by
+   * encoding all the text waiting.
+   */
+  #countTail(asText: boolean): void {
+    const tail = this.#tail;
+    const bytes = asText ? this.countText(tail) : undefined;
+    if (bytes === undefined) {
+      this.#encodeText();
+      return;
+    }
+    // Counting made the tail one flat string (the runtime flattens it to count it), so that the
+    // text holds no more memory than its characters.
+    this.#text = this.#text === "" ? tail : this.#text + tail;
+    this.#textBytes += bytes;
+    this.#tail = "";
+    counters.queuedBytes += bytes - tail.length;
   }
 
   /** Encodes the text waiting onto the end of the queue, and counts its bytes exactly. */
   #encodeText(): void {
-    const text = this.#text;
-    const units = text.length;
-    const encoded = this.#textEncoded;
+    const head = this.#text;
+    const tail = this.#tail;
+    // What `counters.queuedBytes` holds for it: its known bytes, then a byte per unit.
+    const counted = this.#textBytes + tail.length;
     this.#dropText();
-    if (encoded !== undefined) {
-      // Bytes known already: queued as they are, as any frame's.
+    if (tail === "" && head === knownText) {
+      // Bytes known already (the opening comment): queued as they are, as any frame's.
       this.#sealBlock();
-      this.#add(encoded);
-      this.#bytes += encoded.byteLength;
-      counters.queuedBytes += encoded.byteLength - units;
+      this.#add(knownBytes!);
+      this.#bytes += knownBytes!.byteLength;
+      counters.queuedBytes += knownBytes!.byteLength - counted;
       return;
     }
+    const text = head === "" ? tail : head + tail;
+    const units = text.length;
     let written: number;
     // UTF-8 takes at most 3 bytes per UTF-16 unit (a surrogate pair: 4 for 2).
     if (ENCODE_INTO && units < COPY_BELOW) {
@@ -236,7 +308,7 @@ export class ByteQueue {
       } else this.#copyToBlock(bytes);
     }
     this.#bytes += written;
-    counters.queuedBytes += written - units;
+    counters.queuedBytes += written - counted;
   }
 
   /** Appends a short frame to the block. */
@@ -301,6 +373,21 @@ export class ByteQueue {
       this.#blockUsed = 0;
     }
   }
+}
+
+/**
+ * Text whose bytes are known, and those bytes: a stream's opening comment (see
+ * {@linkcode ByteQueue.enqueueEncodedText}). One for every stream, so that a stream holds none.
+ */
+let knownText: string | undefined;
+let knownBytes: Uint8Array | undefined;
+
+/** The bytes of the text the last {@linkcode ByteQueue.takeText} returned. */
+let takenBytes = 0;
+
+/** The UTF-8 bytes of the text the last `takeText` returned. */
+export function takenTextBytes(): number {
+  return takenBytes;
 }
 
 /**

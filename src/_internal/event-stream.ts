@@ -22,7 +22,7 @@
 
 import type { ServerSentEventTargetOptions } from "../server-sent-event-target.ts";
 import { type CloseReason, StreamCloseEvent } from "../stream-close-event.ts";
-import { ByteQueue } from "./byte-queue.ts";
+import { ByteQueue, takenTextBytes } from "./byte-queue.ts";
 import { checkInteger, MAX_DELAY } from "./check-integer.ts";
 import { counters } from "./counters.ts";
 import { formatRetry, KEEP_ALIVE_FRAME } from "./format.ts";
@@ -47,7 +47,7 @@ export const DEFAULT_HIGH_WATER_MARK = 64 * 1024;
 export const DEFAULT_MAX_BUFFERED_AMOUNT = 1024 * 1024;
 
 const RESOLVED: Promise<void> = Promise.resolve();
-/** The least text (in UTF-16 units) worth a write of its own: see `pushText`. */
+/** The least text (in UTF-16 units) worth a write of its own: see `#atMark`. */
 const MIN_FLUSH = 16 * 1024;
 /** The keep-alive comment, as the text a stream opens with. */
 const OPENING_TEXT = ":\n\n";
@@ -245,15 +245,6 @@ export class EventStream extends ByteQueue implements KeepAliveMember {
       this.fail("overflow");
       return this.refuse();
     }
-    // Text past a third of the mark in units cannot be placed against the mark without encoding
-    // it (it may be one to three bytes a unit): a sink that writes text takes it now instead, as
-    // a string, and the stream goes on with an empty queue. (A producer that outruns a fast
-    // socket, in one turn, fills the batches a hand-tuned server writes.)
-    const sink = this.#sink;
-    if (sink?.flush !== undefined) {
-      const units = this.textOnlyUnits;
-      if (units >= MIN_FLUSH && units * 3 >= this.#highWaterMark) sink.flush();
-    }
     return this.#queued(true);
   }
 
@@ -261,13 +252,38 @@ export class EventStream extends ByteQueue implements KeepAliveMember {
   #queued(counted: boolean): true {
     if (counted) counters.eventsSent++;
     if (this.#wheel !== undefined) this.lastTick = this.#wheel.tick;
-    if (this.#resolveReady === undefined && this.queuedAtLeast(this.#highWaterMark)) {
-      this.#ready = new Promise((resolve) => {
-        this.#resolveReady = resolve;
-      });
+    if (this.#resolveReady === undefined && this.queuedAtLeast(this.#highWaterMark, true)) {
+      if (this.#atMark()) return true;
     }
     this.#wake();
     return true;
+  }
+
+  /**
+   * The queue has reached `highWaterMark`. A sink that writes text and can take it now (a socket
+   * not waiting for `drain`) takes the whole queue, as one string: a producer that outruns a fast
+   * socket, in one turn, fills the batches a hand-tuned server writes, and goes on with an empty
+   * queue. Otherwise `ready` waits. Returns `true` if the queue was taken.
+   */
+  #atMark(): boolean {
+    const sink = this.#sink;
+    if (sink?.flush !== undefined && this.textOnlyUnits >= MIN_FLUSH) {
+      sink.flush();
+      if (!this.queuedAtLeast(1)) return true;
+    }
+    this.#ready = new Promise((resolve) => {
+      this.#resolveReady = resolve;
+    });
+    return false;
+  }
+
+  /** Bytes queued, exactly. Text below the mark is counted as text, where its sink can. */
+  get queuedBytes(): number {
+    return this.queuedExactly(this.#resolveReady === undefined);
+  }
+
+  protected override countText(text: string): number | undefined {
+    return this.#sink?.countText?.(text);
   }
 
   /**
@@ -328,7 +344,8 @@ export class EventStream extends ByteQueue implements KeepAliveMember {
     const sink = this.#sink!;
     const text = sink.writeText === undefined ? undefined : this.takeText();
     if (text !== undefined) {
-      counters.bytesSent += sink.writeText!(text);
+      counters.bytesSent += takenTextBytes();
+      sink.writeText!(text);
       this.#releaseReady();
     } else {
       const chunk = this.take();

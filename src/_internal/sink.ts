@@ -15,13 +15,18 @@ export interface StreamSink {
   write(chunk: Uint8Array): void;
   /**
    * Takes everything queued since the last pull when it is text only, which the runtime encodes as
-   * UTF-8 (lone surrogates as U+FFFD, as `TextEncoder` does); returns the bytes that makes. A sink
-   * without it is always given bytes.
+   * UTF-8 (lone surrogates as U+FFFD, as `TextEncoder` does). A sink without it is always given
+   * bytes; a sink with it has `countText` too.
    */
-  writeText?(text: string): number;
+  writeText?(text: string): void;
   /**
-   * Text is waiting that is worth a write of its own, and would soon need encoding to be counted
-   * (see `EventStream.pushText`): pull now if you can take it (a socket not waiting for `drain`).
+   * The UTF-8 bytes `writeText(text)` will send, counted by the runtime without encoding: text
+   * waiting for a sink that writes strings is counted this way, not encoded, up to the mark.
+   */
+  countText?(text: string): number;
+  /**
+   * The queue has reached `highWaterMark`, as text worth a write of its own (see
+   * `EventStream.#atMark`): pull now if you can take it (a socket not waiting for `drain`).
    */
   flush?(): void;
   /** Ends the body normally: everything dispatched has been written. */

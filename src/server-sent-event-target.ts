@@ -201,6 +201,10 @@ export class ServerSentEventTarget<
    */
   dispatchMessage(data: MessageData<Events>, init?: ServerSentEventInit): boolean {
     const stream = this.#stream;
+    // Most dispatches: a string, no options, nobody listening. One call does it all.
+    if (typeof data === "string" && init === undefined && !stream.hears("message")) {
+      return stream.sendData(data);
+    }
     if (stream.hears("message") || init?.cancelable) {
       const event = new ServerSentEvent("message", data, init);
       if (!stream.open) return stream.refuse();

@@ -161,6 +161,15 @@ export class ByteQueue {
   }
 
   /**
+   * Queues `text` as {@linkcode ByteQueue.enqueueText} does, and returns whether the queue is now
+   * surely under `limit` bytes from the bounds alone: the one check most frames need.
+   */
+  protected enqueueTextUnder(text: string, limit: number): boolean {
+    this.enqueueText(text);
+    return this.#bytes + this.#textBytes + this.#tail.length * 3 < limit;
+  }
+
+  /**
    * The text queued, and the queue empty, if the queue holds text only (a stream that keeps up with
    * its client) and its reader counts text ({@linkcode ByteQueue.countText}); otherwise
    * `undefined`, and {@linkcode ByteQueue.take} hands over the rest. For a sink that writes

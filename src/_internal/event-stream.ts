@@ -25,7 +25,7 @@ import { type CloseReason, StreamCloseEvent } from "../stream-close-event.ts";
 import { ByteQueue, takenTextBytes } from "./byte-queue.ts";
 import { checkInteger, MAX_DELAY } from "./check-integer.ts";
 import { counters } from "./counters.ts";
-import { formatRetry, KEEP_ALIVE_FRAME } from "./format.ts";
+import { formatData, formatRetry, KEEP_ALIVE_FRAME } from "./format.ts";
 import { type KeepAliveMember, KeepAliveWheel } from "./keep-alive.ts";
 import type { Link, LinkedList } from "./linked-list.ts";
 import {
@@ -49,6 +49,11 @@ export const DEFAULT_MAX_BUFFERED_AMOUNT = 1024 * 1024;
 const RESOLVED: Promise<void> = Promise.resolve();
 /** The least text (in UTF-16 units) worth a write of its own: see `#atMark`. */
 const MIN_FLUSH = 16 * 1024;
+/**
+ * Data this long is checked against `maxBufferedAmount` before its frame is made (`cannotFit`), so
+ * that a payload the bound refuses is never formatted; shorter data is checked with its frame.
+ */
+const CHECK_FIT_FROM = 1024;
 /** The keep-alive comment, as the text a stream opens with. */
 const OPENING_TEXT = ":\n\n";
 const OPEN = 0;
@@ -240,12 +245,29 @@ export class EventStream extends ByteQueue implements KeepAliveMember {
    * `ServerSentEvent` is encoded once on the event instead, so that many streams share its bytes).
    */
   pushText(text: string): boolean {
-    this.enqueueText(text);
+    // Below the mark, the frame is below the bound too (which is never under the mark): most
+    // frames need one check.
+    if (this.enqueueTextUnder(text, this.#highWaterMark) && this.#resolveReady === undefined) {
+      counters.eventsSent++;
+      if (this.#wheel !== undefined) this.lastTick = this.#wheel.tick;
+      this.#wake();
+      return true;
+    }
     if (this.queuedAtLeast(this.#maxBufferedAmount + 1)) {
       this.fail("overflow");
       return this.refuse();
     }
     return this.#queued(true);
+  }
+
+  /**
+   * Sends a `message` event of `data`, with no other field: `dispatchMessage(data)` of a string on
+   * a target nobody listens on, which is most dispatches.
+   */
+  sendData(data: string): boolean {
+    if (this.#state !== OPEN) return this.refuse();
+    if (data.length >= CHECK_FIT_FROM && this.cannotFit(data)) return this.refuse();
+    return this.pushText(formatData(data));
   }
 
   /** What every frame queued does: counts, keep-alive, `ready`, and one wake of the sink. */

@@ -127,6 +127,12 @@ function dataLines(data: string): string {
   return `data: ${data.split(LINE_BREAK).join("\ndata: ")}\n`;
 }
 
+/** The text of a `message` event of `data` with no other field: most frames, in one template. */
+export function formatData(data: string): string {
+  if (!hasLineBreak(data)) return `data: ${data}\n\n`;
+  return `data: ${data.split(LINE_BREAK).join("\ndata: ")}\n\n`;
+}
+
 /** The text of one event, fields in the order `event`, `id`, `retry`, `data`, then a blank line. */
 export function formatEvent(fields: EventFields): string {
   let text = fields.type === "message" ? "" : `event: ${fields.type}\n`;

@@ -486,7 +486,7 @@ if (mode === "full") {
     "the throughput and connect goals, which the goals table shows beside them. At 5,000 clients and more, the",
     "peers that no goal reads run once (their figure is that run's), the goals' servers in every run. A fan-out",
     "figure is three broadcasts in a row, each timed from the broadcast to its last delivery.",
-    "Every measured pass follows a warm-up of the same work on the same process (a quarter of the events;",
+    "Every measured pass follows a warm-up of the same work on the same process (a quarter of the events, in two streams;",
     "two broadcast rounds of a quarter of the events; a quarter of the connect time), so that the figures are a running server's, not",
     "those of code still being compiled: a fresh process runs its first thousands of calls unoptimised,",
     "which cost the deeper code paths (every library's) more than a hand-written loop.",

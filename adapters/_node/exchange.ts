@@ -124,9 +124,13 @@ export class Exchange extends RequestState {
     }
     const isHttp2 = req.httpVersionMajor >= 2;
     const drop = droppedHeaders(req, res, target !== undefined);
+    const sink =
+      direct === undefined || req.method === "HEAD"
+        ? undefined
+        : new SocketSink(res, streamOf(direct.target));
     if (target !== undefined) {
       const { streams, sendTimeout } = this.#config;
-      this.#watch = watchEventStream(res, target, streams, sendTimeout);
+      this.#watch = watchEventStream(res, target, streams, sendTimeout, sink);
     }
     if (direct !== undefined) {
       const head = streamHead(direct.headers, drop);
@@ -139,7 +143,7 @@ export class Exchange extends RequestState {
         void direct.target.close();
         const stream = streamOf(direct.target);
         stream.attach(new DiscardSink(stream));
-      } else new SocketSink(res, streamOf(direct.target), this.#watch).start();
+      } else sink!.start();
       return undefined;
     }
     writeHead(

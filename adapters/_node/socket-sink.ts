@@ -12,7 +12,7 @@ import * as http2 from "node:http2";
 import type { EventStream } from "../../src/_internal/event-stream.ts";
 import type { StreamSink } from "../../src/_internal/sink.ts";
 import type { NodeResponse } from "../node.ts";
-import type { SendWatch } from "./watch-event-stream.ts";
+import { SendWatch } from "./watch-event-stream.ts";
 
 const EMPTY = new Uint8Array(0);
 /** The sink drains its stream. */
@@ -27,25 +27,23 @@ const WROTE = 8;
 /**
  * Writes an event stream's target straight to the response: no web stream between them. Events
  * dispatched in one turn of the event loop leave in one write; when the socket's buffer is full,
- * the target keeps them (so `ready` and `maxBufferedAmount` see them) until `drain`.
+ * the target keeps them (so `ready` and `maxBufferedAmount` see them) until `drain`. It is the
+ * connection's `SendWatch` too, once `watchEventStream` adds it to a clock.
  */
-export class SocketSink implements StreamSink {
+export class SocketSink extends SendWatch implements StreamSink {
   /**
    * The sinks woken in this turn of the event loop, pulled together by one `setImmediate`: a
    * broadcast to 5,000 streams schedules one callback, not 5,000.
    */
   static #woken: SocketSink[] = [];
 
-  readonly #res: NodeResponse;
   readonly #stream: EventStream;
-  readonly #watch: SendWatch | undefined;
   /** `ATTACHED`, `SCHEDULED`, `BLOCKED` and `WROTE`, in one field: every idle stream has a sink. */
   #flags = 0;
 
-  constructor(res: NodeResponse, stream: EventStream, watch: SendWatch | undefined) {
-    this.#res = res;
+  constructor(res: NodeResponse, stream: EventStream) {
+    super(res);
     this.#stream = stream;
-    this.#watch = watch;
   }
 
   /** Starts draining: the head and everything dispatched so far leave together, in one write. */
@@ -64,7 +62,7 @@ export class SocketSink implements StreamSink {
 
   write(chunk: Uint8Array): void {
     this.#flags |= WROTE;
-    if (!writeWatched(this.#res, chunk, this.#watch)) this.#block();
+    if (!writeWatched(this.res, chunk, this.watched ? this : undefined)) this.#block();
   }
 
   /**
@@ -73,7 +71,7 @@ export class SocketSink implements StreamSink {
    */
   writeText(text: string): void {
     this.#flags |= WROTE;
-    if (!writeWatched(this.#res, text, this.#watch)) this.#block();
+    if (!writeWatched(this.res, text, this.watched ? this : undefined)) this.#block();
   }
 
   /** Node's own count, which is `TextEncoder`'s (lone surrogates as U+FFFD's three bytes). */
@@ -88,18 +86,18 @@ export class SocketSink implements StreamSink {
   /** The socket's buffer is full: the stream keeps what comes next until `drain`. */
   #block(): void {
     this.#flags |= BLOCKED;
-    this.#res.once("drain", () => {
+    this.res.once("drain", () => {
       this.#flags &= ~BLOCKED;
       this.#stream.pull();
     });
   }
 
   end(): void {
-    this.#res.end();
+    this.res.end();
   }
 
   abort(): void {
-    const res = this.#res;
+    const res = this.res;
     // The stream failed before its first write (an overflow while the handler ran): send the head
     // first, so the client sees a stream that broke, as after any later overflow, not silence.
     if ((this.#flags & WROTE) === 0) {

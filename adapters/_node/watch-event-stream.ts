@@ -42,23 +42,28 @@ export function checkSendTimeout(value: unknown): number | false {
 /**
  * One event stream's connection, watched for a client that takes nothing. The writer adds to
  * `written` what each write adds to the response's `writableLength` (head and framing included).
+ * The direct path's `SocketSink` is its own watch (one object less per stream).
  */
 export class SendWatch extends Link {
   /** What writes added to the response's unsent bytes since the last tick. */
   written = 0;
   /** Bytes Node held unsent (`writableLength`) at the last tick. */
   unsent = 0;
-  res: NodeResponse | undefined;
+  readonly res: NodeResponse;
 
   constructor(res: NodeResponse) {
     super();
     this.res = res;
   }
 
-  /** Stops watching: the stream has ended. (`list` is its clock's: no field of its own.) */
+  /** `true` while a clock watches it. (`list` is its clock's: no field of its own.) */
+  get watched(): boolean {
+    return this.list !== undefined;
+  }
+
+  /** Stops watching: the stream has ended. */
   release(): void {
     this.list?.delete(this);
-    this.res = undefined;
   }
 }
 
@@ -106,7 +111,7 @@ class SendClock {
       return;
     }
     this.#watches.forEach((watch) => {
-      const res = watch.res!;
+      const res = watch.res;
       const unsent = (res as { writableLength?: number }).writableLength ?? 0;
       // What left Node since the last tick: what was waiting, plus what was written, minus what is.
       const moved = watch.unsent + watch.written - unsent;
@@ -127,6 +132,8 @@ class SendClock {
  * noticed once the kernel's buffers are full and nothing has moved for between one and two
  * timeouts; the connection is then destroyed and the target closes with reason `"client"`.
  *
+ * @param watch What to watch the connection with: the stream's `SocketSink` on the direct path,
+ *   else a new `SendWatch`.
  * @returns The watch, which the writer feeds with the bytes it writes and releases when the
  *   response closes; `undefined` if `sendTimeout` is `false`.
  */
@@ -135,11 +142,12 @@ export function watchEventStream(
   target: ServerSentEventTarget,
   streams: StreamGroup | undefined,
   sendTimeout: number | false,
+  watch?: SendWatch,
 ): SendWatch | undefined {
   streams?.track(target);
   if (sendTimeout === false) return undefined;
   const clock = SendClock.for(sendTimeout);
-  const watch = new SendWatch(res);
-  clock.add(watch);
-  return watch;
+  const watching = watch ?? new SendWatch(res);
+  clock.add(watching);
+  return watching;
 }

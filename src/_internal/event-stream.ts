@@ -91,15 +91,13 @@ export class EventStream extends ByteQueue implements KeepAliveMember {
   #woken = false;
   readonly #highWaterMark: number;
   readonly #maxBufferedAmount: number;
-  #abort: AbortController | undefined;
   #closeReason: CloseReason | undefined;
   #ready: Promise<void> = RESOLVED;
   #resolveReady: (() => void) | undefined;
-  #closed: Promise<void> | undefined;
-  #resolveClosed: (() => void) | undefined;
   /** The wheel that keeps the stream alive; `undefined` without keep-alive, or once it stopped. */
   #wheel: KeepAliveWheel | undefined;
-  #cleanups: (() => void)[] | undefined;
+  /** `signal`, `ended` and `onEnd`'s cleanups, made on first use (most streams use none). */
+  #endings: Endings | undefined;
   #groups: Memberships | undefined;
   /** The request whose `signal` is watched from the first keep-alive tick on. */
   #request: Request | undefined;
@@ -173,11 +171,12 @@ export class EventStream extends ByteQueue implements KeepAliveMember {
 
   /** Aborted when the stream ends; made on first use (most streams never need one). */
   get signal(): AbortSignal {
-    if (this.#abort === undefined) {
-      this.#abort = new AbortController();
-      if (this.#state === CLOSED) this.#abort.abort(closeError(this.#closeReason!));
+    const endings = this.#endingsMade();
+    if (endings.abort === undefined) {
+      endings.abort = new AbortController();
+      if (this.#state === CLOSED) endings.abort.abort(closeError(this.#closeReason!));
     }
-    return this.#abort.signal;
+    return endings.abort.signal;
   }
 
   /** See `ServerSentEventTarget.ready`. */
@@ -192,14 +191,15 @@ export class EventStream extends ByteQueue implements KeepAliveMember {
 
   /** Resolves once the stream has ended, for whatever reason. */
   get ended(): Promise<void> {
-    if (this.#closed === undefined) {
-      if (this.#state === CLOSED) this.#closed = RESOLVED;
+    const endings = this.#endingsMade();
+    if (endings.closed === undefined) {
+      if (this.#state === CLOSED) endings.closed = RESOLVED;
       else
-        this.#closed = new Promise((resolve) => {
-          this.#resolveClosed = resolve;
+        endings.closed = new Promise((resolve) => {
+          endings.resolveClosed = resolve;
         });
     }
-    return this.#closed;
+    return endings.closed;
   }
 
   // ---- local listeners ----
@@ -427,11 +427,19 @@ export class EventStream extends ByteQueue implements KeepAliveMember {
     this.#finish(reason);
   }
 
+  #endingsMade(): Endings {
+    if (this.#endings === undefined) this.#endings = new Endings();
+    return this.#endings;
+  }
+
   /** Runs `cleanup` when the stream ends (at once if it has), before `close` fires. */
   onEnd(cleanup: () => void): void {
     if (this.#state === CLOSED) cleanup();
-    else if (this.#cleanups === undefined) this.#cleanups = [cleanup];
-    else this.#cleanups.push(cleanup);
+    else {
+      const endings = this.#endingsMade();
+      if (endings.cleanups === undefined) endings.cleanups = [cleanup];
+      else endings.cleanups.push(cleanup);
+    }
   }
 
   /** Aborts the stream with reason `"error"` if `close()` has not completed within `ms`. */
@@ -464,9 +472,10 @@ export class EventStream extends ByteQueue implements KeepAliveMember {
     counters.closes[reason]++;
     this.clear();
     this.#request = undefined;
-    const cleanups = this.#cleanups;
+    const endings = this.#endings;
+    const cleanups = endings?.cleanups;
     if (cleanups !== undefined) {
-      this.#cleanups = undefined;
+      endings!.cleanups = undefined;
       for (const cleanup of cleanups) cleanup();
     }
     const groups = this.#groups;
@@ -475,11 +484,11 @@ export class EventStream extends ByteQueue implements KeepAliveMember {
       endMemberships(groups);
     }
     this.#releaseReady();
-    this.#abort?.abort(closeError(reason));
+    endings?.abort?.abort(closeError(reason));
     if (this.hears("close")) {
       raise.call(this.#owner, new StreamCloseEvent("close", { reason, error }));
     }
-    this.#resolveClosed?.();
+    endings?.resolveClosed?.();
   }
 
   #releaseReady(): void {
@@ -550,6 +559,14 @@ export class EventStream extends ByteQueue implements KeepAliveMember {
   part(group: object): void {
     if (this.#groups !== undefined) removeMembership(this.#groups, group);
   }
+}
+
+/** What a stream's end settles besides the stream itself: see `EventStream.#endings`. */
+class Endings {
+  abort: AbortController | undefined = undefined;
+  closed: Promise<void> | undefined = undefined;
+  resolveClosed: (() => void) | undefined = undefined;
+  cleanups: (() => void)[] | undefined = undefined;
 }
 
 /** The reason a target's `signal` carries once its stream has ended. */

@@ -397,6 +397,64 @@ describe("sendevents/node: the direct path and the lazy request", () => {
     expect(ids).toEqual(Array.from({ length: 1000 }, (_, i) => i));
   });
 
+  test.each([
+    // Any character past U+00FF makes a string two bytes a unit: such text is held as its bytes.
+    ["mostly-ASCII text with an emoji", `😀${"x".repeat(500)}`],
+    // ASCII stays a string (a byte a unit); what Node holds of a write it could not send is the
+    // string and a copy at a byte a unit (Latin-1), not three (UTF-8 through `writev`).
+    ["ASCII text", "x".repeat(500)],
+  ])("node holds a stalled client's %s in about its bytes", async (_kind, data) => {
+    const { heldBytes, MB } = await import("./helpers/heap.ts");
+    const mark = 4 * MB;
+    const targets: ServerSentEventTarget[] = [];
+    const server = await start((request) => {
+      const { response, target } = sendEvents(request, {
+        highWaterMark: mark,
+        maxBufferedAmount: 64 * MB,
+        keepAlive: false,
+      });
+      targets.push(target);
+      void (async () => {
+        while (!target.closed) {
+          await target.ready;
+          target.dispatchMessage(data);
+        }
+      })();
+      return response;
+    });
+    const stall = (count: number) => {
+      const sockets = Array.from({ length: count }, () => {
+        const socket = connectSocket(server.port, "127.0.0.1");
+        socket.write("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
+        socket.pause();
+        return socket;
+      });
+      // The kernel's buffers fill, then Node's, then each target's queue, up to the mark. (Polled
+      // by hand: a failing `expect` in `vi.waitFor` makes vitest load and keep modules of its own.)
+      const full = () =>
+        targets.length === count && targets.every((target) => target.bufferedAmount >= mark);
+      return (async () => {
+        for (let waited = 0; !full(); waited += 10) {
+          if (waited > 10_000) throw new Error("the queues never reached the mark");
+          await delay(10);
+        }
+        return sockets;
+      })();
+    };
+    // One stream first, so that what the process compiles for it is not counted.
+    for (const socket of await stall(1)) socket.destroy();
+    while (!targets[0]!.closed) await delay(10);
+    targets.length = 0;
+    const before = await heldBytes();
+    const sockets = await stall(3);
+    const held = (await heldBytes()) - before;
+    for (const socket of sockets) socket.destroy();
+    // Per stream: the queue (the mark's worth), and what Node holds of the write it could not send
+    // (at most the mark's worth again, and a copy of it at a byte a unit). Strings of two bytes a
+    // unit, or UTF-8 copies of three, hold five to seven times the mark.
+    expect(held).toBeLessThan(3 * 4 * mark);
+  });
+
   test("node keeps a slow reader's backlog in the target, where ready and the bound see it", async () => {
     let target: ServerSentEventTarget | undefined;
     const server = await start((request) => {

@@ -69,9 +69,12 @@ export class SocketSink extends SendWatch implements StreamSink {
    * Text goes to Node as a string: it encodes it as it writes (on HTTP/1.1 the head and the chunk
    * size join it in one string), with no `Uint8Array` of ours to make and wrap in a `Buffer`.
    */
-  writeText(text: string): void {
+  writeText(text: string, ascii: boolean): void {
     this.#flags |= WROTE;
-    if (!writeWatched(this.res, text, this.watched ? this : undefined)) this.#block();
+    const watch = this.watched ? this : undefined;
+    // Latin-1 for ASCII: the same bytes, and Node holds a copy of one byte a unit while the client
+    // has not taken them (three as UTF-8 through a chunked response's `writev`).
+    if (!writeWatched(this.res, text, watch, ascii ? "latin1" : "utf8")) this.#block();
   }
 
   /** Node's own count, which is `TextEncoder`'s (lone surrogates as U+FFFD's three bytes). */
@@ -166,11 +169,12 @@ export function writeWatched(
   res: NodeResponse,
   chunk: Uint8Array | string,
   watch: SendWatch | undefined,
+  encoding: BufferEncoding = "utf8",
 ): boolean {
   const out = res as http.ServerResponse;
-  if (watch === undefined) return out.write(chunk);
+  if (watch === undefined) return out.write(chunk, encoding);
   const before = out.writableLength;
-  const more = out.write(chunk);
+  const more = out.write(chunk, encoding);
   watch.written += out.writableLength - before;
   return more;
 }

@@ -366,8 +366,10 @@ export class EventStream extends ByteQueue implements KeepAliveMember {
     const sink = this.#sink!;
     const text = sink.writeText === undefined ? undefined : this.takeText();
     if (text !== undefined) {
-      counters.bytesSent += takenTextBytes();
-      sink.writeText!(text);
+      const bytes = takenTextBytes();
+      counters.bytesSent += bytes;
+      // As many bytes as units: ASCII, which is its own Latin-1.
+      sink.writeText!(text, bytes === text.length);
       this.#releaseReady();
     } else {
       const chunk = this.take();

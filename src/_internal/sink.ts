@@ -15,10 +15,11 @@ export interface StreamSink {
   write(chunk: Uint8Array): void;
   /**
    * Takes everything queued since the last pull when it is text only, which the runtime encodes as
-   * UTF-8 (lone surrogates as U+FFFD, as `TextEncoder` does). A sink without it is always given
-   * bytes; a sink with it has `countText` too.
+   * UTF-8 (lone surrogates as U+FFFD, as `TextEncoder` does). `ascii` says that every unit is
+   * ASCII, so that its Latin-1 is its UTF-8 (a copy at a byte a unit). A sink without it is always
+   * given bytes; a sink with it has `countText` too.
    */
-  writeText?(text: string): void;
+  writeText?(text: string, ascii: boolean): void;
   /**
    * The UTF-8 bytes `writeText(text)` will send, counted by the runtime without encoding: text
    * waiting for a sink that writes strings is counted this way, not encoded, up to the mark.

@@ -17,9 +17,9 @@ export interface StreamMetrics {
   readonly bytesSent: number;
   /**
    * Bytes dispatched but not yet taken by the runtime, over all open streams. Text dispatched
-   * since a stream's last hand-over is encoded when the runtime takes it, and counts one byte per
-   * UTF-16 code unit until then: exact for ASCII, and exact for everything once handed over.
-   * (A target's own `bufferedAmount` is always exact.)
+   * since a stream's last hand-over counts one byte per UTF-16 code unit until the stream counts
+   * it (to place it against its bounds, or to hand it over): exact for ASCII, and exact for
+   * everything once counted. (A target's own `bufferedAmount` is always exact.)
    */
   readonly queuedBytes: number;
   /**

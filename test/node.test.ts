@@ -3,6 +3,7 @@ import { EventSource } from "eventsource";
 import { afterEach, describe, expect, test, vi } from "vitest";
 import { type NodeServer, serve } from "../adapters/node.ts";
 import {
+  metrics,
   ServerSentEvent,
   type ServerSentEventTarget,
   type StreamCloseEvent,
@@ -453,6 +454,56 @@ describe("sendevents/node: the direct path and the lazy request", () => {
     // (at most the mark's worth again, and a copy of it at a byte a unit). Strings of two bytes a
     // unit, or UTF-8 copies of three, hold five to seven times the mark.
     expect(held).toBeLessThan(3 * 4 * mark);
+  });
+
+  test("node's queuedBytes gauge is the targets' bufferedAmount, and returns to where it was, for text counted as a string or as bytes", async () => {
+    // Text waiting is counted by Node as a string (ASCII) or encoded (other text), then taken as a
+    // string or as bytes: the gauge must follow every step, however the stream ends. (The gauge is
+    // the process's: the streams of earlier tests end first.)
+    await vi.waitFor(() => expect(metrics.open).toBe(0));
+    const before = metrics.queuedBytes;
+    const targets: ServerSentEventTarget[] = [];
+    const server = await start((request) => {
+      const url = new URL(request.url);
+      const { response, target } = sendEvents(request, {
+        maxBufferedAmount: 16 * 1024 * 1024,
+        keepAlive: false,
+      });
+      targets.push(target);
+      const data = url.searchParams.has("ascii") ? "x".repeat(300) : `😀é${"x".repeat(300)}`;
+      void (async () => {
+        for (let i = 0; i < 40_000 && !target.closed; i++) {
+          // Now and then a turn ends, so that the socket takes a few frames' text as it is.
+          if (i % 25 === 0) await new Promise((resolve) => setImmediate(resolve));
+          await target.ready;
+          target.dispatchMessage(data);
+        }
+        if (url.searchParams.has("close")) await target.close();
+      })();
+      return response;
+    });
+    const sockets = [];
+    for (const query of ["ascii&close", "ascii", "close", ""]) {
+      for (const stalled of [true, false]) {
+        const socket = connectSocket(server.port, "127.0.0.1");
+        socket.write(`GET /?${query} HTTP/1.1\r\nHost: localhost\r\n\r\n`);
+        if (stalled) socket.pause();
+        else socket.resume();
+        sockets.push(socket);
+      }
+    }
+    await vi.waitFor(() => {
+      expect(targets.length).toBe(8);
+      // The stalled ones have filled the kernel's buffers and Node's, and queue.
+      expect(targets.filter((target) => target.bufferedAmount > 0).length).toBeGreaterThanOrEqual(
+        4,
+      );
+    });
+    const queued = targets.reduce((sum, target) => sum + target.bufferedAmount, 0);
+    expect(metrics.queuedBytes - before).toBe(queued);
+    for (const socket of sockets) socket.destroy();
+    await vi.waitFor(() => expect(targets.every((target) => target.closed)).toBe(true));
+    expect(metrics.queuedBytes).toBe(before);
   });
 
   test("node keeps a slow reader's backlog in the target, where ready and the bound see it", async () => {

@@ -62,7 +62,7 @@ export class SocketSink extends SendWatch implements StreamSink {
 
   write(chunk: Uint8Array): void {
     this.#flags |= WROTE;
-    if (!writeWatched(this.res, chunk, this.watched ? this : undefined)) this.#block();
+    if (!writeWatched(this.res, chunk, this)) this.#block();
   }
 
   /**
@@ -71,10 +71,9 @@ export class SocketSink extends SendWatch implements StreamSink {
    */
   writeText(text: string, ascii: boolean): void {
     this.#flags |= WROTE;
-    const watch = this.watched ? this : undefined;
     // Latin-1 for ASCII: the same bytes, and Node holds a copy of one byte a unit while the client
     // has not taken them (three as UTF-8 through a chunked response's `writev`).
-    if (!writeWatched(this.res, text, watch, ascii ? "latin1" : "utf8")) this.#block();
+    if (!writeWatched(this.res, text, this, ascii ? "latin1" : "utf8")) this.#block();
   }
 
   /** Node's own count, which is `TextEncoder`'s (lone surrogates as U+FFFD's three bytes). */
@@ -162,8 +161,9 @@ export class DiscardSink implements StreamSink {
 }
 
 /**
- * Writes `chunk` to `res`. With a send watch, adds what the write added to Node's unsent bytes
- * (the head and chunk framing included), so that the watch compares like with like.
+ * Writes `chunk` to `res`. With a send watch that a clock watches, adds what the write added to
+ * Node's unsent bytes (the head and chunk framing included), so that the watch compares like
+ * with like.
  */
 export function writeWatched(
   res: NodeResponse,
@@ -172,7 +172,7 @@ export function writeWatched(
   encoding: BufferEncoding = "utf8",
 ): boolean {
   const out = res as http.ServerResponse;
-  if (watch === undefined) return out.write(chunk, encoding);
+  if (watch?.watched !== true) return out.write(chunk, encoding);
   const before = out.writableLength;
   const more = out.write(chunk, encoding);
   watch.written += out.writableLength - before;

@@ -192,11 +192,8 @@ export class ByteQueue {
     if (tail !== "") {
       const bytes = this.countText(tail);
       if (bytes === undefined) return undefined;
-      text = text === "" ? tail : text + tail;
-      this.#text = text;
-      this.#textBytes += bytes;
-      this.#tail = "";
-      counters.queuedBytes += bytes - tail.length;
+      this.#keepTail(tail, bytes);
+      text = this.#text;
     } else if (text === "") return undefined;
     // Long text that is not ASCII leaves as bytes (see `MAX_TEXT_WRITE`): `take` encodes it.
     if (this.#textBytes !== text.length && text.length >= MAX_TEXT_WRITE) return undefined;
@@ -292,8 +289,15 @@ export class ByteQueue {
       this.#encodeText();
       return;
     }
-    // Counting made the tail one flat string (the runtime flattens it to count it), so that the
-    // text holds no more memory than its characters.
+    this.#keepTail(tail, bytes);
+  }
+
+  /**
+   * Joins the tail, counted (`bytes`), to the counted text. Counting made the tail one flat string
+   * (the runtime flattens it to count it), so that the text holds no more memory than its
+   * characters.
+   */
+  #keepTail(tail: string, bytes: number): void {
     this.#text = this.#text === "" ? tail : this.#text + tail;
     this.#textBytes += bytes;
     this.#tail = "";

@@ -245,19 +245,14 @@ export class EventStream extends ByteQueue implements KeepAliveMember {
    * `ServerSentEvent` is encoded once on the event instead, so that many streams share its bytes).
    */
   pushText(text: string): boolean {
-    // Below the mark, the frame is below the bound too (which is never under the mark): most
-    // frames need one check.
-    if (this.enqueueTextUnder(text, this.#highWaterMark) && this.#resolveReady === undefined) {
-      counters.eventsSent++;
-      if (this.#wheel !== undefined) this.lastTick = this.#wheel.tick;
-      this.#wake();
-      return true;
-    }
-    if (this.queuedAtLeast(this.#maxBufferedAmount + 1)) {
+    // Surely below the mark, the frame is below the bound too (which is never under the mark):
+    // most frames need this one check.
+    const below = this.enqueueTextUnder(text, this.#highWaterMark);
+    if (!below && this.queuedAtLeast(this.#maxBufferedAmount + 1)) {
       this.fail("overflow");
       return this.refuse();
     }
-    return this.#queued(true);
+    return this.#queued(true, below);
   }
 
   /**
@@ -270,11 +265,18 @@ export class EventStream extends ByteQueue implements KeepAliveMember {
     return this.pushText(formatData(data));
   }
 
-  /** What every frame queued does: counts, keep-alive, `ready`, and one wake of the sink. */
-  #queued(counted: boolean): true {
+  /**
+   * What every frame queued does: counts, keep-alive, `ready`, and one wake of the sink. `below`:
+   * the queue is known to be under the mark.
+   */
+  #queued(counted: boolean, below = false): true {
     if (counted) counters.eventsSent++;
     if (this.#wheel !== undefined) this.lastTick = this.#wheel.tick;
-    if (this.#resolveReady === undefined && this.queuedAtLeast(this.#highWaterMark, true)) {
+    if (
+      !below &&
+      this.#resolveReady === undefined &&
+      this.queuedAtLeast(this.#highWaterMark, true)
+    ) {
       if (this.#atMark()) return true;
     }
     this.#wake();

@@ -129,8 +129,7 @@ function dataLines(data: string): string {
 
 /** The text of a `message` event of `data` with no other field: most frames, in one template. */
 export function formatData(data: string): string {
-  if (!hasLineBreak(data)) return `data: ${data}\n\n`;
-  return `data: ${data.split(LINE_BREAK).join("\ndata: ")}\n\n`;
+  return hasLineBreak(data) ? `${dataLines(data)}\n` : `data: ${data}\n\n`;
 }
 
 /** The text of one event, fields in the order `event`, `id`, `retry`, `data`, then a blank line. */

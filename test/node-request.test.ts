@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import fc from "fast-check";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import { createListener, type NodeServer, serve } from "../adapters/node.ts";
-import { get, RawConnection } from "./helpers/raw-http.ts";
+import { bodyOf, get, RawConnection } from "./helpers/raw-http.ts";
 import { type LaunchedServer, launch } from "./runtimes/launch.ts";
 
 const VERSIONS = ["node18", "node20", "node22", "node24"] as const;
@@ -42,6 +42,66 @@ describe.each(VERSIONS)("sendevents/node's Request on %s", (runtime) => {
     const response = await fetch(new URL("/shape", server.url));
     expect(await response.json()).toEqual({ fast: true });
   });
+
+  // The adapter hands undici the fields as a record where it can (far less garbage than pairs),
+  // and as pairs where a record cannot hold them: a name sent twice, or `__proto__`.
+  test.each([
+    [
+      "distinct names, some of them Object.prototype's",
+      [
+        ["X-A", "1"],
+        ["x-a", "2"],
+        ["constructor", "c"],
+        ["toString", "t"],
+        ["hasOwnProperty", "h"],
+        ["123", "n"],
+        ["X-Padded", "  padded\t "],
+      ],
+    ],
+    [
+      "a name sent twice",
+      [
+        ["X-B", "1"],
+        ["Accept", "text/event-stream"],
+        ["X-B", "2"],
+        ["Cookie", "a=1"],
+        ["Cookie", "b=2"],
+        ["Set-Cookie", "s=1"],
+        ["Set-Cookie", "s=2"],
+      ],
+    ],
+    [
+      "a field named __proto__",
+      [
+        ["__proto__", "p"],
+        ["X-C", "3"],
+      ],
+    ],
+  ])(
+    `${runtime}: the adapter's Request has the header fields new Request makes of them: %s`,
+    async (_name, fields) => {
+      const port = Number(new URL(server.url).port);
+      const sent = [["Host", `127.0.0.1:${port}`], ...fields];
+      const head = [
+        `GET /headers?sent=${encodeURIComponent(JSON.stringify(sent))} HTTP/1.1`,
+        ...sent.map(([name, value]) => `${name}: ${value}`),
+        "Connection: close",
+        "",
+        "",
+      ].join("\r\n");
+      const connection = new RawConnection(port, head);
+      await connection.closed;
+      const body = JSON.parse(bodyOf(connection.text));
+      // The reference has no Connection field: the adapter's request does, and the copy with it.
+      const withoutConnection = (list: { entries: [string, string][] }) => ({
+        ...list,
+        entries: list.entries.filter(([name]) => name !== "connection"),
+      });
+      expect(withoutConnection(body.seen)).toEqual(body.reference);
+      expect(withoutConnection(body.copy)).toEqual(body.reference);
+      expect(body.seen.entries.length).toBe(body.reference.entries.length + 1);
+    },
+  );
 
   test(`${runtime}: the signals of the adapter's Request, its copies and its clones abort when the client leaves`, async () => {
     const controller = new AbortController();

@@ -193,6 +193,28 @@ function urlOf(req: NodeRequest): string | undefined {
   return undefined;
 }
 
+/**
+ * A request's header fields for `new Request`, HTTP/2 pseudo-headers left out: a record, one
+ * property a field, which undici reads with a fraction of the garbage that pairs make (4.9 against
+ * 9.3 KB a `Request` for six fields, Node 20: its sequence conversion makes iterators and arrays
+ * for every pair). `new Request` appends a record's fields as it would the pairs, so the headers
+ * are the same. Where a name comes twice, a record could not hold both, and the fields go as
+ * pairs, which undici joins as it always does; so does a field named `__proto__`, which no record
+ * can hold.
+ */
+function headerFields(req: NodeRequest): Record<string, string> | [string, string][] {
+  const raw = req.rawHeaders;
+  const record: Record<string, string> = {};
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.charCodeAt(0) === 58 /* ":" an HTTP/2 pseudo-header */) continue;
+    // A string is an own field: nothing on Object.prototype is one ("constructor" is a function).
+    if (typeof record[name] === "string" || name === "__proto__") return headerPairs(req);
+    record[name] = raw[i + 1]!;
+  }
+  return record;
+}
+
 /** A request's header fields as pairs, HTTP/2 pseudo-headers left out. */
 function headerPairs(req: NodeRequest): [string, string][] {
   const raw = req.rawHeaders;
@@ -216,7 +238,10 @@ export function incomingRequest(req: NodeRequest, state: RequestState): Incoming
   if (FORBIDDEN_METHODS.has(method.toUpperCase())) return 501;
   const url = urlOf(req);
   if (url === undefined) return 400;
-  const init: RequestInit & { duplex?: "half" } = { method, headers: headerPairs(req) };
+  const headers = headerFields(req);
+  // GET is `new Request`'s own default: naming it costs undici a method check.
+  const init: RequestInit & { duplex?: "half" } =
+    method === "GET" ? { headers } : { method, headers };
   // Where undici lets the signal be ours (see SLOT), it is made only when read; elsewhere the
   // Request must follow one from the start.
   if (signalSlot === undefined) init.signal = state.signal;

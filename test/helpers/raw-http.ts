@@ -98,3 +98,17 @@ export function headerOf(text: string, name: string): string | undefined {
 export function get(path = "/", extra: string[] = [], version = "1.1"): string {
   return [`GET ${path} HTTP/${version}`, "Host: 127.0.0.1", ...extra, "", ""].join("\r\n");
 }
+
+/** The body of the first response in `text`, its chunked transfer coding undone if it has one. */
+export function bodyOf(text: string): string {
+  let rest = text.slice(text.indexOf("\r\n\r\n") + 4);
+  if (!/^transfer-encoding: *chunked$/im.test(headOf(text))) return rest;
+  let body = "";
+  for (;;) {
+    const line = rest.indexOf("\r\n");
+    const size = Number.parseInt(rest.slice(0, line), 16);
+    if (!(size > 0)) return body;
+    body += rest.slice(line + 2, line + 2 + size);
+    rest = rest.slice(line + 4 + size);
+  }
+}

@@ -45,6 +45,19 @@ const server = await serve(
     const path = new URL(request.url).pathname;
     if (path === "/probe") return probe(request);
     if (path === "/shape") return Response.json({ fast: hasFastProperties(request) });
+    if (path === "/headers") {
+      // The fields as sent, in the query: what new Request makes of them is the reference.
+      const sent = JSON.parse(new URL(request.url).searchParams.get("sent"));
+      const list = (headers) => ({
+        entries: [...headers],
+        setCookie: headers.getSetCookie?.() ?? null,
+      });
+      return Response.json({
+        seen: list(request.headers),
+        copy: list(new Request(request).headers),
+        reference: list(new Request("http://reference.invalid/", { headers: sent }).headers),
+      });
+    }
     if (path === "/signals") {
       // What proxies and middleware make of a request: each must abort when its client leaves.
       signals = {

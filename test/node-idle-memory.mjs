@@ -1,6 +1,11 @@
 // A server for test/node-idle-memory.test.ts: every request gets an idle event stream, from the
-// Node adapter or (argument "raw") from a hand-written node:http baseline. Answers "held" with the bytes the process holds after full collections.
+// Node adapter or (argument "raw") from a hand-written node:http baseline. Answers "held" with the
+// bytes the process holds after full collections, "heads" with how many response heads it holds.
+import { readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { writeHeapSnapshot } from "node:v8";
 import { serve } from "../dist/adapters/node.js";
 import { sendEvents } from "../dist/src/index.js";
 
@@ -31,6 +36,26 @@ async function raw() {
   };
 }
 
+/** How many strings in the heap are response heads ("HTTP/1.1 200 ..."): a heap snapshot's count. */
+function heads() {
+  collect();
+  const file = writeHeapSnapshot(join(tmpdir(), `sendevents-heads-${process.pid}.heapsnapshot`));
+  try {
+    const { snapshot, nodes, strings } = JSON.parse(readFileSync(file, "utf8"));
+    const fields = snapshot.meta.node_fields;
+    const types = snapshot.meta.node_types[0];
+    const [type, name] = [fields.indexOf("type"), fields.indexOf("name")];
+    let count = 0;
+    for (let i = 0; i < nodes.length; i += fields.length) {
+      if (types[nodes[i + type]] !== "string") continue;
+      if (strings[nodes[i + name]].startsWith("HTTP/1.1 200 OK\r\n")) count++;
+    }
+    return count;
+  } finally {
+    rmSync(file, { force: true });
+  }
+}
+
 const server =
   process.argv[2] === "raw"
     ? await raw()
@@ -41,6 +66,7 @@ const server =
       });
 process.on("message", async (message) => {
   if (message === "held") process.send({ held: await held() });
+  else if (message === "heads") process.send({ heads: heads() });
   else if (message === "stop") {
     await server.close();
     process.exit(0);

@@ -2,9 +2,10 @@
 // process holds per open connection (the slope between two counts, so fixed costs drop out), for
 // the adapter and for a hand-written node:http server that keeps each response in a set, measured
 // side by side. It measured +1,725 bytes while Node's joined response head was kept as a tree of
-// its parts (see `flattenHead`), +800 to +1,010 once it was flat, and +665 to +716 since the
-// stream's wheel link, its exchange and its request state are one object each fewer. Of that,
-// some 370 bytes are the two maps Node's own EventTarget makes for every target.
+// its parts (see `keepHead`), +800 to +1,010 once it was flat, and +665 to +716 since the
+// stream's wheel link, its exchange and its request state are one object each fewer, and +255 to
+// +525 since streams opened in the same second share one head. Of that, some 370 bytes are the
+// two maps Node's own EventTarget makes for every target.
 import { type ChildProcess, fork } from "node:child_process";
 import { connect, type Socket } from "node:net";
 import { fileURLToPath } from "node:url";
@@ -18,8 +19,8 @@ afterEach(() => {
 });
 beforeAll(ensureBuilt, 120_000);
 
-/** Heap bytes per idle connection held by a server of `kind`. */
-async function perConnection(kind: "adapter" | "raw"): Promise<number> {
+/** A server of `kind` with idle event streams: `open(count)` opens more, `ask` asks it. */
+async function idleServer(kind: "adapter" | "raw") {
   const child: ChildProcess = fork(script, [kind], { execArgv: ["--expose-gc"] });
   const sockets: Socket[] = [];
   cleanups.push(() => {
@@ -53,6 +54,12 @@ async function perConnection(kind: "adapter" | "raw"): Promise<number> {
           }),
       ),
     );
+  return { ask, openIdle };
+}
+
+/** Heap bytes per idle connection held by a server of `kind`. */
+async function perConnection(kind: "adapter" | "raw"): Promise<number> {
+  const { ask, openIdle } = await idleServer(kind);
   // Each reading is past the first keep-alive tick (a quarter of the 5 s interval), when a stream
   // settles.
   await openIdle(100);
@@ -72,4 +79,15 @@ test("an idle event stream on the Node adapter holds at most 1,100 bytes of heap
   );
   expect(raw).toBeGreaterThan(1000); // the measure measures something
   expect(adapter - raw).toBeLessThanOrEqual(1100);
+}, 60_000);
+
+test("idle event streams opened together on the Node adapter share one response head", async () => {
+  // Node keeps each HTTP/1 response's head as a string for the response's life; heads with the
+  // same bytes (the same second's Date) are one string, where each would hold some 250 bytes.
+  const { ask, openIdle } = await idleServer("adapter");
+  await openIdle(200);
+  const { heads } = await ask<{ heads: number }>("heads");
+  // One for each second the 200 connections took to open, and the last head kept for the next.
+  expect(heads).toBeGreaterThanOrEqual(1);
+  expect(heads).toBeLessThanOrEqual(4);
 }, 60_000);

@@ -22,13 +22,7 @@ import {
   RequestState,
 } from "./incoming-request.ts";
 import { whenCurrent } from "./pipelining.ts";
-import {
-  droppedHeaders,
-  flattenHead,
-  nodeHeaders,
-  streamHead,
-  writeHead,
-} from "./response-head.ts";
+import { droppedHeaders, keepHead, nodeHeaders, streamHead, writeHead } from "./response-head.ts";
 import { abortResponse, DiscardSink, SocketSink, writeWatched } from "./socket-sink.ts";
 import { type SendWatch, watchEventStream } from "./watch-event-stream.ts";
 
@@ -135,7 +129,7 @@ export class Exchange extends RequestState {
     if (direct !== undefined) {
       const head = streamHead(direct.headers, drop);
       writeHead(res, 200, "", head as Record<string, string | string[]>, isHttp2);
-      flattenHead(res);
+      keepHead(res);
       if (req.method === "HEAD") {
         // The headers, then the end: the stream ends with reason "server", and `close` listeners
         // added in the handler hear it.

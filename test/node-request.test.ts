@@ -43,8 +43,9 @@ describe.each(VERSIONS)("sendevents/node's Request on %s", (runtime) => {
     expect(await response.json()).toEqual({ fast: true });
   });
 
-  // The adapter hands undici the fields as a record where it can (far less garbage than pairs),
-  // and as pairs where a record cannot hold them: a name sent twice, or `__proto__`.
+  // The adapter hands undici the fields as `Headers` (less garbage than pairs): the Request must
+  // come out as new Request makes it of the pairs, a name sent twice, `__proto__` and
+  // Object.prototype's names included.
   test.each([
     [
       "distinct names, some of them Object.prototype's",

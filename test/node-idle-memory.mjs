@@ -36,7 +36,10 @@ async function raw() {
   };
 }
 
-/** How many strings in the heap are response heads ("HTTP/1.1 200 ..."): a heap snapshot's count. */
+/**
+ * How many strings in the heap are response heads ("HTTP/1.1 200 ..."), and the longest one's
+ * length: from a heap snapshot.
+ */
 function heads() {
   collect();
   const file = writeHeapSnapshot(join(tmpdir(), `sendevents-heads-${process.pid}.heapsnapshot`));
@@ -45,12 +48,16 @@ function heads() {
     const fields = snapshot.meta.node_fields;
     const types = snapshot.meta.node_types[0];
     const [type, name] = [fields.indexOf("type"), fields.indexOf("name")];
+    const self = fields.indexOf("self_size");
     let count = 0;
+    let longest = 0;
     for (let i = 0; i < nodes.length; i += fields.length) {
       if (types[nodes[i + type]] !== "string") continue;
-      if (strings[nodes[i + name]].startsWith("HTTP/1.1 200 OK\r\n")) count++;
+      if (!strings[nodes[i + name]].startsWith("HTTP/1.1 200 OK\r\n")) continue;
+      count++;
+      longest = Math.max(longest, nodes[i + self]);
     }
-    return count;
+    return { count, longest };
   } finally {
     rmSync(file, { force: true });
   }
@@ -60,7 +67,10 @@ const server =
   process.argv[2] === "raw"
     ? await raw()
     : await serve((request) => {
-        const { response, target } = sendEvents(request);
+        // "/big": a head of some 100 KB, which no later response should keep alive.
+        const big = new URL(request.url).pathname === "/big";
+        const headers = big ? { "x-big": "x".repeat(100_000) } : undefined;
+        const { response, target } = sendEvents(request, { headers });
         target.dispatchMessage("ready");
         return response;
       });

@@ -35,8 +35,10 @@ async function idleServer(kind: "adapter" | "raw") {
   const { port } = await new Promise<{ port: number }>((resolve) =>
     child.once("message", (message) => resolve(message as { port: number })),
   );
-  const openIdle = (count: number) =>
-    Promise.all(
+  /** Opens `count` idle streams at `path`; resolves with their sockets once each has its event. */
+  const openIdle = async (count: number, path = "/"): Promise<Socket[]> => {
+    const opened: Socket[] = [];
+    await Promise.all(
       Array.from(
         { length: count },
         () =>
@@ -49,11 +51,16 @@ async function idleServer(kind: "adapter" | "raw") {
               if (text.includes("data: ready")) resolve();
             });
             socket.on("error", reject);
-            socket.write("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n");
+            socket.write(
+              `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n`,
+            );
             sockets.push(socket);
+            opened.push(socket);
           }),
       ),
     );
+    return opened;
+  };
   return { ask, openIdle };
 }
 
@@ -86,8 +93,20 @@ test("idle event streams opened together on the Node adapter share one response 
   // same bytes (the same second's Date) are one string, where each would hold some 250 bytes.
   const { ask, openIdle } = await idleServer("adapter");
   await openIdle(200);
-  const { heads } = await ask<{ heads: number }>("heads");
+  const { heads } = await ask<{ heads: { count: number } }>("heads");
   // One for each second the 200 connections took to open, and the last head kept for the next.
-  expect(heads).toBeGreaterThanOrEqual(1);
-  expect(heads).toBeLessThanOrEqual(4);
+  expect(heads.count).toBeGreaterThanOrEqual(1);
+  expect(heads.count).toBeLessThanOrEqual(4);
+}, 60_000);
+
+test("a huge response head on the Node adapter is not kept for sharing past its response", async () => {
+  const { ask, openIdle } = await idleServer("adapter");
+  await openIdle(1);
+  const big = await openIdle(1, "/big");
+  for (const socket of big) socket.destroy();
+  // The big stream's response has closed: nothing may hold its 100 KB head.
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const { heads } = await ask<{ heads: { count: number; longest: number } }>("heads");
+  expect(heads.count).toBeGreaterThanOrEqual(1); // the heads are found
+  expect(heads.longest).toBeLessThan(10_000);
 }, 60_000);

@@ -102,6 +102,11 @@ export function writeHead(
 
 /** The last head {@linkcode keepHead} kept: the one string that responses with its bytes share. */
 let lastHead: string | undefined;
+/**
+ * The longest head kept for sharing (an event stream's is some 250 bytes): a handler's huge head
+ * is not held past its response.
+ */
+const MAX_SHARED_HEAD = 1024;
 
 /**
  * Keeps the head that Node holds on an HTTP/1 response for its whole life (`_header`, the status
@@ -121,6 +126,6 @@ export function keepHead(res: NodeResponse): void {
   if (head === lastHead) holder._header = lastHead;
   else {
     head.charCodeAt(0);
-    lastHead = head;
+    if (head.length <= MAX_SHARED_HEAD) lastHead = head;
   }
 }

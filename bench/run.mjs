@@ -279,6 +279,8 @@ for (let run = 0; run < SIZES.runs; run++) {
   }
 }
 
+/** A ratio as the tables show it; "—" where there is none. */
+const times = (r) => (r === undefined ? "—" : `${r.toFixed(2)}×`);
 const format = (value) =>
   value === undefined || Number.isNaN(value)
     ? "—"
@@ -305,7 +307,6 @@ for (const [label, scenario, , figures, once] of CASES) {
       const value = median(values);
       const ratio = rawMedian ? value / rawMedian : undefined;
       const tunedRatio = tunedMedian ? value / tunedMedian : undefined;
-      const times = (r) => (r === undefined ? "—" : `${r.toFixed(2)}×`);
       lines.push(`| ${server.name} | ${format(value)} | ${times(ratio)} | ${times(tunedRatio)} |`);
     }
   }
@@ -329,12 +330,11 @@ const paired = (label, a, b, figure, op) => {
 const byRatio = (a, b) => a / b;
 const tunedRatio = (label, server, figure) =>
   paired(label, server, "raw-tuned", figure, byRatio)?.value;
-/** A paired figure with each run's, where there were more: "0.93× (0.91, 0.93, 1.02)". */
+/** A paired figure with each run's, where there were more: "0.93× (runs: 0.91×, 0.93×, 1.02×)". */
 const showPaired = (figure, show) =>
   figure.each.length > 1
     ? `${show(figure.value)} (runs: ${figure.each.map(show).join(", ")})`
     : show(figure.value);
-const times = (r) => `${r.toFixed(2)}×`;
 const medianOf = (label, server, figure) => {
   const values = results.get(`${label}|${server}|${figure}`);
   return values ? median(values) : undefined;
@@ -358,7 +358,7 @@ const ratioGoal = (what, label, server, figure, bound, atLeast) => {
     ? ["raw-hono-node", "the raw handler on the same server"]
     : ["raw-tuned-contract", "the tuned server with the contract's costs"];
   const floorRatio = tunedRatio(label, floorServer, figure);
-  const shown = `${ours === undefined ? "" : showPaired(ours, times)}${floorRatio === undefined ? "" : `; ${floorName}: ${floorRatio.toFixed(2)}×`}`;
+  const shown = `${ours === undefined ? "" : showPaired(ours, times)}${floorRatio === undefined ? "" : `; ${floorName}: ${times(floorRatio)}`}`;
   goal(
     `${what} ${atLeast ? "≥" : "≤"} ${bound}× tuned`,
     r,
